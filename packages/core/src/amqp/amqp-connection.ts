@@ -1,0 +1,194 @@
+import { EventEmitter } from 'node:events';
+import amqp, { type ChannelModel, type ConfirmChannel, type Channel } from 'amqplib';
+import pRetry, { AbortError } from 'p-retry';
+import { TxboxError } from '../errors/txbox-error.js';
+import { silentLogger, type TxboxLogger } from '../logger/logger.js';
+import { redactUrl } from './redact-url.js';
+
+export interface AmqpConnectionOptions {
+  /** amqp:// or amqps:// URL. The password never appears in logs or errors. */
+  url: string;
+  /** Shown in the RabbitMQ management UI. Default: `txbox`. */
+  connectionName?: string;
+  /** Heartbeat in seconds. Default: 15. */
+  heartbeatSeconds?: number;
+  /** First reconnect delay; doubles (with jitter) up to `maxReconnectDelayMs`. Default: 250. */
+  minReconnectDelayMs?: number;
+  /** Default: 10000. */
+  maxReconnectDelayMs?: number;
+  logger?: TxboxLogger;
+}
+
+export interface AmqpConnectionEvents {
+  connected: [];
+  disconnected: [error: Error | undefined];
+  blocked: [reason: string];
+  unblocked: [];
+}
+
+/**
+ * One AMQP connection that comes back after it is lost. `channelModel()` waits (with
+ * exponential backoff, via p-retry) until the broker is reachable, so callers simply ask
+ * for a connection when they need one; `close()` aborts any wait.
+ */
+export class AmqpConnection extends EventEmitter<AmqpConnectionEvents> {
+  readonly #options: Required<Omit<AmqpConnectionOptions, 'logger'>>;
+  readonly #logger: TxboxLogger;
+  readonly #abort = new AbortController();
+  #model: ChannelModel | undefined;
+  #connecting: Promise<ChannelModel> | undefined;
+  #blocked = false;
+  #closed = false;
+
+  constructor(options: AmqpConnectionOptions) {
+    super();
+    this.#options = {
+      url: options.url,
+      connectionName: options.connectionName ?? 'txbox',
+      heartbeatSeconds: options.heartbeatSeconds ?? 15,
+      minReconnectDelayMs: options.minReconnectDelayMs ?? 250,
+      maxReconnectDelayMs: options.maxReconnectDelayMs ?? 10_000,
+    };
+    this.#logger = options.logger ?? silentLogger;
+  }
+
+  /** The URL with its password hidden. */
+  get safeUrl(): string {
+    return redactUrl(this.#options.url);
+  }
+
+  get isConnected(): boolean {
+    return this.#model !== undefined;
+  }
+
+  /** True while RabbitMQ has blocked publishing on this connection (memory or disk alarm). */
+  get isBlocked(): boolean {
+    return this.#blocked;
+  }
+
+  /**
+   * The live connection, connecting first if needed. With `retry: false` a single attempt
+   * is made (useful at startup to fail fast); otherwise it retries until `close()`.
+   */
+  async channelModel(options: { retry?: boolean } = {}): Promise<ChannelModel> {
+    if (this.#closed) throw new TxboxError('STOPPED', 'The AMQP connection was closed');
+    if (this.#model) return this.#model;
+    if (!this.#connecting) {
+      this.#connecting = this.#connect(options.retry ?? true).finally(() => {
+        this.#connecting = undefined;
+      });
+    }
+    return this.#connecting;
+  }
+
+  async createConfirmChannel(): Promise<ConfirmChannel> {
+    const model = await this.channelModel();
+    return model.createConfirmChannel();
+  }
+
+  async createChannel(): Promise<Channel> {
+    const model = await this.channelModel();
+    return model.createChannel();
+  }
+
+  /** Closes the connection and aborts any pending reconnect. Idempotent. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#abort.abort();
+    const model = this.#model;
+    this.#model = undefined;
+    if (model) {
+      try {
+        await model.close();
+      } catch {
+        // Already closing or closed by the broker: nothing left to release.
+      }
+    }
+  }
+
+  async #connect(retry: boolean): Promise<ChannelModel> {
+    const attempt = async () => {
+      if (this.#closed) throw new AbortError('closed');
+      try {
+        return await amqp.connect(withHeartbeat(this.#options.url, this.#options.heartbeatSeconds), {
+          clientProperties: { connection_name: this.#options.connectionName },
+        });
+      } catch (error) {
+        // amqplib errors can quote the URL; never let the password through.
+        throw new TxboxError('CONNECTION_FAILED', `Cannot connect to RabbitMQ at ${this.safeUrl}: ${describe(error)}`, {
+          retryable: true,
+        });
+      }
+    };
+    const model = retry
+      ? await pRetry(attempt, {
+          retries: Number.POSITIVE_INFINITY,
+          minTimeout: this.#options.minReconnectDelayMs,
+          maxTimeout: this.#options.maxReconnectDelayMs,
+          randomize: true,
+          signal: this.#abort.signal,
+          onFailedAttempt: ({ error, attemptNumber }) => {
+            this.#logger.warn('RabbitMQ connection attempt failed; retrying', {
+              attempt: attemptNumber,
+              error: error.message,
+            });
+          },
+        }).catch((error: unknown) => {
+          if (this.#closed) throw new TxboxError('STOPPED', 'The AMQP connection was closed while connecting');
+          throw error;
+        })
+      : await attempt();
+    if (this.#closed) {
+      await model.close().catch(() => {});
+      throw new TxboxError('STOPPED', 'The AMQP connection was closed while connecting');
+    }
+    this.#attach(model);
+    return model;
+  }
+
+  #attach(model: ChannelModel): void {
+    this.#model = model;
+    this.#blocked = false;
+    model.on('error', (error: Error) => {
+      // 'close' follows; logging here keeps the broker's reason (e.g. a forced close).
+      this.#logger.warn('RabbitMQ connection error', { error: error.message });
+    });
+    model.on('close', (error?: Error) => {
+      if (this.#model === model) this.#model = undefined;
+      this.#blocked = false;
+      if (!this.#closed) {
+        this.#logger.warn('RabbitMQ connection lost; will reconnect on next use', { error: error?.message });
+        this.emit('disconnected', error);
+      }
+    });
+    model.on('blocked', (reason: string) => {
+      this.#blocked = true;
+      this.#logger.warn('RabbitMQ blocked the connection', { reason });
+      this.emit('blocked', reason);
+    });
+    model.on('unblocked', () => {
+      this.#blocked = false;
+      this.#logger.info('RabbitMQ unblocked the connection');
+      this.emit('unblocked');
+    });
+    this.#logger.info('Connected to RabbitMQ', { url: this.safeUrl });
+    this.emit('connected');
+  }
+}
+
+function withHeartbeat(url: string, seconds: number): string {
+  try {
+    const parsed = new URL(url);
+    // An explicit heartbeat in the URL wins.
+    if (!parsed.searchParams.has('heartbeat')) parsed.searchParams.set('heartbeat', String(seconds));
+    return parsed.toString();
+  } catch {
+    return url;
+  }
+}
+
+function describe(error: unknown): string {
+  const text = error instanceof Error ? error.message : String(error);
+  return redactUrl(text);
+}

@@ -1,0 +1,166 @@
+import { NotInTransactionError } from '../errors/txbox-error.js';
+
+export interface SqlResult<R> {
+  rows: R[];
+  rowCount: number;
+}
+
+/** Anything that runs parameterized SQL. */
+export interface SqlExecutor {
+  query<R = Record<string, unknown>>(text: string, values?: readonly unknown[]): Promise<SqlResult<R>>;
+}
+
+/**
+ * The narrow seam through which txbox writes inside the caller's transaction. Obtain one
+ * with {@link fromPg} or {@link fromTypeOrm}, or let `outbox.add` adapt what you pass.
+ */
+export interface Transaction extends SqlExecutor {
+  readonly kind: 'txbox.transaction';
+  /** Where the handle came from: `pg` or `typeorm`. */
+  readonly driver: 'pg' | 'typeorm' | 'custom';
+  /** Throws {@link NotInTransactionError} unless a transaction is open and not aborted right now. */
+  assertActive(): void;
+}
+
+/** The parts of a `pg` Client used: `query` and the protocol-level transaction status. */
+export interface PgClientLike {
+  query(text: string, values?: unknown[]): Promise<{ rows: unknown[]; rowCount: number | null }>;
+  getTransactionStatus?: () => string | null;
+}
+
+/** The parts of a TypeORM `EntityManager` used. */
+export interface TypeOrmEntityManagerLike {
+  readonly queryRunner?: {
+    readonly isTransactionActive: boolean;
+    readonly isReleased?: boolean;
+    query(text: string, values: unknown[] | undefined, useStructuredResult: true): Promise<{
+      records?: unknown[];
+      affected?: number | null;
+    }>;
+  };
+  readonly connection?: unknown;
+}
+
+const TRANSACTION_HELP =
+  'Pass the handle of an open transaction: with pg, `const client = await pool.connect(); await client.query("BEGIN")` and pass `client`; ' +
+  'with TypeORM, pass the `manager` given to `dataSource.transaction(async (manager) => ...)`.';
+
+function isPgPool(value: object): boolean {
+  // pg.Pool has connection counters and `connect`, but no per-connection transaction status.
+  const v = value as Record<string, unknown>;
+  return typeof v.totalCount === 'number' && typeof v.idleCount === 'number' && typeof v.connect === 'function';
+}
+
+function isTypeOrmDataSource(value: object): boolean {
+  const v = value as Record<string, unknown>;
+  return typeof v.isInitialized === 'boolean' && typeof v.manager === 'object' && typeof v.transaction === 'function';
+}
+
+/**
+ * Wraps a `pg` client that is inside a transaction (after `BEGIN`). The check uses the
+ * transaction status PostgreSQL reports after every statement (ReadyForQuery), so it is
+ * exact, and it is repeated before every write: a handle used after COMMIT is refused.
+ */
+export function fromPg(client: PgClientLike): Transaction {
+  if (typeof client !== 'object' || client === null || typeof client.query !== 'function') {
+    throw new NotInTransactionError(`fromPg() expects a pg Client inside a transaction. ${TRANSACTION_HELP}`);
+  }
+  if (isPgPool(client)) {
+    throw new NotInTransactionError(
+      `fromPg() was given a pg Pool, which runs every statement in its own transaction. ${TRANSACTION_HELP}`,
+    );
+  }
+  if (typeof client.getTransactionStatus !== 'function') {
+    throw new NotInTransactionError(
+      'fromPg() was given a client without getTransactionStatus(); upgrade pg to 8.16 or newer, or pass a pg Client.',
+    );
+  }
+  const assertActive = () => {
+    const status = client.getTransactionStatus?.();
+    if (status === 'T') return;
+    if (status === 'E') {
+      throw new NotInTransactionError(
+        'The pg transaction has already failed (a previous statement raised an error); roll it back instead of writing to it.',
+      );
+    }
+    throw new NotInTransactionError(`The pg client is not inside a transaction (run BEGIN first). ${TRANSACTION_HELP}`);
+  };
+  assertActive();
+  return {
+    kind: 'txbox.transaction',
+    driver: 'pg',
+    assertActive,
+    async query<R>(text: string, values: readonly unknown[] = []) {
+      const result = await client.query(text, values as unknown[]);
+      return { rows: result.rows as R[], rowCount: result.rowCount ?? 0 };
+    },
+  };
+}
+
+/**
+ * Wraps a TypeORM `EntityManager` bound to a transaction: the one given to
+ * `dataSource.transaction(async (manager) => ...)` or `queryRunner.manager` after
+ * `queryRunner.startTransaction()`. Works with TypeORM 0.3.x and 1.x.
+ */
+export function fromTypeOrm(manager: TypeOrmEntityManagerLike): Transaction {
+  if (typeof manager !== 'object' || manager === null) {
+    throw new NotInTransactionError(`fromTypeOrm() expects a TypeORM EntityManager. ${TRANSACTION_HELP}`);
+  }
+  if (isTypeOrmDataSource(manager)) {
+    throw new NotInTransactionError(
+      `fromTypeOrm() was given a DataSource, which is not a transaction. ${TRANSACTION_HELP}`,
+    );
+  }
+  const assertActive = () => {
+    const runner = manager.queryRunner;
+    if (!runner) {
+      throw new NotInTransactionError(
+        `The EntityManager has no query runner, so it is not in a transaction (is it dataSource.manager?). ${TRANSACTION_HELP}`,
+      );
+    }
+    if (runner.isReleased) {
+      throw new NotInTransactionError('The EntityManager’s query runner was released; its transaction is over.');
+    }
+    if (!runner.isTransactionActive) {
+      throw new NotInTransactionError(`The EntityManager is not inside an active transaction. ${TRANSACTION_HELP}`);
+    }
+  };
+  assertActive();
+  return {
+    kind: 'txbox.transaction',
+    driver: 'typeorm',
+    assertActive,
+    async query<R>(text: string, values: readonly unknown[] = []) {
+      const runner = manager.queryRunner;
+      if (!runner) throw new NotInTransactionError('The EntityManager lost its query runner.');
+      const result = await runner.query(text, values as unknown[], true);
+      const rows = (result.records ?? []) as R[];
+      return { rows, rowCount: result.affected ?? rows.length };
+    },
+  };
+}
+
+export function isTransaction(value: unknown): value is Transaction {
+  return typeof value === 'object' && value !== null && (value as { kind?: unknown }).kind === 'txbox.transaction';
+}
+
+/**
+ * Adapts whatever the caller passed (a txbox Transaction, a pg client, a TypeORM
+ * EntityManager) to a {@link Transaction}, refusing anything that is not one.
+ */
+export function toTransaction(handle: unknown): Transaction {
+  if (isTransaction(handle)) {
+    handle.assertActive();
+    return handle;
+  }
+  if (typeof handle !== 'object' || handle === null) {
+    throw new NotInTransactionError(`Expected a transaction handle, got ${handle === null ? 'null' : typeof handle}. ${TRANSACTION_HELP}`);
+  }
+  if (isTypeOrmDataSource(handle)) return fromTypeOrm(handle as TypeOrmEntityManagerLike);
+  const h = handle as Record<string, unknown>;
+  // An EntityManager has `connection`/`queryRunner` and no `getTransactionStatus`.
+  if ('queryRunner' in h || (typeof h.connection === 'object' && typeof h.transaction === 'function')) {
+    return fromTypeOrm(handle as TypeOrmEntityManagerLike);
+  }
+  return fromPg(handle as PgClientLike);
+}

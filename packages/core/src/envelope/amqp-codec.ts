@@ -1,0 +1,153 @@
+import { MalformedMessageError } from '../errors/txbox-error.js';
+import type { Envelope } from './envelope.js';
+
+/**
+ * The txbox wire format on AMQP 0-9-1 (documented in the README for other languages):
+ *
+ * body: the payload as UTF-8 JSON.
+ * properties: message-id = envelope id, type = message type, timestamp = occurred-at in
+ *   seconds, content-type = application/json, content-encoding = utf-8, delivery-mode = 2,
+ *   correlation-id = correlation id (when set).
+ * headers: x-txbox-version (integer), x-txbox-occurred-at (ISO-8601 with milliseconds),
+ *   x-txbox-key, x-txbox-causation-id (when set), traceparent / tracestate (when set),
+ *   and every user header unchanged.
+ */
+export const WIRE_HEADERS = {
+  version: 'x-txbox-version',
+  occurredAt: 'x-txbox-occurred-at',
+  key: 'x-txbox-key',
+  causationId: 'x-txbox-causation-id',
+  traceparent: 'traceparent',
+  tracestate: 'tracestate',
+} as const;
+
+const RESERVED_PREFIX = 'x-txbox-';
+const RESERVED_HEADERS = new Set<string>([WIRE_HEADERS.traceparent, WIRE_HEADERS.tracestate]);
+
+/** True when a user header name collides with a header txbox writes itself. */
+export function isReservedHeader(name: string): boolean {
+  const lower = name.toLowerCase();
+  return lower.startsWith(RESERVED_PREFIX) || RESERVED_HEADERS.has(lower);
+}
+
+/** The subset of amqplib's publish options txbox sets. */
+export interface AmqpPublishProperties {
+  messageId: string;
+  type: string;
+  timestamp: number;
+  contentType: 'application/json';
+  contentEncoding: 'utf-8';
+  deliveryMode: 2;
+  persistent: true;
+  correlationId?: string;
+  headers: Record<string, string | number>;
+}
+
+export interface EncodedAmqpMessage {
+  content: Buffer;
+  properties: AmqpPublishProperties;
+}
+
+/** Encodes an envelope whose payload is already JSON text (as stored) or a value. */
+export function encodeAmqpMessage(envelope: Envelope<unknown>, payloadJson?: string): EncodedAmqpMessage {
+  const headers: Record<string, string | number> = { ...envelope.headers };
+  headers[WIRE_HEADERS.version] = envelope.version;
+  headers[WIRE_HEADERS.occurredAt] = envelope.occurredAt.toISOString();
+  if (envelope.key !== null) headers[WIRE_HEADERS.key] = envelope.key;
+  if (envelope.causationId !== null) headers[WIRE_HEADERS.causationId] = envelope.causationId;
+  if (envelope.traceparent !== null) headers[WIRE_HEADERS.traceparent] = envelope.traceparent;
+  if (envelope.tracestate !== null) headers[WIRE_HEADERS.tracestate] = envelope.tracestate;
+  const properties: AmqpPublishProperties = {
+    messageId: envelope.id,
+    type: envelope.type,
+    timestamp: Math.floor(envelope.occurredAt.getTime() / 1000),
+    contentType: 'application/json',
+    contentEncoding: 'utf-8',
+    deliveryMode: 2,
+    persistent: true,
+    headers,
+  };
+  if (envelope.correlationId !== null) properties.correlationId = envelope.correlationId;
+  return { content: Buffer.from(payloadJson ?? JSON.stringify(envelope.payload), 'utf8'), properties };
+}
+
+/** The parts of an amqplib `ConsumeMessage` the decoder reads. */
+export interface AmqpMessageLike {
+  content: Buffer;
+  properties: {
+    messageId?: unknown;
+    type?: unknown;
+    timestamp?: unknown;
+    correlationId?: unknown;
+    headers?: Record<string, unknown> | undefined;
+  };
+}
+
+function optionalString(headers: Record<string, unknown>, name: string): string | null {
+  const value = headers[name];
+  if (value === undefined || value === null) return null;
+  if (typeof value === 'string') return value;
+  if (Buffer.isBuffer(value)) return value.toString('utf8');
+  throw new MalformedMessageError(`Header ${name} must be a string, got ${typeof value}`);
+}
+
+/**
+ * Decodes an AMQP message into an envelope with an unvalidated payload.
+ * @throws MalformedMessageError when the body is not JSON or required properties are missing.
+ */
+export function decodeAmqpMessage(message: AmqpMessageLike): Envelope<unknown> {
+  const { properties } = message;
+  const headers = { ...(properties.headers ?? {}) };
+  if (typeof properties.messageId !== 'string' || properties.messageId.length === 0) {
+    throw new MalformedMessageError('Message has no message-id property; txbox needs it to deduplicate');
+  }
+  if (typeof properties.type !== 'string' || properties.type.length === 0) {
+    throw new MalformedMessageError(`Message ${properties.messageId} has no type property`);
+  }
+  // A producer in another language may omit the version: treat it as version 1.
+  const rawVersion = headers[WIRE_HEADERS.version] ?? 1;
+  const version = typeof rawVersion === 'string' ? Number(rawVersion) : rawVersion;
+  if (typeof version !== 'number' || !Number.isSafeInteger(version) || version < 1) {
+    throw new MalformedMessageError(
+      `Message ${properties.messageId} has an invalid ${WIRE_HEADERS.version} header: ${String(rawVersion)}`,
+    );
+  }
+  let occurredAt: Date;
+  const occurredHeader = optionalString(headers, WIRE_HEADERS.occurredAt);
+  if (occurredHeader !== null) {
+    occurredAt = new Date(occurredHeader);
+  } else if (typeof properties.timestamp === 'number') {
+    occurredAt = new Date(properties.timestamp * 1000);
+  } else {
+    occurredAt = new Date();
+  }
+  if (Number.isNaN(occurredAt.getTime())) {
+    throw new MalformedMessageError(`Message ${properties.messageId} has an invalid ${WIRE_HEADERS.occurredAt} header`);
+  }
+  let payload: unknown;
+  try {
+    payload = JSON.parse(message.content.toString('utf8'));
+  } catch (cause) {
+    throw new MalformedMessageError(`Message ${properties.messageId} body is not valid JSON`, { cause });
+  }
+  const envelope: Envelope<unknown> = {
+    id: properties.messageId,
+    type: properties.type,
+    version,
+    occurredAt,
+    key: optionalString(headers, WIRE_HEADERS.key),
+    correlationId: typeof properties.correlationId === 'string' ? properties.correlationId : null,
+    causationId: optionalString(headers, WIRE_HEADERS.causationId),
+    traceparent: optionalString(headers, WIRE_HEADERS.traceparent),
+    tracestate: optionalString(headers, WIRE_HEADERS.tracestate),
+    headers: {},
+    payload,
+  };
+  for (const name of Object.values(WIRE_HEADERS)) delete headers[name];
+  for (const [name, value] of Object.entries(headers)) {
+    // RabbitMQ adds x-death and friends; keep user headers only as strings.
+    if (typeof value === 'string') envelope.headers[name] = value;
+    else if (Buffer.isBuffer(value)) envelope.headers[name] = value.toString('utf8');
+  }
+  return envelope;
+}
