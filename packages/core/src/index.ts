@@ -1,56 +1,68 @@
+export { AmqpConnection, type AmqpConnectionEvents, type AmqpConnectionOptions } from './amqp/amqp-connection.js';
+export { redactUrl } from './amqp/redact-url.js';
 export {
-  TxboxError,
-  isTxboxError,
-  ConfigurationError,
-  InvalidIdentifierError,
-  NotInTransactionError,
-  UnknownContractError,
-  PayloadValidationError,
-  PayloadTooLargeError,
-  MalformedMessageError,
-  type TxboxErrorCode,
-  type PayloadIssue,
-} from './errors/txbox-error.js';
-export { type TxboxLogger, type PinoLike, silentLogger, consoleLogger, fromPino } from './logger/logger.js';
-export {
-  validateSqlIdentifier,
-  quoteSqlIdentifier,
-  validateAmqpName,
-  validateRoutingKey,
-} from './identifiers/identifiers.js';
-export {
+  type AnyMessageContract,
+  type DefineMessageInput,
   defineMessage,
   isMessageContract,
   type MessageContract,
-  type AnyMessageContract,
-  type PayloadOf,
   type MessageOptions,
   type OutgoingMessage,
+  type PayloadOf,
   type Upcaster,
-  type DefineMessageInput,
 } from './contracts/define-message.js';
 export { MessageRegistry, type ResolvedPayload } from './contracts/message-registry.js';
-export { type Envelope, newMessageId, isUuid } from './envelope/envelope.js';
-export {
-  encodeAmqpMessage,
-  decodeAmqpMessage,
-  isReservedHeader,
-  WIRE_HEADERS,
-  type AmqpPublishProperties,
-  type EncodedAmqpMessage,
-  type AmqpMessageLike,
-} from './envelope/amqp-codec.js';
 export {
   fromPg,
   fromTypeOrm,
-  toTransaction,
   isTransaction,
-  type Transaction,
+  type PgClientLike,
   type SqlExecutor,
   type SqlResult,
-  type PgClientLike,
+  type Transaction,
   type TypeOrmEntityManagerLike,
+  toTransaction,
 } from './database/transaction.js';
-export { AmqpConnection, type AmqpConnectionOptions, type AmqpConnectionEvents } from './amqp/amqp-connection.js';
-export { redactUrl } from './amqp/redact-url.js';
+export {
+  type AmqpMessageLike,
+  type AmqpPublishProperties,
+  decodeAmqpMessage,
+  type EncodedAmqpMessage,
+  encodeAmqpMessage,
+  isReservedHeader,
+  WIRE_HEADERS,
+} from './envelope/amqp-codec.js';
+export { type Envelope, isUuid, newMessageId } from './envelope/envelope.js';
+export {
+  ConfigurationError,
+  InvalidIdentifierError,
+  InvalidMessageError,
+  isTxboxError,
+  MalformedMessageError,
+  NotInTransactionError,
+  type PayloadIssue,
+  PayloadTooLargeError,
+  PayloadValidationError,
+  TxboxError,
+  type TxboxErrorCode,
+  UnknownContractError,
+} from './errors/txbox-error.js';
+export {
+  quoteSqlIdentifier,
+  validateAmqpName,
+  validateRoutingKey,
+  validateSqlIdentifier,
+} from './identifiers/identifiers.js';
+export { consoleLogger, fromPino, type PinoLike, silentLogger, type TxboxLogger } from './logger/logger.js';
+export {
+  assertSchemaCurrent,
+  exportMigrationSql,
+  type Migration,
+  type MigrationClient,
+  type MigrationSet,
+  type MigrationStatus,
+  migrate,
+  migrationStatus,
+  renderMigrationSql,
+} from './migrations/migration-runner.js';
 export { parseOptions } from './options/parse-options.js';

@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import amqp, { type ChannelModel, type ConfirmChannel, type Channel } from 'amqplib';
+import amqp, { type Channel, type ChannelModel, type ConfirmChannel } from 'amqplib';
 import pRetry, { AbortError } from 'p-retry';
 import { TxboxError } from '../errors/txbox-error.js';
 import { silentLogger, type TxboxLogger } from '../logger/logger.js';

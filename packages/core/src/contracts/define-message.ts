@@ -56,7 +56,10 @@ export interface MessageContract<
   /** Set on version > 1 contracts that can read the previous version. */
   readonly upcaster: Upcaster<AnyMessageContract, TSchema> | undefined;
   /** Builds an {@link OutgoingMessage} for the outbox writer. The payload is validated when written. */
-  create(payload: z.input<TSchema>, options?: MessageOptions): OutgoingMessage<MessageContract<TType, TSchema, TVersion>>;
+  create(
+    payload: z.input<TSchema>,
+    options?: MessageOptions,
+  ): OutgoingMessage<MessageContract<TType, TSchema, TVersion>>;
   /** Validates a payload, returning the parsed value or throwing {@link PayloadValidationError}. */
   parse(payload: unknown): z.output<TSchema>;
 }
@@ -67,7 +70,7 @@ export type AnyMessageContract = MessageContract<string, any, number>;
 /** The parsed payload type of a contract. */
 export type PayloadOf<C extends AnyMessageContract> = z.output<C['schema']>;
 
-const MESSAGE_TYPE = /^[A-Za-z0-9][A-Za-z0-9_.:\-]{0,199}$/;
+const MESSAGE_TYPE = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,199}$/;
 
 export interface DefineMessageInput<TType extends string, TSchema extends z.ZodType, TVersion extends number> {
   type: TType;
@@ -127,9 +130,7 @@ export function defineMessage<TType extends string, TSchema extends z.ZodType, T
 }
 
 export function isMessageContract(value: unknown): value is AnyMessageContract {
-  return (
-    typeof value === 'object' && value !== null && (value as { kind?: unknown }).kind === 'txbox.message-contract'
-  );
+  return typeof value === 'object' && value !== null && (value as { kind?: unknown }).kind === 'txbox.message-contract';
 }
 
 function parsePayload<C extends AnyMessageContract>(contract: C, payload: unknown): PayloadOf<C> {

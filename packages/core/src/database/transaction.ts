@@ -33,7 +33,11 @@ export interface TypeOrmEntityManagerLike {
   readonly queryRunner?: {
     readonly isTransactionActive: boolean;
     readonly isReleased?: boolean;
-    query(text: string, values: unknown[] | undefined, useStructuredResult: true): Promise<{
+    query(
+      text: string,
+      values: unknown[] | undefined,
+      useStructuredResult: true,
+    ): Promise<{
       records?: unknown[];
       affected?: number | null;
     }>;
@@ -154,7 +158,9 @@ export function toTransaction(handle: unknown): Transaction {
     return handle;
   }
   if (typeof handle !== 'object' || handle === null) {
-    throw new NotInTransactionError(`Expected a transaction handle, got ${handle === null ? 'null' : typeof handle}. ${TRANSACTION_HELP}`);
+    throw new NotInTransactionError(
+      `Expected a transaction handle, got ${handle === null ? 'null' : typeof handle}. ${TRANSACTION_HELP}`,
+    );
   }
   if (isTypeOrmDataSource(handle)) return fromTypeOrm(handle as TypeOrmEntityManagerLike);
   const h = handle as Record<string, unknown>;

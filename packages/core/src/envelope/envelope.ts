@@ -1,4 +1,4 @@
-import { v7 as uuidv7, validate as uuidValidate } from 'uuid';
+import { validate as uuidValidate, v7 as uuidv7 } from 'uuid';
 
 /**
  * A message as it travels: identity and metadata around a payload. The same shape is

@@ -11,6 +11,7 @@ export type TxboxErrorCode =
   | 'CONTRACT_DUPLICATE'
   | 'PAYLOAD_INVALID'
   | 'PAYLOAD_TOO_LARGE'
+  | 'MESSAGE_INVALID'
   | 'MESSAGE_MALFORMED'
   | 'SCHEMA_TOO_NEW'
   | 'SCHEMA_NOT_MIGRATED'
@@ -28,11 +29,7 @@ export class TxboxError extends Error {
   /** False when trying the same thing again cannot succeed (bad payload, unroutable message). */
   readonly retryable: boolean;
 
-  constructor(
-    code: TxboxErrorCode,
-    message: string,
-    options: { cause?: unknown; retryable?: boolean } = {},
-  ) {
+  constructor(code: TxboxErrorCode, message: string, options: { cause?: unknown; retryable?: boolean } = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = new.target.name;
     this.code = code;
@@ -124,5 +121,14 @@ export class PayloadTooLargeError extends TxboxError {
 export class MalformedMessageError extends TxboxError {
   constructor(message: string, options: { cause?: unknown } = {}) {
     super('MESSAGE_MALFORMED', message, options);
+  }
+}
+
+/** A message given to the writer has an invalid option (id, key, delay, headers...). */
+export class InvalidMessageError extends TxboxError {
+  readonly field: string;
+  constructor(field: string, message: string) {
+    super('MESSAGE_INVALID', `Invalid message ${field}: ${message}`);
+    this.field = field;
   }
 }

@@ -29,7 +29,7 @@ export function quoteSqlIdentifier(kind: string, value: unknown): string {
 }
 
 // AMQP 0-9-1 short strings are at most 255 bytes; RabbitMQ reserves the "amq." prefix.
-const AMQP_NAME = /^[A-Za-z0-9_.:\-]+$/;
+const AMQP_NAME = /^[A-Za-z0-9_.:-]+$/;
 
 /** Validates an exchange or queue name. */
 export function validateAmqpName(kind: string, value: unknown): string {

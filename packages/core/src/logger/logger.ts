@@ -20,12 +20,11 @@ export const silentLogger: TxboxLogger = {
 
 /** Writes warnings and errors (and, with `verbose`, everything) to the console. */
 export function consoleLogger(options: { verbose?: boolean } = {}): TxboxLogger {
-  const write =
-    (level: 'debug' | 'info' | 'warn' | 'error') => (message: string, fields?: Record<string, unknown>) => {
-      if (!options.verbose && (level === 'debug' || level === 'info')) return;
-      const line = fields ? `${message} ${JSON.stringify(fields)}` : message;
-      console[level](`[txbox] ${line}`);
-    };
+  const write = (level: 'debug' | 'info' | 'warn' | 'error') => (message: string, fields?: Record<string, unknown>) => {
+    if (!options.verbose && (level === 'debug' || level === 'info')) return;
+    const line = fields ? `${message} ${JSON.stringify(fields)}` : message;
+    console[level](`[txbox] ${line}`);
+  };
   return { debug: write('debug'), info: write('info'), warn: write('warn'), error: write('error') };
 }
 

@@ -1,0 +1,201 @@
+import { once } from 'node:events';
+import { type AmqpConnection, type EncodedAmqpMessage, TxboxError, type TxboxLogger } from '@txbox/core';
+import type { ConfirmChannel, Message } from 'amqplib';
+
+export interface PublishItem extends EncodedAmqpMessage {
+  exchange: string;
+  routingKey: string;
+}
+
+export type PublishOutcome =
+  | { status: 'confirmed' }
+  | { status: 'unroutable' }
+  | { status: 'failed'; error: TxboxError };
+
+interface Pending {
+  messageId: string;
+  settle: (outcome: PublishOutcome) => void;
+  settled: boolean;
+}
+
+/**
+ * Publishes batches on one confirm channel with pipelined confirms: every message of a
+ * batch is written before any confirm is awaited. A message counts as published only when
+ * the broker acks it. Nacks, `mandatory` returns, channel closes and timeouts each map to an
+ * outcome; nothing is ever reported confirmed without a broker ack.
+ */
+export class ConfirmPublisher {
+  readonly #connection: AmqpConnection;
+  readonly #logger: TxboxLogger;
+  readonly #declareExchanges: boolean;
+  readonly #timeoutMs: number;
+  #channel: ConfirmChannel | undefined;
+  #opening: Promise<ConfirmChannel> | undefined;
+  #declared = new Set<string>();
+  #returned = new Set<string>();
+  #pending = new Set<Pending>();
+
+  constructor(options: {
+    connection: AmqpConnection;
+    logger: TxboxLogger;
+    declareExchanges: boolean;
+    publishTimeoutMs: number;
+  }) {
+    this.#connection = options.connection;
+    this.#logger = options.logger;
+    this.#declareExchanges = options.declareExchanges;
+    this.#timeoutMs = options.publishTimeoutMs;
+  }
+
+  /** Resolves once a channel is open (waiting for the broker if it is down). */
+  async ready(): Promise<void> {
+    await this.#ensureChannel();
+  }
+
+  async publishBatch(items: readonly PublishItem[]): Promise<PublishOutcome[]> {
+    let channel: ConfirmChannel;
+    try {
+      channel = await this.#ensureChannel();
+      for (const exchange of new Set(items.map((i) => i.exchange))) await this.#declare(channel, exchange);
+    } catch (cause) {
+      const error = new TxboxError('PUBLISH_FAILED', `Cannot open a channel to publish: ${message(cause)}`, {
+        cause,
+        retryable: true,
+      });
+      return items.map(() => ({ status: 'failed', error }));
+    }
+
+    const outcomes = items.map(
+      (item) =>
+        new Promise<PublishOutcome>((resolve) => {
+          const pending: Pending = {
+            messageId: item.properties.messageId,
+            settled: false,
+            settle: (outcome) => {
+              if (pending.settled) return;
+              pending.settled = true;
+              this.#pending.delete(pending);
+              resolve(outcome);
+            },
+          };
+          this.#pending.add(pending);
+          try {
+            const writable = channel.publish(
+              item.exchange,
+              item.routingKey,
+              item.content,
+              { ...item.properties, mandatory: true },
+              (err: unknown) => {
+                if (err) {
+                  pending.settle({
+                    status: 'failed',
+                    error: new TxboxError('PUBLISH_FAILED', 'RabbitMQ nacked the message', { retryable: true }),
+                  });
+                } else if (this.#returned.delete(pending.messageId)) {
+                  // basic.return arrives before the ack of a mandatory message nobody could route.
+                  pending.settle({ status: 'unroutable' });
+                } else {
+                  pending.settle({ status: 'confirmed' });
+                }
+              },
+            );
+            if (!writable) this.#needsDrain = true;
+          } catch (cause) {
+            pending.settle({
+              status: 'failed',
+              error: new TxboxError('PUBLISH_FAILED', `Publish failed: ${message(cause)}`, { cause, retryable: true }),
+            });
+          }
+        }),
+    );
+    // Write back-pressure: stop writing until the socket drains, then go on.
+    if (this.#needsDrain) await this.#awaitDrain(channel);
+
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<'timeout'>((resolve) => {
+      timer = setTimeout(() => resolve('timeout'), this.#timeoutMs);
+    });
+    const all = Promise.all(outcomes);
+    const first = await Promise.race([all, timeout]);
+    clearTimeout(timer);
+    if (first === 'timeout') {
+      // Late confirms on this channel can no longer be trusted to match: discard it.
+      this.#failPending(
+        new TxboxError('PUBLISH_TIMEOUT', `No broker confirm within ${this.#timeoutMs} ms`, { retryable: true }),
+      );
+      await this.#discardChannel(channel);
+      return all;
+    }
+    return first;
+  }
+
+  #needsDrain = false;
+
+  async #awaitDrain(channel: ConfirmChannel): Promise<void> {
+    this.#needsDrain = false;
+    const closed = once(channel, 'close').then(() => undefined);
+    await Promise.race([once(channel, 'drain'), closed]);
+  }
+
+  async #ensureChannel(): Promise<ConfirmChannel> {
+    if (this.#channel) return this.#channel;
+    if (!this.#opening) {
+      this.#opening = this.#open().finally(() => {
+        this.#opening = undefined;
+      });
+    }
+    return this.#opening;
+  }
+
+  async #open(): Promise<ConfirmChannel> {
+    const channel = await this.#connection.createConfirmChannel();
+    this.#declared = new Set();
+    this.#returned = new Set();
+    channel.on('return', (msg: Message) => {
+      const id = msg.properties.messageId;
+      if (typeof id === 'string') this.#returned.add(id);
+    });
+    channel.on('error', (error: Error) => {
+      this.#logger.warn('Relay channel error', { error: error.message });
+    });
+    channel.on('close', () => {
+      if (this.#channel === channel) this.#channel = undefined;
+      this.#failPending(
+        new TxboxError('PUBLISH_FAILED', 'The channel closed before the broker confirmed', { retryable: true }),
+      );
+    });
+    this.#channel = channel;
+    return channel;
+  }
+
+  async #declare(channel: ConfirmChannel, exchange: string): Promise<void> {
+    if (!this.#declareExchanges || this.#declared.has(exchange)) return;
+    await channel.assertExchange(exchange, 'topic', { durable: true });
+    this.#declared.add(exchange);
+  }
+
+  #failPending(error: TxboxError): void {
+    for (const pending of [...this.#pending]) pending.settle({ status: 'failed', error });
+  }
+
+  async #discardChannel(channel: ConfirmChannel): Promise<void> {
+    if (this.#channel === channel) this.#channel = undefined;
+    try {
+      await channel.close();
+    } catch {
+      // Already closed.
+    }
+  }
+
+  /** Fails anything in flight and closes the channel. */
+  async close(): Promise<void> {
+    const channel = this.#channel;
+    this.#channel = undefined;
+    this.#failPending(new TxboxError('STOPPED', 'The relay stopped before the broker confirmed', { retryable: true }));
+    if (channel) await this.#discardChannel(channel);
+  }
+}
+
+function message(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

@@ -1,0 +1,191 @@
+import type { OutboxTables } from './outbox-tables.js';
+
+/**
+ * Every statement the outbox runs, as pure functions of the resolved table names. Values are
+ * always bound parameters; only validated, quoted identifiers are interpolated.
+ */
+
+/**
+ * Inserts a batch given as one JSON array ($1), in array order. $2: notify channel or null.
+ *
+ * Before any row gets its seq, the statement takes a transaction-level advisory lock for each
+ * distinct ordering key (sorted, so two batches never lock in opposite orders): a second
+ * transaction writing the same key waits until the first commits or rolls back, so seq
+ * order within a key is commit order. The locks and the NOTIFY are uncorrelated sub-selects,
+ * which PostgreSQL evaluates once, before producing the first row (an InitPlan).
+ */
+export function insertMessagesSql(t: OutboxTables): string {
+  return `WITH input AS (
+  SELECT * FROM jsonb_to_recordset($1::jsonb) AS m(
+    ord int, id uuid, type text, version int, ordering_key text, exchange text, routing_key text,
+    payload jsonb, headers jsonb, correlation_id text, causation_id text, traceparent text,
+    tracestate text, delay_ms bigint)
+)
+INSERT INTO ${t.outbox} (id, type, version, ordering_key, exchange, routing_key, payload, headers,
+  correlation_id, causation_id, traceparent, tracestate, available_at)
+SELECT id, type, version, ordering_key, exchange, routing_key, payload, headers,
+  correlation_id, causation_id, traceparent, tracestate,
+  now() + make_interval(secs => delay_ms / 1000.0)
+FROM input
+WHERE (SELECT count(pg_advisory_xact_lock(hashtext(${literal(t.outbox)}), hashtext(k.ordering_key)))
+         FROM (SELECT DISTINCT ordering_key FROM input WHERE ordering_key IS NOT NULL ORDER BY 1) k) >= 0
+  AND (SELECT count(*) FROM (SELECT pg_notify($2, '') WHERE $2 IS NOT NULL) n) >= 0
+ORDER BY ord`;
+}
+
+/** The per-transaction lock that serializes claims across relays (see claimBatchSql). */
+export function claimLockSql(t: OutboxTables): string {
+  return `SELECT pg_advisory_xact_lock(hashtext(${literal(t.outbox)}), 0)`;
+}
+
+/**
+ * Leases up to $1 due messages to owner $2 for $3 milliseconds, under a fresh fencing token.
+ *
+ * A keyed message is claimable only when no older message of its key is unpublished and
+ * blocked (leased by anyone, or not yet due). Older unblocked ones are then candidates too,
+ * with a lower seq, so they land in the same batch ahead of it and are published first.
+ * This is only sound if claims do not interleave — otherwise relay B could skip a row that
+ * relay A has locked but not yet leased — so it runs after claimLockSql in the same
+ * transaction, on a fresh READ COMMITTED snapshot that sees every earlier claim.
+ */
+export function claimBatchSql(t: OutboxTables): string {
+  return `WITH token AS (SELECT nextval(${literal(t.leaseTokenSequence)}) AS value),
+candidates AS (
+  SELECT o.seq FROM ${t.outbox} o
+  WHERE o.published_at IS NULL
+    AND o.available_at <= now()
+    AND (o.lease_expires_at IS NULL OR o.lease_expires_at <= now())
+    AND (o.ordering_key IS NULL OR NOT EXISTS (
+      SELECT 1 FROM ${t.outbox} p
+      WHERE p.ordering_key = o.ordering_key AND p.published_at IS NULL AND p.seq < o.seq
+        AND (p.available_at > now() OR (p.lease_expires_at IS NOT NULL AND p.lease_expires_at > now()))))
+  ORDER BY o.seq
+  LIMIT $1
+  FOR UPDATE SKIP LOCKED
+)
+UPDATE ${t.outbox} o
+SET lease_owner = $2, lease_token = token.value,
+    lease_expires_at = now() + make_interval(secs => $3::bigint / 1000.0)
+FROM candidates c, token
+WHERE o.seq = c.seq
+RETURNING o.seq, o.id, o.type, o.version, o.ordering_key, o.exchange, o.routing_key, o.payload::text AS payload,
+  o.headers, o.correlation_id, o.causation_id, o.traceparent, o.tracestate, o.occurred_at, o.attempts,
+  o.attempt_history, o.lease_token`;
+}
+
+/** Deletes published rows ($1 seqs) still held under lease token $2. */
+export function deletePublishedSql(t: OutboxTables): string {
+  return `DELETE FROM ${t.outbox} WHERE seq = ANY($1::bigint[]) AND lease_token = $2`;
+}
+
+/** Keeps published rows ($1 seqs) with published_at set, if still held under lease token $2. */
+export function markPublishedSql(t: OutboxTables): string {
+  return `UPDATE ${t.outbox}
+SET published_at = now(), lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL
+WHERE seq = ANY($1::bigint[]) AND lease_token = $2`;
+}
+
+/**
+ * Schedules retries: $1 JSON array of {seq, delay_ms, error, entry}; lease token $2.
+ * Appends the attempt to the history and releases the lease.
+ */
+export function scheduleRetriesSql(t: OutboxTables): string {
+  return `UPDATE ${t.outbox} o
+SET attempts = o.attempts + 1,
+    last_error = r.error,
+    attempt_history = o.attempt_history || jsonb_build_array(r.entry),
+    available_at = now() + make_interval(secs => r.delay_ms / 1000.0),
+    lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL
+FROM jsonb_to_recordset($1::jsonb) AS r(seq bigint, delay_ms bigint, error text, entry jsonb)
+WHERE o.seq = r.seq AND o.lease_token = $2`;
+}
+
+/**
+ * Moves messages to the dead-letter table: $1 JSON array of {seq, error, entry, reason};
+ * lease token $2 (null to skip the fencing check, for admin use).
+ */
+export function deadLetterSql(t: OutboxTables): string {
+  return `WITH r AS (
+  SELECT * FROM jsonb_to_recordset($1::jsonb) AS r(seq bigint, error text, entry jsonb, reason text)
+), moved AS (
+  DELETE FROM ${t.outbox} o USING r
+  WHERE o.seq = r.seq AND ($2::bigint IS NULL OR o.lease_token = $2)
+  RETURNING o.*, r.error AS new_error, r.entry AS new_entry, r.reason AS new_reason
+)
+INSERT INTO ${t.deadLetter} (id, seq, type, version, ordering_key, exchange, routing_key, payload, headers,
+  correlation_id, causation_id, traceparent, tracestate, occurred_at, attempts, last_error, attempt_history, reason)
+SELECT id, seq, type, version, ordering_key, exchange, routing_key, payload, headers,
+  correlation_id, causation_id, traceparent, tracestate, occurred_at, attempts + 1, new_error,
+  attempt_history || jsonb_build_array(new_entry), new_reason
+FROM moved
+ON CONFLICT (id) DO NOTHING`;
+}
+
+/** Releases leases held under token $1 without counting an attempt (graceful stop). */
+export function releaseLeasesSql(t: OutboxTables): string {
+  return `UPDATE ${t.outbox} SET lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL
+WHERE lease_token = ANY($1::bigint[]) AND published_at IS NULL`;
+}
+
+/** Deletes up to $2 published rows older than $1 ms. */
+export function deleteOldPublishedSql(t: OutboxTables): string {
+  return `DELETE FROM ${t.outbox} WHERE seq IN (
+  SELECT seq FROM ${t.outbox}
+  WHERE published_at IS NOT NULL AND published_at < now() - make_interval(secs => $1::bigint / 1000.0)
+  ORDER BY published_at LIMIT $2)`;
+}
+
+/** Deletes up to $2 dead letters older than $1 ms. */
+export function deleteOldDeadLettersSql(t: OutboxTables): string {
+  return `DELETE FROM ${t.deadLetter} WHERE id IN (
+  SELECT id FROM ${t.deadLetter}
+  WHERE dead_lettered_at < now() - make_interval(secs => $1::bigint / 1000.0)
+  ORDER BY dead_lettered_at LIMIT $2)`;
+}
+
+export function statsSql(t: OutboxTables): string {
+  return `SELECT
+  (SELECT count(*) FROM ${t.outbox} WHERE published_at IS NULL)::int AS pending,
+  (SELECT count(*) FROM ${t.outbox} WHERE published_at IS NULL AND available_at <= now()
+     AND (lease_expires_at IS NULL OR lease_expires_at <= now()))::int AS due,
+  (SELECT count(*) FROM ${t.outbox} WHERE published_at IS NULL AND lease_expires_at > now())::int AS leased,
+  (SELECT count(*) FROM ${t.outbox} WHERE published_at IS NOT NULL)::int AS published_retained,
+  (SELECT count(*) FROM ${t.deadLetter})::int AS dead_letters,
+  (SELECT extract(epoch FROM now() - min(available_at)) * 1000 FROM ${t.outbox}
+     WHERE published_at IS NULL AND available_at <= now())::float8 AS oldest_due_age_ms`;
+}
+
+export function listDeadLettersSql(t: OutboxTables): string {
+  return `SELECT id, type, version, ordering_key, exchange, routing_key, payload, headers, correlation_id,
+  causation_id, occurred_at, attempts, last_error, attempt_history, reason, dead_lettered_at
+FROM ${t.deadLetter}
+WHERE ($1::text IS NULL OR type = $1)
+ORDER BY dead_lettered_at, id
+LIMIT $2 OFFSET $3`;
+}
+
+/**
+ * Moves dead letters ($1 ids) back into the outbox with the same id, due now, attempts
+ * reset. They get a new seq, so for their key they are ordered after what is pending.
+ */
+export function requeueDeadLettersSql(t: OutboxTables): string {
+  return `WITH moved AS (
+  DELETE FROM ${t.deadLetter} WHERE id = ANY($1::uuid[]) RETURNING *
+)
+INSERT INTO ${t.outbox} (id, type, version, ordering_key, exchange, routing_key, payload, headers,
+  correlation_id, causation_id, traceparent, tracestate, occurred_at, attempt_history)
+SELECT id, type, version, ordering_key, exchange, routing_key, payload, headers,
+  correlation_id, causation_id, traceparent, tracestate, occurred_at,
+  attempt_history || jsonb_build_array(jsonb_build_object('requeuedAt', now(), 'reason', reason))
+FROM moved ORDER BY seq
+RETURNING id`;
+}
+
+export function purgeDeadLettersSql(t: OutboxTables): string {
+  return `DELETE FROM ${t.deadLetter} WHERE ($1::uuid[] IS NULL OR id = ANY($1::uuid[]))`;
+}
+
+/** A SQL string literal of a value we produced ourselves (quoted identifiers only). */
+function literal(value: string): string {
+  return `'${value.replaceAll("'", "''")}'`;
+}

@@ -1,0 +1,25 @@
+import { validateSqlIdentifier } from '@txbox/core';
+
+/** Quoted, validated names of everything the outbox SQL touches, derived from the schema. */
+export interface OutboxTables {
+  schema: string;
+  outbox: string;
+  deadLetter: string;
+  leaseTokenSequence: string;
+  /** LISTEN/NOTIFY channel (quoted for LISTEN; the raw name is `notifyChannelName`). */
+  notifyChannel: string;
+  notifyChannelName: string;
+}
+
+export function outboxTables(schema: string): OutboxTables {
+  validateSqlIdentifier('schema name', schema);
+  const channelName = `${schema}_outbox`;
+  return {
+    schema,
+    outbox: `"${schema}"."outbox"`,
+    deadLetter: `"${schema}"."outbox_dead_letter"`,
+    leaseTokenSequence: `"${schema}"."outbox_lease_token"`,
+    notifyChannel: `"${channelName}"`,
+    notifyChannelName: channelName,
+  };
+}

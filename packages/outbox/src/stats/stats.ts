@@ -1,0 +1,30 @@
+import type pg from 'pg';
+import { statsSql } from '../sql/outbox-sql.js';
+import type { OutboxTables } from '../sql/outbox-tables.js';
+
+export interface OutboxStats {
+  /** Not yet published (due, delayed, retrying or leased). */
+  pending: number;
+  /** Due now and not leased: waiting for a relay. */
+  due: number;
+  /** Leased by a relay right now. */
+  leased: number;
+  /** Published rows kept for audit (`published: 'keep'`). */
+  publishedRetained: number;
+  deadLetters: number;
+  /** Age of the oldest due message in ms (the relay lag), or 0 when none is due. */
+  oldestDueAgeMs: number;
+}
+
+export async function readOutboxStats(pool: pg.Pool, tables: OutboxTables): Promise<OutboxStats> {
+  const { rows } = await pool.query(statsSql(tables));
+  const r = rows[0];
+  return {
+    pending: r.pending,
+    due: r.due,
+    leased: r.leased,
+    publishedRetained: r.published_retained,
+    deadLetters: r.dead_letters,
+    oldestDueAgeMs: Math.max(0, Math.round(r.oldest_due_age_ms ?? 0)),
+  };
+}

@@ -1,0 +1,196 @@
+import {
+  type AnyMessageContract,
+  ConfigurationError,
+  InvalidMessageError,
+  isMessageContract,
+  isReservedHeader,
+  isUuid,
+  MessageRegistry,
+  newMessageId,
+  type OutgoingMessage,
+  PayloadTooLargeError,
+  parseOptions,
+  toTransaction,
+  UnknownContractError,
+  validateAmqpName,
+  validateRoutingKey,
+} from '@txbox/core';
+import { z } from 'zod';
+import { insertMessagesSql } from '../sql/outbox-sql.js';
+import { type OutboxTables, outboxTables } from '../sql/outbox-tables.js';
+
+export interface OutboxWriterOptions {
+  /** The contracts this writer may write (a list or a registry). Anything else is refused. */
+  contracts: Iterable<AnyMessageContract> | MessageRegistry;
+  /** PostgreSQL schema of the outbox tables. @defaultValue `'txbox'` */
+  schema?: string;
+  /** Durable topic exchange messages are published to. @defaultValue `'txbox.events'` */
+  exchange?: string;
+  /** Largest payload, in bytes of JSON, accepted by `add`. @defaultValue `262144` (256 KiB) */
+  maxPayloadBytes?: number;
+  /**
+   * Send a NOTIFY on commit so relays wake at once instead of at their next poll.
+   * @defaultValue `true`
+   */
+  notify?: boolean;
+}
+
+const optionsSchema = z.object({
+  schema: z.string().default('txbox'),
+  exchange: z.string().default('txbox.events'),
+  maxPayloadBytes: z
+    .number()
+    .int()
+    .positive()
+    .max(128 * 1024 * 1024, 'must be at most 128 MiB (RabbitMQ’s default max message size)')
+    .default(256 * 1024),
+  notify: z.boolean().default(true),
+});
+
+/** Longest delay accepted: a year. Longer is almost certainly a unit mistake. */
+const MAX_DELAY_MS = 365 * 24 * 3600 * 1000;
+const MAX_KEY_LENGTH = 512;
+
+interface Row {
+  ord: number;
+  id: string;
+  type: string;
+  version: number;
+  ordering_key: string | null;
+  exchange: string;
+  routing_key: string;
+  payload: unknown;
+  headers: Record<string, string>;
+  correlation_id: string | null;
+  causation_id: string | null;
+  traceparent: string | null;
+  tracestate: string | null;
+  delay_ms: number;
+}
+
+/**
+ * Writes messages into the outbox inside the caller's transaction: they are published if,
+ * and only if, that transaction commits.
+ */
+export class OutboxWriter {
+  readonly registry: MessageRegistry;
+  readonly exchange: string;
+  readonly #tables: OutboxTables;
+  readonly #maxPayloadBytes: number;
+  readonly #notify: boolean;
+  readonly #sql: string;
+
+  constructor(options: OutboxWriterOptions) {
+    const resolved = parseOptions(optionsSchema, options, 'outbox');
+    if (!options || !options.contracts) {
+      throw new ConfigurationError('outbox.contracts', 'list the message contracts this writer may write');
+    }
+    this.registry =
+      options.contracts instanceof MessageRegistry ? options.contracts : new MessageRegistry(options.contracts);
+    this.#tables = outboxTables(resolved.schema);
+    this.exchange = validateAmqpName('exchange name', resolved.exchange);
+    this.#maxPayloadBytes = resolved.maxPayloadBytes;
+    this.#notify = resolved.notify;
+    this.#sql = insertMessagesSql(this.#tables);
+  }
+
+  /**
+   * Validates every message, then writes them all in one statement, in the caller's
+   * transaction. Nothing is written unless every message is valid.
+   *
+   * @param tx a `pg` client after BEGIN, the `EntityManager` of a TypeORM transaction, or a
+   *   txbox `Transaction`. A pool, a DataSource or `dataSource.manager` is refused.
+   * @returns the message id (or ids, for an array), in order.
+   */
+  async add(tx: unknown, message: OutgoingMessage): Promise<string>;
+  async add(tx: unknown, messages: readonly OutgoingMessage[]): Promise<string[]>;
+  async add(tx: unknown, input: OutgoingMessage | readonly OutgoingMessage[]): Promise<string | string[]> {
+    const transaction = toTransaction(tx);
+    const messages = Array.isArray(input) ? input : [input as OutgoingMessage];
+    const rows = messages.map((m, index) => this.#toRow(m, index, messages.length));
+    if (rows.length > 0) {
+      transaction.assertActive();
+      await transaction.query(this.#sql, [JSON.stringify(rows), this.#notify ? this.#tables.notifyChannelName : null]);
+    }
+    const ids = rows.map((r) => r.id);
+    return Array.isArray(input) ? ids : (ids[0] as string);
+  }
+
+  #toRow(message: OutgoingMessage, index: number, count: number): Row {
+    const at = count > 1 ? ` (message ${index})` : '';
+    if (!message || typeof message !== 'object' || !isMessageContract(message.contract)) {
+      throw new InvalidMessageError(
+        `contract${at}`,
+        'expected a message built with Contract.create(payload) or { contract, payload }',
+      );
+    }
+    const contract = message.contract;
+    if (!this.registry.has(contract)) {
+      throw new UnknownContractError(
+        contract.type,
+        contract.version,
+        `Contract ${contract.type} v${contract.version} is not registered with this outbox; add it to the "contracts" option`,
+      );
+    }
+    const payload = contract.parse(message.payload);
+    const payloadJson = JSON.stringify(payload);
+    if (payloadJson === undefined) {
+      throw new InvalidMessageError(`payload${at}`, 'must be JSON-serializable');
+    }
+    const size = Buffer.byteLength(payloadJson, 'utf8');
+    if (size > this.#maxPayloadBytes) throw new PayloadTooLargeError(contract.type, size, this.#maxPayloadBytes);
+
+    const id = message.id ?? newMessageId();
+    if (!isUuid(id)) throw new InvalidMessageError(`id${at}`, `${JSON.stringify(id)} is not a UUID`);
+    const key = message.key ?? null;
+    if (key !== null && (typeof key !== 'string' || key.length === 0 || key.length > MAX_KEY_LENGTH)) {
+      throw new InvalidMessageError(`key${at}`, `must be a non-empty string of at most ${MAX_KEY_LENGTH} characters`);
+    }
+    const delayMs = message.delayMs ?? 0;
+    if (typeof delayMs !== 'number' || !Number.isFinite(delayMs) || delayMs < 0 || delayMs > MAX_DELAY_MS) {
+      throw new InvalidMessageError(`delayMs${at}`, 'must be a number of milliseconds from 0 to one year');
+    }
+    const headers: Record<string, string> = {};
+    for (const [name, value] of Object.entries(message.headers ?? {})) {
+      if (isReservedHeader(name)) {
+        throw new InvalidMessageError(
+          `headers${at}`,
+          `"${name}" is reserved by txbox; use the message options (key, correlationId, traceparent...) instead`,
+        );
+      }
+      if (typeof value !== 'string') {
+        throw new InvalidMessageError(`headers${at}`, `"${name}" must have a string value`);
+      }
+      headers[name] = value;
+    }
+    return {
+      ord: index,
+      id,
+      type: contract.type,
+      version: contract.version,
+      ordering_key: key,
+      exchange: this.exchange,
+      routing_key: validateRoutingKey('routing key', message.routingKey ?? contract.type),
+      payload,
+      headers,
+      correlation_id: optionalText(message.correlationId, `correlationId${at}`),
+      causation_id: optionalText(message.causationId, `causationId${at}`),
+      traceparent: optionalText(message.traceparent, `traceparent${at}`),
+      tracestate: optionalText(message.tracestate, `tracestate${at}`),
+      delay_ms: Math.round(delayMs),
+    };
+  }
+}
+
+function optionalText(value: unknown, field: string): string | null {
+  if (value === undefined || value === null) return null;
+  if (typeof value !== 'string' || value.length > 1024) {
+    throw new InvalidMessageError(field, 'must be a string of at most 1024 characters');
+  }
+  return value;
+}
+
+/** Creates an {@link OutboxWriter}. */
+export function createOutbox(options: OutboxWriterOptions): OutboxWriter {
+  return new OutboxWriter(options);
+}
