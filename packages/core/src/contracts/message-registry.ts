@@ -24,18 +24,24 @@ export class MessageRegistry {
   }
 
   register(contract: AnyMessageContract): this {
+    // Check the whole upcast chain before changing anything, so a refused registration
+    // leaves the registry as it was.
+    const chain: AnyMessageContract[] = [];
     for (let c: AnyMessageContract | undefined = contract; c; c = c.upcaster?.from) {
-      let versions = this.#byType.get(c.type);
-      if (!versions) {
-        versions = new Map();
-        this.#byType.set(c.type, versions);
-      }
-      const existing = versions.get(c.version);
+      const existing = this.#byType.get(c.type)?.get(c.version);
       if (existing && existing !== c) {
         throw new ConfigurationError(
           'contracts',
           `two different contracts are registered as ${c.type} v${c.version}; define each version once and share it`,
         );
+      }
+      chain.push(c);
+    }
+    for (const c of chain) {
+      let versions = this.#byType.get(c.type);
+      if (!versions) {
+        versions = new Map();
+        this.#byType.set(c.type, versions);
       }
       versions.set(c.version, c);
     }
@@ -76,7 +82,7 @@ export class MessageRegistry {
       throw new UnknownContractError(
         type,
         version,
-        `Message type "${type}" has no contract for version ${version} (known: ${[...versions.keys()].sort().join(', ')})`,
+        `Message type "${type}" has no contract for version ${version} (known: ${[...versions.keys()].sort((a, b) => a - b).join(', ')})`,
       );
     }
     // Walk from the newest contract back to the written one, then apply upcasters forward.

@@ -106,7 +106,8 @@ export function decodeAmqpMessage(message: AmqpMessageLike): Envelope<unknown> {
   }
   // A producer in another language may omit the version: treat it as version 1.
   const rawVersion = headers[WIRE_HEADERS.version] ?? 1;
-  const version = typeof rawVersion === 'string' ? Number(rawVersion) : rawVersion;
+  const version =
+    typeof rawVersion === 'string' || Buffer.isBuffer(rawVersion) ? Number(rawVersion.toString()) : rawVersion;
   if (typeof version !== 'number' || !Number.isSafeInteger(version) || version < 1) {
     throw new MalformedMessageError(
       `Message ${properties.messageId} has an invalid ${WIRE_HEADERS.version} header: ${String(rawVersion)}`,

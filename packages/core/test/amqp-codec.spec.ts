@@ -1,0 +1,317 @@
+import {
+  type AmqpMessageLike,
+  decodeAmqpMessage,
+  type Envelope,
+  encodeAmqpMessage,
+  isReservedHeader,
+  MalformedMessageError,
+  WIRE_HEADERS,
+} from '@txbox/core';
+import { describe, expect, it } from 'vitest';
+
+function fullEnvelope(overrides: Partial<Envelope<unknown>> = {}): Envelope<unknown> {
+  return {
+    id: '0190a6f0-1234-7abc-8def-0123456789ab',
+    type: 'orders.order-placed',
+    version: 3,
+    occurredAt: new Date('2025-03-04T05:06:07.089Z'),
+    key: 'order:42',
+    correlationId: 'corr-7',
+    causationId: 'cause-9',
+    traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01',
+    tracestate: 'congo=t61rcWkgMzE',
+    headers: { tenant: 'acme', 'x-request-id': 'req-1', empty: '' },
+    payload: { orderId: 'o-42', lines: [{ sku: 'ä€😀', qty: 2 }], note: null },
+    ...overrides,
+  };
+}
+
+function minimalEnvelope(): Envelope<unknown> {
+  return fullEnvelope({
+    key: null,
+    correlationId: null,
+    causationId: null,
+    traceparent: null,
+    tracestate: null,
+    headers: {},
+  });
+}
+
+/** A delivered message as amqplib hands it to a consumer. */
+function delivered(overrides: Partial<AmqpMessageLike['properties']> = {}, body = '{"a":1}'): AmqpMessageLike {
+  return {
+    content: Buffer.from(body, 'utf8'),
+    properties: {
+      messageId: 'm-1',
+      type: 'orders.order-placed',
+      timestamp: 1_700_000_000,
+      headers: { [WIRE_HEADERS.version]: 2, [WIRE_HEADERS.occurredAt]: '2025-01-02T03:04:05.678Z' },
+      ...overrides,
+    },
+  };
+}
+
+function decodeError(message: AmqpMessageLike): MalformedMessageError {
+  try {
+    decodeAmqpMessage(message);
+  } catch (error) {
+    return error as MalformedMessageError;
+  }
+  throw new Error('expected decodeAmqpMessage to throw');
+}
+
+describe('encodeAmqpMessage / decodeAmqpMessage', () => {
+  it('round-trips every envelope field', () => {
+    const envelope = fullEnvelope();
+    const decoded = decodeAmqpMessage(encodeAmqpMessage(envelope));
+    expect(decoded).toEqual(envelope);
+    expect(decoded.occurredAt.getTime()).toBe(envelope.occurredAt.getTime());
+    expect(decoded.occurredAt.getUTCMilliseconds()).toBe(89);
+  });
+
+  it('round-trips an envelope whose optional fields are all null', () => {
+    const envelope = minimalEnvelope();
+    expect(decodeAmqpMessage(encodeAmqpMessage(envelope))).toEqual(envelope);
+  });
+
+  it('uses the stored payload JSON text verbatim when given', () => {
+    const stored = '{"orderId":"o-42",  "total":1.50}';
+    const encoded = encodeAmqpMessage(fullEnvelope({ payload: { ignored: true } }), stored);
+    expect(encoded.content.toString('utf8')).toBe(stored);
+    expect(decodeAmqpMessage(encoded).payload).toEqual({ orderId: 'o-42', total: 1.5 });
+  });
+
+  it('encodes the payload as UTF-8 JSON', () => {
+    const envelope = fullEnvelope();
+    const { content } = encodeAmqpMessage(envelope);
+    expect(Buffer.isBuffer(content)).toBe(true);
+    expect(JSON.parse(content.toString('utf8'))).toEqual(envelope.payload);
+  });
+
+  it('sets the documented AMQP properties', () => {
+    const envelope = fullEnvelope({ occurredAt: new Date('2025-03-04T05:06:07.999Z') });
+    const { properties } = encodeAmqpMessage(envelope);
+    expect(properties).toMatchObject({
+      messageId: envelope.id,
+      type: 'orders.order-placed',
+      timestamp: Math.floor(Date.parse('2025-03-04T05:06:07Z') / 1000),
+      contentType: 'application/json',
+      contentEncoding: 'utf-8',
+      deliveryMode: 2,
+      persistent: true,
+      correlationId: 'corr-7',
+    });
+    expect(Number.isInteger(properties.timestamp)).toBe(true);
+  });
+
+  it('sets the documented txbox headers next to the user headers', () => {
+    const envelope = fullEnvelope();
+    expect(encodeAmqpMessage(envelope).properties.headers).toEqual({
+      'x-txbox-version': 3,
+      'x-txbox-occurred-at': '2025-03-04T05:06:07.089Z',
+      'x-txbox-key': 'order:42',
+      'x-txbox-causation-id': 'cause-9',
+      traceparent: envelope.traceparent,
+      tracestate: envelope.tracestate,
+      tenant: 'acme',
+      'x-request-id': 'req-1',
+      empty: '',
+    });
+  });
+
+  it('omits null optional fields from properties and headers', () => {
+    const { properties } = encodeAmqpMessage(minimalEnvelope());
+    expect('correlationId' in properties).toBe(false);
+    expect(properties.headers).toEqual({
+      'x-txbox-version': 3,
+      'x-txbox-occurred-at': '2025-03-04T05:06:07.089Z',
+    });
+  });
+
+  it('does not mutate the envelope headers', () => {
+    const envelope = fullEnvelope();
+    const before = { ...envelope.headers };
+    encodeAmqpMessage(envelope);
+    expect(envelope.headers).toEqual(before);
+  });
+});
+
+describe('decodeAmqpMessage', () => {
+  it('decodes a message from another producer: version header as a numeric string', () => {
+    const envelope = decodeAmqpMessage(delivered({ headers: { 'x-txbox-version': '5' } }));
+    expect(envelope.version).toBe(5);
+  });
+
+  it('treats a missing version header as version 1', () => {
+    expect(decodeAmqpMessage(delivered({ headers: {} })).version).toBe(1);
+    expect(decodeAmqpMessage(delivered({ headers: undefined })).version).toBe(1);
+  });
+
+  it('falls back to the timestamp property (seconds) when there is no occurred-at header', () => {
+    const envelope = decodeAmqpMessage(delivered({ headers: {}, timestamp: 1_700_000_000 }));
+    expect(envelope.occurredAt.toISOString()).toBe(new Date(1_700_000_000_000).toISOString());
+  });
+
+  it('prefers the occurred-at header (milliseconds) over the timestamp property', () => {
+    const envelope = decodeAmqpMessage(delivered());
+    expect(envelope.occurredAt.toISOString()).toBe('2025-01-02T03:04:05.678Z');
+  });
+
+  it('decodes absent optional fields as null and no user headers as {}', () => {
+    const envelope = decodeAmqpMessage(delivered());
+    expect(envelope).toEqual({
+      id: 'm-1',
+      type: 'orders.order-placed',
+      version: 2,
+      occurredAt: new Date('2025-01-02T03:04:05.678Z'),
+      key: null,
+      correlationId: null,
+      causationId: null,
+      traceparent: null,
+      tracestate: null,
+      headers: {},
+      payload: { a: 1 },
+    });
+  });
+
+  it('decodes Buffer-valued headers (as amqplib delivers byte arrays) to strings', () => {
+    const envelope = decodeAmqpMessage(
+      delivered({
+        headers: {
+          'x-txbox-version': 2,
+          'x-txbox-occurred-at': Buffer.from('2025-01-02T03:04:05.678Z'),
+          'x-txbox-key': Buffer.from('order:1'),
+          'x-txbox-causation-id': Buffer.from('cause-1'),
+          traceparent: Buffer.from('00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01'),
+          tracestate: Buffer.from('a=b'),
+          tenant: Buffer.from('ünïcode'),
+        },
+      }),
+    );
+    expect(envelope).toMatchObject({
+      occurredAt: new Date('2025-01-02T03:04:05.678Z'),
+      key: 'order:1',
+      causationId: 'cause-1',
+      traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01',
+      tracestate: 'a=b',
+      headers: { tenant: 'ünïcode' },
+    });
+  });
+
+  it('decodes a Buffer-valued version header like the other Buffer-valued headers', () => {
+    const envelope = decodeAmqpMessage(delivered({ headers: { 'x-txbox-version': Buffer.from('4') } }));
+    expect(envelope.version).toBe(4);
+  });
+
+  it('drops broker headers that are not strings (x-death, x-delay, booleans) from the user headers', () => {
+    const envelope = decodeAmqpMessage(
+      delivered({
+        headers: {
+          'x-txbox-version': 1,
+          'x-death': [{ count: 1, reason: 'rejected', queue: 'q', time: { '!': 'timestamp', value: 1 } }],
+          'x-first-death-reason': 'rejected',
+          'x-delay': 1000,
+          'x-flag': true,
+          'x-null': null,
+          tenant: 'acme',
+        },
+      }),
+    );
+    expect(envelope.headers).toEqual({ 'x-first-death-reason': 'rejected', tenant: 'acme' });
+  });
+
+  it('does not copy txbox wire headers into the user headers', () => {
+    const envelope = decodeAmqpMessage(encodeAmqpMessage(fullEnvelope()));
+    for (const name of Object.values(WIRE_HEADERS)) expect(envelope.headers).not.toHaveProperty(name);
+  });
+
+  it('does not mutate the delivered message headers', () => {
+    const message = delivered({ headers: { 'x-txbox-version': 1, 'x-txbox-key': 'k', tenant: 'acme' } });
+    decodeAmqpMessage(message);
+    expect(message.properties.headers).toEqual({ 'x-txbox-version': 1, 'x-txbox-key': 'k', tenant: 'acme' });
+  });
+
+  it('rejects a body that is not JSON with MalformedMessageError (MESSAGE_MALFORMED), keeping the parse error as cause', () => {
+    for (const body of ['not json', '', '{"a":', '\u00ff\u00fe']) {
+      const error = decodeError(delivered({}, body));
+      expect(error).toBeInstanceOf(MalformedMessageError);
+      expect(error.code).toBe('MESSAGE_MALFORMED');
+      expect(error.message).toContain('m-1');
+      expect(error.cause).toBeInstanceOf(SyntaxError);
+    }
+  });
+
+  it.each([
+    ['missing', undefined],
+    ['empty', ''],
+    ['not a string', 42],
+  ])('rejects a %s message-id with MalformedMessageError (MESSAGE_MALFORMED)', (_label, messageId) => {
+    const error = decodeError(delivered({ messageId }));
+    expect(error).toBeInstanceOf(MalformedMessageError);
+    expect(error.code).toBe('MESSAGE_MALFORMED');
+    expect(error.message).toMatch(/message-id/);
+  });
+
+  it.each([
+    ['missing', undefined],
+    ['empty', ''],
+  ])('rejects a %s type with MalformedMessageError (MESSAGE_MALFORMED)', (_label, type) => {
+    const error = decodeError(delivered({ type }));
+    expect(error).toBeInstanceOf(MalformedMessageError);
+    expect(error.code).toBe('MESSAGE_MALFORMED');
+    expect(error.message).toMatch(/type/);
+  });
+
+  it.each([['abc'], [0], [-1], [1.5], ['0'], ['-1'], ['1.5'], [''], [Number.NaN], [2 ** 53], [true], [{ value: 2 }]])(
+    'rejects the garbled version header %j with MalformedMessageError (MESSAGE_MALFORMED)',
+    (version) => {
+      const error = decodeError(delivered({ headers: { 'x-txbox-version': version } }));
+      expect(error).toBeInstanceOf(MalformedMessageError);
+      expect(error.code).toBe('MESSAGE_MALFORMED');
+      expect(error.message).toContain('x-txbox-version');
+    },
+  );
+
+  it.each([
+    ['garbage', 'not-a-date'],
+    ['an empty string', ''],
+    ['a number', 1_700_000_000_000],
+    ['an object', { '!': 'timestamp', value: 1 }],
+  ])('rejects an occurred-at header that is %s with MalformedMessageError (MESSAGE_MALFORMED)', (_label, value) => {
+    const error = decodeError(delivered({ headers: { 'x-txbox-occurred-at': value } }));
+    expect(error).toBeInstanceOf(MalformedMessageError);
+    expect(error.code).toBe('MESSAGE_MALFORMED');
+    expect(error.message).toContain('x-txbox-occurred-at');
+  });
+
+  it('rejects a non-string key header with MalformedMessageError (MESSAGE_MALFORMED)', () => {
+    const error = decodeError(delivered({ headers: { 'x-txbox-key': 42 } }));
+    expect(error).toBeInstanceOf(MalformedMessageError);
+    expect(error.code).toBe('MESSAGE_MALFORMED');
+  });
+
+  it('ignores a correlation-id property that is not a string', () => {
+    expect(decodeAmqpMessage(delivered({ correlationId: 7 })).correlationId).toBeNull();
+    expect(decodeAmqpMessage(delivered({ correlationId: 'c' })).correlationId).toBe('c');
+  });
+});
+
+describe('isReservedHeader', () => {
+  it.each(['x-txbox-version', 'x-txbox-anything', 'X-TxBox-Key', 'traceparent', 'tracestate', 'TraceParent'])(
+    'reserves %s',
+    (name) => {
+      expect(isReservedHeader(name)).toBe(true);
+    },
+  );
+
+  it.each(['tenant', 'x-request-id', 'x-txbox', 'x-death', 'traceparent-extra', 'my-tracestate'])(
+    'leaves %s to the user',
+    (name) => {
+      expect(isReservedHeader(name)).toBe(false);
+    },
+  );
+
+  it('reserves every wire header txbox writes', () => {
+    for (const name of Object.values(WIRE_HEADERS)) expect(isReservedHeader(name)).toBe(true);
+  });
+});
