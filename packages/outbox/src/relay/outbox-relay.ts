@@ -48,6 +48,8 @@ export interface OutboxRelayOptions {
   pollIntervalMs?: number;
   /** How long a claim is held; after it, another relay may publish the messages. @defaultValue `30000` */
   leaseMs?: number;
+  /** Batches publishing at once per relay (the next is claimed while earlier ones await confirms). @defaultValue `2` */
+  maxInFlightBatches?: number;
   /** Longest wait for broker confirms of a batch; must be below `leaseMs`. @defaultValue `10000` */
   publishTimeoutMs?: number;
   /** LISTEN for commits to wake at once. @defaultValue `true` */
@@ -91,6 +93,7 @@ const optionsSchema = z
     pollIntervalMs: z.number().int().min(10).max(3_600_000).default(1000),
     leaseMs: z.number().int().min(1000).max(86_400_000).default(30_000),
     publishTimeoutMs: z.number().int().min(100).max(3_600_000).default(10_000),
+    maxInFlightBatches: z.number().int().min(1).max(16).default(2),
     listen: z.boolean().default(true),
     declareExchanges: z.boolean().default(true),
     onUnroutable: z.enum(['retry', 'dead-letter', 'discard']).default('retry'),
@@ -341,6 +344,10 @@ export class OutboxRelay {
 
   async #runLoop(): Promise<void> {
     let failures = 0;
+    // Claiming batch n+1 while batch n waits for confirms keeps both PostgreSQL and RabbitMQ
+    // busy. Per-key order still holds: batch n's messages are leased, so no newer message
+    // of their keys can be claimed until they are settled.
+    const inFlight = new Set<Promise<void>>();
     while (this.#state === 'running') {
       try {
         if (this.#amqp.isBlocked) {
@@ -350,24 +357,43 @@ export class OutboxRelay {
           continue;
         }
         await this.#publisher.ready();
+        while (inFlight.size >= this.#options.maxInFlightBatches) await Promise.race(inFlight);
         if (this.#state !== 'running') break;
         this.#wakeRequested = false;
-        const result = await this.#runBatch();
+        const started = performance.now();
+        const rows = await this.#claim();
         failures = 0;
-        if (result.claimed < this.#options.batchSize) await this.#waitForWork();
+        if (rows.length > 0) {
+          const task: Promise<void> = this.#publishAndSettle(rows, started)
+            .then(
+              () => undefined,
+              (error: unknown) => this.#reportLoopError(error, 0),
+            )
+            .finally(() => inFlight.delete(task));
+          inFlight.add(task);
+        }
+        if (rows.length < this.#options.batchSize) await this.#waitForWork();
       } catch (error) {
         if (this.#state !== 'running') break;
         failures += 1;
-        outboxChannels.error.publish({ relayId: this.relayId, error });
-        this.#logger.error('Outbox relay loop error; retrying', { error: (error as Error).message, failures });
+        this.#reportLoopError(error, failures);
         await sleep(Math.min(30_000, 100 * 2 ** Math.min(failures, 9)));
       }
     }
+    await Promise.allSettled(inFlight);
+  }
+
+  #reportLoopError(error: unknown, failures: number): void {
+    outboxChannels.error.publish({ relayId: this.relayId, error });
+    this.#logger.error('Outbox relay error; it keeps running', { error: (error as Error).message, failures });
   }
 
   async #runBatch(): Promise<RelayBatchResult> {
     const started = performance.now();
-    const rows = await this.#claim();
+    return this.#publishAndSettle(await this.#claim(), started);
+  }
+
+  async #publishAndSettle(rows: ClaimedRow[], started: number): Promise<RelayBatchResult> {
     const result: RelayBatchResult = { claimed: rows.length, published: 0, retried: 0, deadLettered: 0, unroutable: 0 };
     if (rows.length === 0) return result;
     const token = rows[0]?.lease_token as string;
