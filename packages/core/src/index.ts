@@ -13,6 +13,12 @@ export {
 } from './contracts/define-message.js';
 export { MessageRegistry, type ResolvedPayload } from './contracts/message-registry.js';
 export {
+  type DatabaseInput,
+  type OwnedPool,
+  resolvePool,
+  withDedicatedClient,
+} from './database/database-input.js';
+export {
   fromPg,
   fromTypeOrm,
   isTransaction,

@@ -1,27 +1,27 @@
-export { OutboxWriter, createOutbox, type OutboxWriterOptions } from './writer/outbox-writer.js';
-export { OutboxRelay, createRelay, type OutboxRelayOptions, type RelayBatchResult } from './relay/outbox-relay.js';
+export type { DatabaseInput } from '@txbox/core';
+export { type DeadLetter, DeadLetters } from './dead-letters/dead-letters.js';
 export {
-  defaultRetryStrategy,
-  type RetryStrategy,
-  type RetryDecision,
-  type PublishFailure,
-  type DefaultRetryStrategyOptions,
-} from './relay/retry-strategy.js';
-export { DeadLetters, type DeadLetter } from './dead-letters/dead-letters.js';
-export type { OutboxStats } from './stats/stats.js';
-export type { CleanupResult } from './retention/cleanup.js';
-export {
+  type DeadLetteredEvent,
   OUTBOX_CHANNELS,
   type RelayBatchEvent,
-  type DeadLetteredEvent,
 } from './diagnostics/outbox-diagnostics.js';
 export {
   migrateOutbox,
-  outboxMigrationStatus,
-  outboxMigrationSql,
-  outboxMigrations,
   OUTBOX_SCHEMA_VERSION,
+  outboxMigrationSql,
+  outboxMigrationStatus,
+  outboxMigrations,
 } from './migrations/outbox-migrations.js';
-export type { DatabaseInput } from './database/database-input.js';
-export { outboxTables, type OutboxTables } from './sql/outbox-tables.js';
+export { createRelay, OutboxRelay, type OutboxRelayOptions, type RelayBatchResult } from './relay/outbox-relay.js';
+export {
+  type DefaultRetryStrategyOptions,
+  defaultRetryStrategy,
+  type PublishFailure,
+  type RetryDecision,
+  type RetryStrategy,
+} from './relay/retry-strategy.js';
+export type { CleanupResult } from './retention/cleanup.js';
 export * as outboxSql from './sql/outbox-sql.js';
+export { type OutboxTables, outboxTables } from './sql/outbox-tables.js';
+export type { OutboxStats } from './stats/stats.js';
+export { createOutbox, OutboxWriter, type OutboxWriterOptions } from './writer/outbox-writer.js';

@@ -28,7 +28,7 @@ export class MessageRegistry {
     // leaves the registry as it was.
     const chain: AnyMessageContract[] = [];
     for (let c: AnyMessageContract | undefined = contract; c; c = c.upcaster?.from) {
-      const existing = this.#byType.get(c.type)?.get(c.version);
+      const existing: AnyMessageContract | undefined = this.#byType.get(c.type)?.get(c.version);
       if (existing && existing !== c) {
         throw new ConfigurationError(
           'contracts',

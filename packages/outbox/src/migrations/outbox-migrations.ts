@@ -1,5 +1,12 @@
-import { exportMigrationSql, type MigrationSet, type MigrationStatus, migrate, migrationStatus } from '@txbox/core';
-import { type DatabaseInput, withDedicatedClient } from '../database/database-input.js';
+import {
+  type DatabaseInput,
+  exportMigrationSql,
+  type MigrationSet,
+  type MigrationStatus,
+  migrate,
+  migrationStatus,
+  withDedicatedClient,
+} from '@txbox/core';
 
 /** The outbox's numbered migrations. Never edit a released one: add the next number. */
 export const outboxMigrations: MigrationSet = {

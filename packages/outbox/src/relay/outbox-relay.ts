@@ -1,11 +1,14 @@
-import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
 import {
   AmqpConnection,
   assertSchemaCurrent,
   ConfigurationError,
+  type DatabaseInput,
   encodeAmqpMessage,
+  type OwnedPool,
   parseOptions,
+  resolvePool,
   silentLogger,
   TxboxError,
   type TxboxLogger,
@@ -13,11 +16,10 @@ import {
 import pRetry from 'p-retry';
 import type pg from 'pg';
 import { z } from 'zod';
-import { type DatabaseInput, type OwnedPool, resolvePool } from '../database/database-input.js';
 import { DeadLetters } from '../dead-letters/dead-letters.js';
 import { outboxChannels, type RelayBatchEvent } from '../diagnostics/outbox-diagnostics.js';
 import { outboxMigrations } from '../migrations/outbox-migrations.js';
-import { cleanupOutbox, type CleanupResult } from '../retention/cleanup.js';
+import { type CleanupResult, cleanupOutbox } from '../retention/cleanup.js';
 import {
   claimBatchSql,
   claimLockSql,
@@ -100,7 +102,11 @@ const optionsSchema = z
     published: z.enum(['delete', 'keep']).default('delete'),
     retention: z
       .object({
-        publishedMs: z.number().int().min(0).default(7 * 24 * 3600 * 1000),
+        publishedMs: z
+          .number()
+          .int()
+          .min(0)
+          .default(7 * 24 * 3600 * 1000),
         deadLettersMs: z.number().int().min(0).nullable().default(null),
         intervalMs: z.number().int().min(0).default(60_000),
         batchSize: z.number().int().min(1).max(100_000).default(1000),
@@ -182,7 +188,11 @@ export class OutboxRelay {
       if (!/^amqps?:\/\//.test(options.amqp)) {
         throw new ConfigurationError('relay.amqp', 'expected an amqp:// or amqps:// URL or an AmqpConnection');
       }
-      this.#amqp = new AmqpConnection({ url: options.amqp, connectionName: `txbox-relay ${this.relayId}`, logger: this.#logger });
+      this.#amqp = new AmqpConnection({
+        url: options.amqp,
+        connectionName: `txbox-relay ${this.relayId}`,
+        logger: this.#logger,
+      });
       this.#ownsAmqp = true;
     } else if (options.amqp instanceof AmqpConnection) {
       this.#amqp = options.amqp;
@@ -460,9 +470,18 @@ export class OutboxRelay {
       const decision = this.#retry({ attempt, error, retryable: error.retryable, type: row.type });
       const entry = { at: now, attempt, relayId: this.relayId, code: error.code, error: error.message };
       if (decision.retry) {
-        retries.push({ seq: row.seq, delay_ms: Math.max(0, Math.round(decision.delayMs)), error: error.message, entry });
+        retries.push({
+          seq: row.seq,
+          delay_ms: Math.max(0, Math.round(decision.delayMs)),
+          error: error.message,
+          entry,
+        });
       } else {
-        const reason = error.retryable ? 'retries exhausted' : error.code === 'PUBLISH_UNROUTABLE' ? 'unroutable' : 'not retryable';
+        const reason = error.retryable
+          ? 'retries exhausted'
+          : error.code === 'PUBLISH_UNROUTABLE'
+            ? 'unroutable'
+            : 'not retryable';
         deadLetters.push({ seq: row.seq, error: error.message, entry, reason, row });
       }
     });
@@ -477,9 +496,7 @@ export class OutboxRelay {
       if ((rowCount ?? 0) < published.length) this.#leaseLost(published.length, rowCount ?? 0);
     }
     if (retries.length > 0) {
-      await persist(() =>
-        this.#db.pool.query(scheduleRetriesSql(this.#tables), [JSON.stringify(retries), token]),
-      );
+      await persist(() => this.#db.pool.query(scheduleRetriesSql(this.#tables), [JSON.stringify(retries), token]));
       result.retried = retries.length;
     }
     if (deadLetters.length > 0) {

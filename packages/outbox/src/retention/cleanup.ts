@@ -17,7 +17,12 @@ export async function cleanupOutbox(
   policy: { publishedMs: number; deadLettersMs: number | null; batchSize: number },
 ): Promise<CleanupResult> {
   const result: CleanupResult = { publishedDeleted: 0, deadLettersDeleted: 0 };
-  result.publishedDeleted = await deleteInBatches(pool, deleteOldPublishedSql(tables), policy.publishedMs, policy.batchSize);
+  result.publishedDeleted = await deleteInBatches(
+    pool,
+    deleteOldPublishedSql(tables),
+    policy.publishedMs,
+    policy.batchSize,
+  );
   if (policy.deadLettersMs !== null) {
     result.deadLettersDeleted = await deleteInBatches(
       pool,

@@ -1,5 +1,6 @@
-import { ConfigurationError, redactUrl, TxboxError } from '@txbox/core';
 import pg from 'pg';
+import { redactUrl } from '../amqp/redact-url.js';
+import { ConfigurationError, TxboxError } from '../errors/txbox-error.js';
 
 /**
  * How the relay, migrations and admin functions reach PostgreSQL on their own (outside

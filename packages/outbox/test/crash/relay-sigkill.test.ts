@@ -1,0 +1,196 @@
+import { fileURLToPath } from 'node:url';
+import { createRelay, migrateOutbox, type OutboxRelay, outboxSql, outboxTables } from '@txbox/outbox';
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  type RunningChild,
+  runChild,
+  testAmqpUrl,
+  uniqueName,
+  useAmqp,
+  useTestSchema,
+} from '../../../../test-support/index.js';
+import { startTcpProxy, type TcpProxy } from '../../../../test-support/tcp-proxy.js';
+import {
+  arrivalsOf,
+  claimsWaiting,
+  crashWriter,
+  duplicateCounts,
+  holdClaimLock,
+  leasedBy,
+  outboxCount,
+  perKeyOrderViolation,
+  sleep,
+  waitForIds,
+  waitUntil,
+  type WrittenMessage,
+  writeCommitted,
+} from './crash-support.js';
+
+const CHILD = fileURLToPath(new URL('./relay-child.mjs', import.meta.url));
+const N = 500;
+const LANES = 4;
+const LEASE_MS = 3000;
+const WAIT_MS = 30_000;
+
+const broker = useAmqp();
+
+let children: RunningChild[] = [];
+let proxies: TcpProxy[] = [];
+let relays: OutboxRelay[] = [];
+
+afterEach(async () => {
+  await Promise.all(children.map((c) => c.kill('SIGKILL').catch(() => null)));
+  await Promise.all(relays.map((r) => r.stop().catch(() => {})));
+  await Promise.all(proxies.map((p) => p.close().catch(() => {})));
+  children = [];
+  proxies = [];
+  relays = [];
+});
+
+/** N messages over LANES concurrent writers; each lane owns two keys, every 10th message has no key. */
+async function writeBacklog(
+  pool: Parameters<typeof writeCommitted>[0],
+  writer: Parameters<typeof writeCommitted>[1],
+  committed: WrittenMessage[],
+) {
+  const perLane = N / LANES;
+  await Promise.all(
+    Array.from({ length: LANES }, (_, lane) => {
+      const messages = Array.from({ length: perLane }, (_, i) => ({
+        n: lane * perLane + i,
+        key: i % 10 === 9 ? null : `lane${lane}-${i % 2 === 0 ? 'a' : 'b'}`,
+      }));
+      // Each lane appends to `committed` after each COMMIT, so per key it holds commit order.
+      return writeCommitted(pool, writer, messages, 5, committed);
+    }),
+  );
+}
+
+/**
+ * Runs a relay in a child process whose AMQP traffic goes through a proxy, lets it claim the
+ * whole backlog in one batch, SIGKILLs it (after stalling the proxy, or while it publishes),
+ * then lets a second relay take over after the lease and checks that nothing was lost.
+ */
+function killedRelayScenario(name: string, mode: 'stalled' | 'publishing') {
+  describe(name, () => {
+    const db = useTestSchema('crash_sigkill');
+
+    it(
+      mode === 'stalled'
+        ? 'a relay killed with SIGKILL mid-batch (confirms stalled) loses nothing: another relay publishes its messages after the lease'
+        : 'a relay killed with SIGKILL while its batch is being confirmed loses nothing: another relay publishes the rest after the lease',
+      async () => {
+        const { schema, pool, databaseUrl } = db;
+        const exchange = uniqueName('crash_sigkill_x');
+        await migrateOutbox({ database: databaseUrl, schema });
+        const collector = await broker.bindCollector(exchange, '#');
+        const writer = crashWriter(schema, exchange);
+        const committed: WrittenMessage[] = [];
+
+        const amqpUrl = testAmqpUrl();
+        const target = new URL(amqpUrl);
+        const proxy = await startTcpProxy(target.hostname, Number(target.port || 5672));
+        proxies.push(proxy);
+
+        const childRelayId = uniqueName('doomed');
+        const child = runChild(CHILD, [], {
+          TXBOX_DATABASE_URL: databaseUrl,
+          TXBOX_AMQP_URL: proxy.url(amqpUrl),
+          TXBOX_SCHEMA: schema,
+          TXBOX_RELAY_ID: childRelayId,
+          TXBOX_BATCH_SIZE: String(N),
+          TXBOX_LEASE_MS: String(LEASE_MS),
+          TXBOX_PUBLISH_TIMEOUT_MS: '2000',
+          TXBOX_POLL_INTERVAL_MS: '200',
+        });
+        children.push(child);
+        await child.waitForLine('READY', WAIT_MS);
+
+        // Warm-up: one message the child publishes end to end, so its connection, confirm
+        // channel and exchange declaration are all in place before the crash batch.
+        await writeCommitted(pool, writer, [{ n: -1, key: null }], 1, committed);
+        await waitForIds(
+          collector,
+          committed.map((m) => m.id),
+          WAIT_MS,
+        );
+        await waitUntil('the warm-up message to be deleted', async () => (await outboxCount(pool, schema)) === 0, WAIT_MS);
+
+        // Park the child at its next claim, write the backlog, then let it claim everything at once.
+        const gate = await holdClaimLock(pool, outboxSql.claimLockSql(outboxTables(schema)));
+        try {
+          await waitUntil('the child relay to wait at its claim', () => claimsWaiting(pool, schema), WAIT_MS);
+          await writeBacklog(pool, writer, committed);
+          if (mode === 'stalled') proxy.stall();
+        } finally {
+          await gate.release();
+        }
+
+        const leased = await waitUntil('the child to lease the batch', () => leasedBy(pool, schema, childRelayId), WAIT_MS, 2);
+        if (mode === 'stalled') {
+          // Give it time to write the batch into the stalled socket; no confirm can come back.
+          await sleep(300);
+        } else {
+          // Kill as soon as the first messages of the batch reach the broker (some confirms are
+          // on their way or done; the batch is not settled yet, most likely).
+          await waitUntil('the child to start publishing', async () => collector.messages.length > 1, WAIT_MS, 1);
+        }
+        const arrivedBeforeKill = collector.messages.length - 1;
+        await child.kill('SIGKILL');
+        const { rows: killedRows } = await pool.query<{ id: string }>(
+          `SELECT id FROM "${schema}".outbox WHERE lease_owner = $1`,
+          [childRelayId],
+        );
+        const killedBatch = new Set(killedRows.map((r) => r.id));
+        proxy.resume();
+        proxy.restore();
+
+        const rescuer = createRelay({
+          database: databaseUrl,
+          amqp: amqpUrl,
+          schema,
+          relayId: uniqueName('rescuer'),
+          batchSize: 100,
+          leaseMs: LEASE_MS,
+          publishTimeoutMs: 2000,
+          pollIntervalMs: 100,
+          retention: { intervalMs: 0 },
+        });
+        relays.push(rescuer);
+        await rescuer.start();
+
+        const allIds = committed.map((m) => m.id);
+        await waitForIds(collector, allIds, WAIT_MS + LEASE_MS);
+        await waitUntil('the outbox to drain', async () => (await outboxCount(pool, schema)) === 0, WAIT_MS);
+        await rescuer.stop();
+        // Let any straggler deliveries land before counting duplicates.
+        await sleep(200);
+
+        const arrivals = arrivalsOf(collector.messages);
+        const arrived = new Set(arrivals.map((a) => a.id));
+        const lost = allIds.filter((id) => !arrived.has(id));
+        const duplicates = duplicateCounts(arrivals);
+        const duplicatesOutsideKilledBatch = [...duplicates.keys()].filter((id) => !killedBatch.has(id));
+        console.log(
+          `[relay-sigkill/${mode}] written=${allIds.length} leasedByChild=${leased} stillLeasedAtKill=${killedBatch.size} ` +
+            `arrivedBeforeKill=${arrivedBeforeKill} deliveries=${arrivals.length} lost=${lost.length} ` +
+            `duplicatedIds=${duplicates.size} duplicatesOutsideKilledBatch=${duplicatesOutsideKilledBatch.length}`,
+        );
+
+        expect(leased).toBeGreaterThan(0);
+        expect(lost).toEqual([]);
+        expect(duplicatesOutsideKilledBatch).toEqual([]);
+        expect(perKeyOrderViolation(committed, arrivals)).toBeNull();
+        expect(await outboxCount(pool, schema)).toBe(0);
+        if (mode === 'stalled') {
+          // Nothing of the claimed batch could be confirmed, so all of it was still leased.
+          expect(killedBatch.size).toBe(leased);
+        }
+      },
+      90_000,
+    );
+  });
+}
+
+killedRelayScenario('relay SIGKILLed with its broker connection stalled', 'stalled');
+killedRelayScenario('relay SIGKILLed while publishing', 'publishing');
