@@ -48,7 +48,15 @@ async function drain(relays) {
   await fill();
   await admin.purgeQueue(queue);
   const instances = Array.from({ length: relays }, (_, i) =>
-    createRelay({ database: DB, amqp: AMQP, schema, batchSize: BATCH, relayId: `bench-${i}`, listen: false, pollIntervalMs: 50 }),
+    createRelay({
+      database: DB,
+      amqp: AMQP,
+      schema,
+      batchSize: BATCH,
+      relayId: `bench-${i}`,
+      listen: false,
+      pollIntervalMs: 50,
+    }),
   );
   const started = performance.now();
   await Promise.all(instances.map((relay) => relay.start()));

@@ -112,5 +112,7 @@ console.table({
   'orders rolled back': results.length - committed,
   'events received': received.length,
 });
-console.log(ok ? 'OK: every committed order published its event once; the rolled-back one published nothing.' : 'MISMATCH');
+console.log(
+  ok ? 'OK: every committed order published its event once; the rolled-back one published nothing.' : 'MISMATCH',
+);
 process.exit(ok ? 0 : 1);

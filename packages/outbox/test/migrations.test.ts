@@ -1,7 +1,13 @@
-import { createRelay, migrateOutbox, OUTBOX_SCHEMA_VERSION, outboxMigrationSql, outboxMigrationStatus } from '@txbox/outbox';
 import { execFile } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { promisify } from 'node:util';
+import {
+  createRelay,
+  migrateOutbox,
+  OUTBOX_SCHEMA_VERSION,
+  outboxMigrationSql,
+  outboxMigrationStatus,
+} from '@txbox/outbox';
 import { afterAll, describe, expect, it } from 'vitest';
 import { testAmqpUrl, uniqueName, useTestSchema } from '../../../test-support/index.js';
 
@@ -28,7 +34,9 @@ describe('outbox migrations', () => {
 
   it('are safe when several processes migrate at once', async () => {
     const schema = freshSchema();
-    const results = await Promise.all(Array.from({ length: 5 }, () => migrateOutbox({ database: databaseUrl, schema })));
+    const results = await Promise.all(
+      Array.from({ length: 5 }, () => migrateOutbox({ database: databaseUrl, schema })),
+    );
     expect(results.every((r) => r.current === OUTBOX_SCHEMA_VERSION)).toBe(true);
     const { rows } = await pool.query(`SELECT version FROM "${schema}".outbox_migrations ORDER BY version`);
     expect(rows.map((r) => r.version)).toEqual([OUTBOX_SCHEMA_VERSION]);

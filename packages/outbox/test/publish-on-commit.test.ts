@@ -39,7 +39,10 @@ describe('publish if and only if the transaction commits', () => {
             headers: { tenant: 'acme' },
           },
         ),
-        OrderCancelled.create({ orderId: 'o-1', reason: 'changed mind' }, { key: 'order:o-1', routingKey: 'custom.rk' }),
+        OrderCancelled.create(
+          { orderId: 'o-1', reason: 'changed mind' },
+          { key: 'order:o-1', routingKey: 'custom.rk' },
+        ),
       ]),
     );
     await relay.runOnce();

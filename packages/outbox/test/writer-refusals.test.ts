@@ -140,7 +140,11 @@ describe('the writer refuses what it cannot write safely, and writes nothing', (
 describe('configuration is checked at construction', () => {
   it('rejects a schema name containing a quote', () => {
     expect(() => createOutbox({ contracts: [OrderPlaced], schema: 'bad"schema' })).toThrow(
-      expect.objectContaining({ code: 'IDENTIFIER_INVALID', value: 'bad"schema', message: expect.stringContaining('schema name') }),
+      expect.objectContaining({
+        code: 'IDENTIFIER_INVALID',
+        value: 'bad"schema',
+        message: expect.stringContaining('schema name'),
+      }),
     );
   });
 

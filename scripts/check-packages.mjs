@@ -1,0 +1,185 @@
+#!/usr/bin/env node
+// Checks what users would install rather than what the build wrote: every public workspace under
+// packages/ that has a dist/ is packed with `npm pack`, the tarball is linted with publint and
+// are-the-types-wrong, and all tarballs are installed together into a throwaway directory where
+// each entry point must load from both `require` and `import` with the same named exports.
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const bin = (name) => join(root, 'node_modules', '.bin', name);
+
+/** Named exports that must be functions in both module systems, per package. */
+const requiredFunctions = {
+  '@txbox/core': ['defineMessage'],
+};
+
+const STEP_TIMEOUT_MS = 120_000;
+
+function run(command, args, options = {}) {
+  const result = spawnSync(command, args, {
+    encoding: 'utf8',
+    timeout: STEP_TIMEOUT_MS,
+    env: { ...process.env, FORCE_COLOR: '0', NO_COLOR: '1', npm_config_update_notifier: 'false' },
+    ...options,
+  });
+  const output = `${result.stdout ?? ''}${result.stderr ?? ''}`
+    .split('\n')
+    .filter((line) => !line.includes('Unknown user config'))
+    .join('\n')
+    .trim();
+  const ok = result.status === 0 && !result.error;
+  return { ok, output: result.error ? `${output}\n${result.error.message}`.trim() : output, stdout: result.stdout };
+}
+
+function indent(text) {
+  return text
+    .split('\n')
+    .map((line) => `    ${line}`)
+    .join('\n');
+}
+
+// Each loader prints the sorted export names, and which of the required ones are not functions.
+const LOAD_CJS = `const [name, ...required] = process.argv.slice(2);
+const mod = require(name);
+const keys = Object.keys(mod).filter((k) => k !== 'default' && k !== '__esModule').sort();
+console.log(JSON.stringify({ keys, notFunctions: required.filter((k) => typeof mod[k] !== 'function') }));
+`;
+const LOAD_MJS = `const [name, ...required] = process.argv.slice(2);
+const mod = await import(name);
+const keys = Object.keys(mod).filter((k) => k !== 'default' && k !== '__esModule').sort();
+console.log(JSON.stringify({ keys, notFunctions: required.filter((k) => typeof mod[k] !== 'function') }));
+`;
+
+const started = Date.now();
+const workDir = mkdtempSync(join(tmpdir(), 'txbox-check-packages-'));
+const packDir = join(workDir, 'pack');
+const smokeDir = join(workDir, 'smoke');
+mkdirSync(packDir);
+let failed = false;
+
+function fail(line, details) {
+  failed = true;
+  console.log(`FAIL ${line}`);
+  if (details) console.log(indent(details));
+}
+
+function smokeTest(name) {
+  const required = requiredFunctions[name] ?? [];
+  const results = {};
+  for (const [kind, file] of [
+    ['require', 'load.cjs'],
+    ['import', 'load.mjs'],
+  ]) {
+    const loaded = run(process.execPath, [file, name, ...required], { cwd: smokeDir });
+    if (!loaded.ok) {
+      fail(`${name}: ${kind}('${name}') from the installed tarball threw`, loaded.output);
+      return;
+    }
+    results[kind] = JSON.parse(loaded.stdout.trim().split('\n').pop());
+    if (results[kind].notFunctions.length > 0) {
+      fail(`${name}: ${kind}('${name}') does not expose ${results[kind].notFunctions.join(', ')} as a function`);
+      return;
+    }
+  }
+  const cjs = results.require.keys;
+  const esm = results.import.keys;
+  const onlyCjs = cjs.filter((k) => !esm.includes(k));
+  const onlyEsm = esm.filter((k) => !cjs.includes(k));
+  if (cjs.length === 0 || onlyCjs.length > 0 || onlyEsm.length > 0) {
+    fail(
+      `${name}: CommonJS and ESM entry points differ`,
+      `require() exports ${cjs.length} names, import() exports ${esm.length}; only in require: [${onlyCjs.join(', ')}], only in import: [${onlyEsm.join(', ')}]`,
+    );
+    return;
+  }
+  const checked = required.length > 0 ? `, ${required.join(', ')} is a function` : '';
+  console.log(
+    `ok   ${name}: require() and import() of the installed tarball load ${cjs.length} identical exports${checked}`,
+  );
+}
+
+try {
+  const packagesDir = join(root, 'packages');
+  const candidates = readdirSync(packagesDir, { withFileTypes: true })
+    .filter((entry) => entry.isDirectory() && existsSync(join(packagesDir, entry.name, 'package.json')))
+    .map((entry) => join(packagesDir, entry.name))
+    .sort();
+
+  /** @type {{ name: string, dir: string, tarball: string, manifest: any }[]} */
+  const packed = [];
+  for (const dir of candidates) {
+    const manifest = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8'));
+    const name = manifest.name ?? dir;
+    if (manifest.private) {
+      console.log(`SKIP ${name}: private`);
+      continue;
+    }
+    if (!existsSync(join(dir, 'dist'))) {
+      console.log(`SKIP ${name}: no dist/ (not built)`);
+      continue;
+    }
+
+    const pack = run('npm', ['pack', '--json', '--pack-destination', packDir], { cwd: dir });
+    if (!pack.ok) {
+      fail(`${name}: npm pack failed`, pack.output);
+      continue;
+    }
+    const [info] = JSON.parse(pack.stdout.slice(pack.stdout.indexOf('[')));
+    const tarball = join(packDir, info.filename);
+
+    const publint = run(bin('publint'), ['run', tarball, '--strict']);
+    const attw = run(bin('attw'), [tarball, '--profile', 'strict', '--format', 'ascii', '--no-emoji', '--no-color']);
+    if (!publint.ok) fail(`${name}: publint`, publint.output);
+    if (!attw.ok) fail(`${name}: attw`, attw.output);
+    if (publint.ok && attw.ok) {
+      console.log(`ok   ${name}@${info.version}: packed ${info.entryCount} files, publint clean, attw clean (strict)`);
+    }
+    packed.push({ name, dir, tarball, manifest });
+  }
+
+  if (packed.length > 0) {
+    // Peer dependencies of the packed packages (e.g. zod) are what a user installs alongside them.
+    const packedNames = new Set(packed.map((p) => p.name));
+    const peers = new Map();
+    for (const { manifest } of packed) {
+      for (const [peer, range] of Object.entries(manifest.peerDependencies ?? {})) {
+        if (!packedNames.has(peer)) peers.set(peer, range);
+      }
+    }
+    const specs = [...packed.map((p) => p.tarball), ...[...peers].map(([peer, range]) => `${peer}@${range}`)];
+
+    mkdirSync(smokeDir, { recursive: true });
+    writeFileSync(join(smokeDir, 'package.json'), JSON.stringify({ name: 'txbox-smoke', private: true }));
+    const install = run(
+      'npm',
+      ['install', '--no-save', '--no-audit', '--no-fund', '--prefer-offline', '--loglevel=error', ...specs],
+      { cwd: smokeDir },
+    );
+    if (!install.ok) {
+      fail(`smoke: npm install ${specs.map((s) => s.replace(packDir, '.')).join(' ')}`, install.output);
+    } else {
+      // Each package must use its packed siblings, not a copy of them from the registry.
+      for (const { name } of packed) {
+        for (const sibling of packedNames) {
+          if (existsSync(join(smokeDir, 'node_modules', name, 'node_modules', sibling))) {
+            fail(`${name}: installed its own copy of ${sibling} instead of the packed one (version range mismatch?)`);
+          }
+        }
+      }
+      writeFileSync(join(smokeDir, 'load.cjs'), LOAD_CJS);
+      writeFileSync(join(smokeDir, 'load.mjs'), LOAD_MJS);
+      for (const { name } of packed) smokeTest(name);
+    }
+  }
+} catch (error) {
+  fail(`check-packages crashed: ${error instanceof Error ? error.message : String(error)}`, error?.stack);
+} finally {
+  rmSync(workDir, { recursive: true, force: true });
+}
+
+console.log(`check-packages: ${failed ? 'FAILED' : 'passed'} in ${((Date.now() - started) / 1000).toFixed(1)}s`);
+process.exitCode = failed ? 1 : 0;

@@ -1,0 +1,35 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    projects: [
+      {
+        test: {
+          name: 'unit',
+          include: ['packages/*/test/**/*.spec.ts'],
+          environment: 'node',
+          // Fast pure tests first; projects with different maxWorkers must run in separate groups.
+          sequence: { groupOrder: 0 },
+        },
+      },
+      {
+        test: {
+          name: 'integration',
+          include: ['packages/*/test/**/*.test.ts'],
+          environment: 'node',
+          globalSetup: ['test-support/global-setup.ts'],
+          testTimeout: 60_000,
+          hookTimeout: 60_000,
+          // Child processes, so crash tests can SIGKILL relays without taking a worker thread down.
+          pool: 'forks',
+          // Each file isolates itself (own schema, own exchange and queue names), and the tests mostly
+          // wait on PostgreSQL and RabbitMQ, so run more files at once than this 2-core machine's
+          // default of one worker.
+          fileParallelism: true,
+          maxWorkers: Number(process.env.TXBOX_TEST_WORKERS) || 4,
+          sequence: { groupOrder: 1 },
+        },
+      },
+    ],
+  },
+});
