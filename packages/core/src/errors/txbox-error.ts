@@ -19,6 +19,7 @@ export type TxboxErrorCode =
   | 'PUBLISH_TIMEOUT'
   | 'CONNECTION_FAILED'
   | 'LEASE_LOST'
+  | 'HANDLER_FAILED'
   | 'STOPPED';
 
 const TXBOX_ERROR = Symbol.for('txbox.error');

@@ -1,0 +1,774 @@
+import {
+  AmqpConnection,
+  type AnyMessageContract,
+  assertSchemaCurrent,
+  ConfigurationError,
+  type DatabaseInput,
+  decodeAmqpMessage,
+  type Envelope,
+  isMessageContract,
+  isTxboxError,
+  MessageRegistry,
+  type OutgoingMessage,
+  type OwnedPool,
+  parseOptions,
+  resolvePool,
+  silentLogger,
+  TxboxError,
+  type TxboxLogger,
+} from '@txbox/core';
+import type { OutboxWriter } from '@txbox/outbox';
+import type { ConfirmChannel, ConsumeMessage, Options } from 'amqplib';
+import type pg from 'pg';
+import { z } from 'zod';
+import {
+  type DataSourceLike,
+  type HandlerSession,
+  openPgSession,
+  openTypeOrmSession,
+} from '../database/handler-session.js';
+import { type InboxMessageEvent, inboxChannels } from '../diagnostics/inbox-diagnostics.js';
+import {
+  type BoundOutbox,
+  causedBy,
+  type HandlerContext,
+  type HandlerRegistration,
+  type MessageHandler,
+} from '../handlers/handler.js';
+import { inboxMigrations } from '../migrations/inbox-migrations.js';
+import {
+  deleteOldRecordsSql,
+  type InboxTables,
+  inboxStatsSql,
+  inboxTables,
+  recordDeliverySql,
+} from '../sql/inbox-sql.js';
+import {
+  declareTopology,
+  exponentialDelays,
+  type GroupTopology,
+  groupTopology,
+  type TopologyNames,
+} from '../topology/topology.js';
+import { KeySerializer } from './key-serializer.js';
+
+export interface InboxConsumerOptions {
+  /** Consumer group: one queue, one dedup scope. Every instance of a service uses the same group. */
+  group: string;
+  /** PostgreSQL: a connection string (the consumer owns a pool sized to `concurrency`) or a `pg.Pool`. */
+  database: DatabaseInput;
+  /** RabbitMQ: an amqp:// URL (owned) or a shared {@link AmqpConnection}. */
+  amqp: string | AmqpConnection;
+  /** Handlers, one per message type (or add them with `consumer.handle()` before `start()`). */
+  handlers?: HandlerRegistration[];
+  /** Schema of the inbox table. @defaultValue `'txbox'` */
+  schema?: string;
+  /** Topic exchange the producers publish to. @defaultValue `'txbox.events'` */
+  exchange?: string;
+  /** Override derived queue names (see the README's naming rule). */
+  names?: TopologyNames;
+  /** Routing keys to bind; @defaultValue the handled message types */
+  bindings?: string[];
+  /** `'quorum'` for replicated queues (recommended on clusters). @defaultValue `'classic'` */
+  queueType?: 'classic' | 'quorum';
+  /** Quorum queues: broker-side cap on redeliveries of one message (crash loops). @defaultValue none */
+  deliveryLimit?: number;
+  /** Unacknowledged deliveries the broker sends ahead. @defaultValue `concurrency * 4` */
+  prefetch?: number;
+  /** Handlers running at once (different ordering keys). @defaultValue `8` */
+  concurrency?: number;
+  retry?: {
+    /** Deliveries in total, including the first, before a failing message is dead-lettered. @defaultValue `5` */
+    maxAttempts?: number;
+    /** Delay before the first retry; doubles at each step. @defaultValue `1000` */
+    baseDelayMs?: number;
+    /** Cap on one delay step. @defaultValue `300000` */
+    maxDelayMs?: number;
+    /** Explicit delays, one per retry step (overrides the three above; maxAttempts = length + 1). */
+    delaysMs?: number[];
+  };
+  /** A delivery whose type no handler knows: `'dead-letter'` it or `'discard'` (ack) it. @defaultValue `'dead-letter'` */
+  onUnknownType?: 'dead-letter' | 'discard';
+  /** Decide whether a handler error is retried. @defaultValue retry unless it is a txbox error with `retryable: false` */
+  classifyError?: (error: unknown) => 'retry' | 'dead-letter';
+  /** Run handlers in TypeORM transactions (the context gets `manager`). Must use the postgres driver. */
+  dataSource?: DataSourceLike;
+  /** An outbox writer to bind to each handler's transaction (`context.outbox`). */
+  outbox?: OutboxWriter;
+  retention?: {
+    /** Inbox records older than this are deleted; a redelivery older than this would run again. @defaultValue `1209600000` (14 days) */
+    processedMs?: number;
+    /** How often to run retention; `0` disables it. @defaultValue `300000` */
+    intervalMs?: number;
+    /** Rows per delete statement. @defaultValue `1000` */
+    batchSize?: number;
+  };
+  /** How long `stop()` waits for running handlers. @defaultValue `10000` */
+  stopTimeoutMs?: number;
+  logger?: TxboxLogger;
+}
+
+const optionsSchema = z.object({
+  group: z
+    .string()
+    .min(1)
+    .max(200)
+    .regex(/^[A-Za-z0-9_.:-]+$/, 'use letters, digits, ".", "_", "-" and ":" only'),
+  schema: z.string().default('txbox'),
+  exchange: z.string().default('txbox.events'),
+  bindings: z.array(z.string()).optional(),
+  queueType: z.enum(['classic', 'quorum']).default('classic'),
+  deliveryLimit: z.number().int().min(1).optional(),
+  prefetch: z.number().int().min(1).max(65_535).optional(),
+  concurrency: z.number().int().min(1).max(1000).default(8),
+  retry: z
+    .object({
+      maxAttempts: z.number().int().min(1).max(100).default(5),
+      baseDelayMs: z.number().int().min(1).max(86_400_000).default(1000),
+      maxDelayMs: z.number().int().min(1).max(86_400_000).default(300_000),
+      delaysMs: z.array(z.number().int().min(1).max(86_400_000)).max(99).optional(),
+    })
+    .default({ maxAttempts: 5, baseDelayMs: 1000, maxDelayMs: 300_000 }),
+  onUnknownType: z.enum(['dead-letter', 'discard']).default('dead-letter'),
+  retention: z
+    .object({
+      processedMs: z
+        .number()
+        .int()
+        .min(0)
+        .default(14 * 24 * 3600 * 1000),
+      intervalMs: z.number().int().min(0).default(300_000),
+      batchSize: z.number().int().min(1).max(100_000).default(1000),
+    })
+    .default({ processedMs: 14 * 24 * 3600 * 1000, intervalMs: 300_000, batchSize: 1000 }),
+  stopTimeoutMs: z.number().int().min(0).max(3_600_000).default(10_000),
+});
+
+/** Headers the inbox writes on retried and dead-lettered copies. */
+export const INBOX_HEADERS = {
+  attempt: 'x-txbox-attempt',
+  history: 'x-txbox-attempt-history',
+  reason: 'x-txbox-dead-letter-reason',
+  error: 'x-txbox-error',
+  group: 'x-txbox-group',
+  originalExchange: 'x-txbox-original-exchange',
+  originalRoutingKey: 'x-txbox-original-routing-key',
+} as const;
+
+export interface InboxStats {
+  group: string;
+  /** Handlers committed by this instance since start. */
+  processed: number;
+  duplicatesSkipped: number;
+  retried: number;
+  deadLettered: number;
+  /** Messages of unknown type discarded (`onUnknownType: 'discard'`). */
+  discarded: number;
+  /** Handlers running now. */
+  inFlight: number;
+  /** Mean and max handler duration (ms) since start. */
+  handlerDurationMs: { mean: number; max: number };
+  /** Inbox records kept for the group, and the age of the oldest: redeliveries older than the retention window would run again. */
+  records: number;
+  oldestRecordAgeMs: number;
+  retentionMs: number;
+  connected: boolean;
+}
+
+interface AttemptRecord {
+  attempt: number;
+  at: string;
+  error: string;
+}
+
+type Outcome =
+  | { kind: 'processed' }
+  | { kind: 'duplicate' }
+  | { kind: 'failed'; error: unknown; retry: boolean; reason: string };
+
+type State = 'idle' | 'starting' | 'running' | 'stopping';
+
+/**
+ * Consumes a consumer group's queue and runs each message's handler exactly once per
+ * (group, message id): the dedup record and the handler's writes commit together, and the
+ * delivery is acknowledged only after that commit.
+ */
+export class InboxConsumer {
+  readonly group: string;
+  readonly topology: GroupTopology;
+  readonly #options: z.output<typeof optionsSchema>;
+  readonly #tables: InboxTables;
+  readonly #db: OwnedPool;
+  readonly #amqp: AmqpConnection;
+  readonly #ownsAmqp: boolean;
+  readonly #logger: TxboxLogger;
+  readonly #registry = new MessageRegistry();
+  readonly #handlers = new Map<string, MessageHandler>();
+  readonly #classify: (error: unknown) => 'retry' | 'dead-letter';
+  readonly #dataSource: DataSourceLike | undefined;
+  readonly #outbox: OutboxWriter | undefined;
+  readonly #serializer: KeySerializer;
+  readonly #delays: number[];
+  readonly #prefetch: number;
+  #state: State = 'idle';
+  #starting: Promise<void> | undefined;
+  #stopping: Promise<void> | undefined;
+  #channel: ConfirmChannel | undefined;
+  #consumerTag: string | undefined;
+  #reconnectTimer: NodeJS.Timeout | undefined;
+  #retentionTimer: NodeJS.Timeout | undefined;
+  #reconnectFailures = 0;
+  readonly #counters = { processed: 0, duplicatesSkipped: 0, retried: 0, deadLettered: 0, discarded: 0 };
+  readonly #durations = { total: 0, count: 0, max: 0 };
+
+  constructor(options: InboxConsumerOptions) {
+    if (!options || typeof options !== 'object') throw new ConfigurationError('inbox', 'options are required');
+    this.#options = parseOptions(optionsSchema, options, 'inbox');
+    this.group = this.#options.group;
+    this.#tables = inboxTables(this.#options.schema);
+    this.#logger = options.logger ?? silentLogger;
+    this.#classify = options.classifyError ?? defaultClassifyError;
+    this.#dataSource = options.dataSource;
+    if (this.#dataSource && typeof this.#dataSource.createQueryRunner !== 'function') {
+      throw new ConfigurationError('inbox.dataSource', 'expected a TypeORM DataSource');
+    }
+    this.#outbox = options.outbox;
+    const retry = this.#options.retry;
+    this.#delays = retry.delaysMs ?? exponentialDelays(retry.maxAttempts - 1, retry.baseDelayMs, 2, retry.maxDelayMs);
+    this.#serializer = new KeySerializer(this.#options.concurrency);
+    this.#prefetch = this.#options.prefetch ?? this.#options.concurrency * 4;
+    for (const registration of options.handlers ?? []) this.handle(registration.contract, registration.handle);
+    // The pool serves one transaction per running handler, plus retention and stats.
+    this.#db = resolvePool(options.database, {
+      max: this.#options.concurrency + 2,
+      applicationName: `txbox-inbox ${this.group}`,
+    });
+    if (typeof options.amqp === 'string') {
+      if (!/^amqps?:\/\//.test(options.amqp)) {
+        throw new ConfigurationError('inbox.amqp', 'expected an amqp:// or amqps:// URL or an AmqpConnection');
+      }
+      this.#amqp = new AmqpConnection({
+        url: options.amqp,
+        connectionName: `txbox-inbox ${this.group}`,
+        logger: this.#logger,
+      });
+      this.#ownsAmqp = true;
+    } else if (options.amqp instanceof AmqpConnection) {
+      this.#amqp = options.amqp;
+      this.#ownsAmqp = false;
+    } else {
+      throw new ConfigurationError('inbox.amqp', 'expected an amqp:// or amqps:// URL or an AmqpConnection');
+    }
+    this.topology = this.#buildTopology(options.names);
+  }
+
+  /**
+   * Registers the handler of a contract (and, through its upcasters, of its older versions).
+   * Call before `start()`.
+   */
+  handle<C extends AnyMessageContract>(contract: C, handler: MessageHandler<C>): this {
+    if (this.#state !== 'idle') throw new ConfigurationError('inbox.handlers', 'register handlers before start()');
+    if (!isMessageContract(contract)) throw new ConfigurationError('inbox.handlers', 'expected a message contract');
+    if (typeof handler !== 'function')
+      throw new ConfigurationError('inbox.handlers', `handler of ${contract.type} must be a function`);
+    if (this.#handlers.has(contract.type)) {
+      throw new ConfigurationError('inbox.handlers', `${contract.type} already has a handler in group ${this.group}`);
+    }
+    this.#registry.register(contract);
+    if (this.#registry.latest(contract.type) !== contract) {
+      throw new ConfigurationError(
+        'inbox.handlers',
+        `register the newest version of ${contract.type}; handlers receive payloads upcast to it`,
+      );
+    }
+    this.#handlers.set(contract.type, handler as MessageHandler);
+    // Topology depends on the handled types.
+    (this as { topology: GroupTopology }).topology = this.#buildTopology(undefined);
+    return this;
+  }
+
+  #namesOverride: TopologyNames | undefined;
+
+  #buildTopology(names: TopologyNames | undefined): GroupTopology {
+    if (names) this.#namesOverride = names;
+    return groupTopology({
+      group: this.group,
+      exchange: this.#options.exchange,
+      names: this.#namesOverride,
+      retryDelaysMs: this.#delays,
+      bindings: this.#options.bindings ?? [...this.#handlers.keys()],
+      queueType: this.#options.queueType,
+      deliveryLimit: this.#options.deliveryLimit,
+    });
+  }
+
+  get isRunning(): boolean {
+    return this.#state === 'running';
+  }
+
+  /**
+   * Checks the schema, declares the topology and starts consuming. Idempotent. Fails when
+   * no handler is registered or the inbox schema is missing or newer than this code.
+   */
+  async start(): Promise<void> {
+    if (this.#state === 'running') return;
+    if (this.#state === 'stopping') await this.#stopping;
+    if (this.#starting) return this.#starting;
+    this.#state = 'starting';
+    this.#starting = (async () => {
+      try {
+        if (this.#handlers.size === 0) {
+          throw new ConfigurationError('inbox.handlers', `group ${this.group} has no handlers; register at least one`);
+        }
+        if (this.#options.retry.delaysMs === undefined && this.#delays.length !== this.#options.retry.maxAttempts - 1) {
+          throw new ConfigurationError('inbox.retry', 'inconsistent retry steps');
+        }
+        await this.#checkSchema();
+        await this.#connect();
+        this.#state = 'running';
+        if (this.#options.retention.intervalMs > 0) {
+          this.#retentionTimer = setInterval(() => {
+            this.cleanup().catch((error: unknown) =>
+              this.#logger.warn('Inbox retention failed', { error: (error as Error).message }),
+            );
+          }, this.#options.retention.intervalMs);
+          this.#retentionTimer.unref();
+        }
+        this.#logger.info('Inbox consumer started', { group: this.group, queue: this.topology.queue });
+      } catch (error) {
+        this.#state = 'idle';
+        throw error;
+      } finally {
+        this.#starting = undefined;
+      }
+    })();
+    return this.#starting;
+  }
+
+  /**
+   * Cancels consuming, waits for running handlers (up to `stopTimeoutMs`) so their acks are
+   * sent, then closes the channel (unacknowledged deliveries return to the queue) and what
+   * the consumer opened. Idempotent.
+   */
+  async stop(): Promise<void> {
+    if (this.#stopping) return this.#stopping;
+    if (this.#starting) await this.#starting.catch(() => {});
+    this.#stopping = (async () => {
+      this.#state = 'stopping';
+      if (this.#reconnectTimer) clearTimeout(this.#reconnectTimer);
+      if (this.#retentionTimer) clearInterval(this.#retentionTimer);
+      const channel = this.#channel;
+      if (channel && this.#consumerTag) await channel.cancel(this.#consumerTag).catch(() => {});
+      const idle = this.#serializer.idle();
+      const finished = await Promise.race([
+        idle.then(() => true),
+        sleep(this.#options.stopTimeoutMs).then(() => false),
+      ]);
+      if (!finished) {
+        this.#logger.warn('Inbox stop timed out with handlers still running; their messages will be redelivered', {
+          group: this.group,
+          inFlight: this.#serializer.size,
+        });
+      }
+      this.#channel = undefined;
+      if (channel) await channel.close().catch(() => {});
+      if (this.#ownsAmqp) await this.#amqp.close();
+      if (!finished) await Promise.race([idle, sleep(1000)]);
+      if (this.#db.owned) await Promise.race([this.#db.pool.end().catch(() => {}), sleep(2000)]);
+      this.#state = 'idle';
+      this.#logger.info('Inbox consumer stopped', { group: this.group });
+    })();
+    return this.#stopping;
+  }
+
+  async stats(): Promise<InboxStats> {
+    const { rows } = await this.#db.pool.query(inboxStatsSql(this.#tables), [this.group]);
+    return {
+      group: this.group,
+      ...this.#counters,
+      inFlight: this.#serializer.size,
+      handlerDurationMs: {
+        mean: this.#durations.count === 0 ? 0 : this.#durations.total / this.#durations.count,
+        max: this.#durations.max,
+      },
+      records: rows[0].records,
+      oldestRecordAgeMs: Math.round(rows[0].oldest_record_age_ms),
+      retentionMs: this.#options.retention.processedMs,
+      connected: this.#channel !== undefined,
+    };
+  }
+
+  /** Deletes this group's inbox records older than the retention window, in small batches. */
+  async cleanup(): Promise<{ deleted: number }> {
+    const { processedMs, batchSize } = this.#options.retention;
+    let deleted = 0;
+    for (;;) {
+      const { rowCount } = await this.#db.pool.query(deleteOldRecordsSql(this.#tables), [
+        processedMs,
+        batchSize,
+        this.group,
+      ]);
+      deleted += rowCount ?? 0;
+      if ((rowCount ?? 0) < batchSize) return { deleted };
+    }
+  }
+
+  async #checkSchema(): Promise<void> {
+    let client: pg.PoolClient;
+    try {
+      client = await this.#db.pool.connect();
+    } catch (cause) {
+      throw new TxboxError('CONNECTION_FAILED', `Cannot connect to PostgreSQL at ${this.#db.safeTarget}`, { cause });
+    }
+    try {
+      await assertSchemaCurrent(client, inboxMigrations, this.#options.schema);
+    } finally {
+      client.release();
+    }
+  }
+
+  async #connect(): Promise<void> {
+    const model = await this.#amqp.channelModel();
+    const channel = await model.createConfirmChannel();
+    channel.on('error', (error: Error) => {
+      this.#logger.warn('Inbox channel error', { group: this.group, error: error.message });
+    });
+    channel.on('close', () => {
+      if (this.#channel !== channel) return;
+      this.#channel = undefined;
+      this.#consumerTag = undefined;
+      if (this.#state === 'running' || this.#state === 'starting') {
+        inboxChannels.error.publish({ group: this.group, error: new Error('channel closed') });
+        this.#logger.warn('Inbox channel closed; reconnecting', { group: this.group });
+        this.#scheduleReconnect();
+      }
+    });
+    try {
+      await declareTopology(channel, this.topology);
+      await channel.prefetch(this.#prefetch);
+      this.#channel = channel;
+      const { consumerTag } = await channel.consume(this.topology.queue, (message) => {
+        if (message) this.#onDelivery(channel, message);
+      });
+      this.#consumerTag = consumerTag;
+      this.#reconnectFailures = 0;
+    } catch (error) {
+      this.#channel = undefined;
+      await channel.close().catch(() => {});
+      throw error;
+    }
+  }
+
+  #scheduleReconnect(): void {
+    if (this.#reconnectTimer || this.#state !== 'running') return;
+    this.#reconnectFailures += 1;
+    const delay = Math.min(10_000, 100 * 2 ** Math.min(this.#reconnectFailures, 7));
+    this.#reconnectTimer = setTimeout(() => {
+      this.#reconnectTimer = undefined;
+      if (this.#state !== 'running') return;
+      this.#connect().catch((error: unknown) => {
+        if (this.#state !== 'running') return;
+        inboxChannels.error.publish({ group: this.group, error });
+        this.#logger.warn('Inbox reconnect failed; retrying', { group: this.group, error: (error as Error).message });
+        this.#scheduleReconnect();
+      });
+    }, delay);
+  }
+
+  #onDelivery(channel: ConfirmChannel, message: ConsumeMessage): void {
+    let envelope: Envelope | undefined;
+    let decodeError: unknown;
+    try {
+      envelope = decodeAmqpMessage(message);
+    } catch (error) {
+      decodeError = error;
+    }
+    // Serialize per ordering key, in delivery order; undecodable messages have no key.
+    void this.#serializer.submit(envelope?.key ?? null, () => this.#process(channel, message, envelope, decodeError));
+  }
+
+  async #process(
+    channel: ConfirmChannel,
+    message: ConsumeMessage,
+    envelope: Envelope | undefined,
+    decodeError: unknown,
+  ): Promise<void> {
+    const attempt = attemptOf(message);
+    const event: InboxMessageEvent = { group: this.group, id: envelope?.id, type: envelope?.type, attempt };
+    try {
+      if (!envelope) {
+        await this.#deadLetter(channel, message, 'malformed', decodeError, event);
+        return;
+      }
+      const handler = this.#handlers.get(envelope.type);
+      if (!handler) {
+        if (this.#options.onUnknownType === 'discard') {
+          channel.ack(message);
+          this.#counters.discarded += 1;
+          return;
+        }
+        const error = new TxboxError(
+          'CONTRACT_UNKNOWN',
+          `Group ${this.group} has no handler for type "${envelope.type}"`,
+        );
+        await this.#deadLetter(channel, message, 'unknown type', error, event);
+        return;
+      }
+      let resolved: { payload: unknown };
+      try {
+        resolved = this.#registry.resolve(envelope.type, envelope.version, envelope.payload);
+      } catch (error) {
+        // An invalid payload or an unknown version never becomes valid by waiting.
+        await this.#deadLetter(
+          channel,
+          message,
+          isTxboxError(error) && error.code === 'CONTRACT_UNKNOWN' ? 'unknown version' : 'invalid payload',
+          error,
+          event,
+        );
+        return;
+      }
+      const typed: Envelope = { ...envelope, payload: resolved.payload };
+      const started = performance.now();
+      const outcome = await this.#runInTransaction(typed, handler, attempt);
+      if (outcome.kind === 'duplicate') {
+        safeAck(channel, message);
+        this.#counters.duplicatesSkipped += 1;
+        inboxChannels.duplicate.publish(event);
+        return;
+      }
+      if (outcome.kind === 'processed') {
+        safeAck(channel, message);
+        const durationMs = performance.now() - started;
+        this.#counters.processed += 1;
+        this.#durations.total += durationMs;
+        this.#durations.count += 1;
+        this.#durations.max = Math.max(this.#durations.max, durationMs);
+        inboxChannels.processed.publish({ ...event, durationMs });
+        return;
+      }
+      if (outcome.retry && attempt <= this.#delays.length) {
+        await this.#retry(channel, message, attempt, outcome.error, event);
+      } else {
+        await this.#deadLetter(
+          channel,
+          message,
+          outcome.retry ? 'retries exhausted' : outcome.reason,
+          outcome.error,
+          event,
+        );
+      }
+    } catch (error) {
+      // Publishing a retry or dead letter failed (channel lost): leave the delivery
+      // unacknowledged; the broker redelivers it on another channel.
+      inboxChannels.error.publish({ group: this.group, error });
+      this.#logger.warn('Inbox could not settle a delivery; it will be redelivered', {
+        group: this.group,
+        id: envelope?.id,
+        error: (error as Error).message,
+      });
+    }
+  }
+
+  async #openSession(): Promise<HandlerSession> {
+    return this.#dataSource ? openTypeOrmSession(this.#dataSource) : openPgSession(this.#db.pool);
+  }
+
+  async #runInTransaction(envelope: Envelope, handler: MessageHandler, attempt: number): Promise<Outcome> {
+    let session: HandlerSession;
+    try {
+      session = await this.#openSession();
+    } catch (error) {
+      // The database is unreachable: not the message's fault. Retry through the delay steps.
+      return { kind: 'failed', error, retry: true, reason: 'database unavailable' };
+    }
+    let broken = false;
+    try {
+      const { rows } = await session.transaction.query(recordDeliverySql(this.#tables), [
+        this.group,
+        envelope.id,
+        envelope.type,
+        envelope.version,
+        attempt,
+        new Date(),
+      ]);
+      if (rows.length === 0) {
+        await session.commit();
+        return { kind: 'duplicate' };
+      }
+      const context: HandlerContext = {
+        envelope,
+        group: this.group,
+        attempt,
+        client: session.client,
+        manager: session.manager,
+        transaction: session.transaction,
+        outbox: this.#bindOutbox(session, envelope),
+      };
+      await handler(envelope.payload as never, context as never);
+      await session.commit();
+      return { kind: 'processed' };
+    } catch (error) {
+      try {
+        await session.rollback();
+      } catch {
+        broken = true;
+      }
+      const decision = this.#classify(error);
+      return { kind: 'failed', error, retry: decision === 'retry', reason: 'not retryable' };
+    } finally {
+      await session.release(broken).catch(() => {});
+    }
+  }
+
+  #bindOutbox(session: HandlerSession, envelope: Envelope): BoundOutbox {
+    const writer = this.#outbox;
+    const add = (input: OutgoingMessage | readonly OutgoingMessage[]) => {
+      if (!writer) {
+        throw new ConfigurationError('inbox.outbox', 'pass an outbox writer to the consumer to use context.outbox');
+      }
+      if (Array.isArray(input)) {
+        return writer.add(
+          session.transaction,
+          input.map((m) => causedBy(envelope, m)),
+        );
+      }
+      return writer.add(session.transaction, causedBy(envelope, input as OutgoingMessage));
+    };
+    return { add } as BoundOutbox;
+  }
+
+  async #retry(
+    channel: ConfirmChannel,
+    message: ConsumeMessage,
+    attempt: number,
+    error: unknown,
+    event: InboxMessageEvent,
+  ) {
+    const delay = this.topology.delayQueues[attempt - 1] as { name: string; delayMs: number };
+    const headers = this.#copyHeaders(message, attempt, error);
+    headers[INBOX_HEADERS.attempt] = attempt + 1;
+    await publishConfirmed(channel, delay.name, message, headers);
+    safeAck(channel, message);
+    this.#counters.retried += 1;
+    inboxChannels.retried.publish({ ...event, delayMs: delay.delayMs, error: describe(error) });
+    this.#logger.info('Inbox handler failed; retrying later', {
+      group: this.group,
+      id: event.id,
+      attempt,
+      delayMs: delay.delayMs,
+      error: describe(error),
+    });
+  }
+
+  async #deadLetter(
+    channel: ConfirmChannel,
+    message: ConsumeMessage,
+    reason: string,
+    error: unknown,
+    event: InboxMessageEvent,
+  ) {
+    const headers = this.#copyHeaders(message, event.attempt, error);
+    headers[INBOX_HEADERS.reason] = reason;
+    headers[INBOX_HEADERS.error] = describe(error).slice(0, 4000);
+    headers[INBOX_HEADERS.group] = this.group;
+    headers[INBOX_HEADERS.originalExchange] = message.fields.exchange;
+    headers[INBOX_HEADERS.originalRoutingKey] = message.fields.routingKey;
+    await publishConfirmed(channel, this.topology.deadLetterQueue, message, headers);
+    safeAck(channel, message);
+    this.#counters.deadLettered += 1;
+    inboxChannels.deadLettered.publish({ ...event, reason, error: describe(error) });
+    this.#logger.warn('Inbox message dead-lettered', {
+      group: this.group,
+      id: event.id,
+      reason,
+      error: describe(error),
+    });
+  }
+
+  /** Headers for a retried or dead-lettered copy: the original's, plus this attempt in the history. */
+  #copyHeaders(message: ConsumeMessage, attempt: number, error: unknown): Record<string, unknown> {
+    const headers: Record<string, unknown> = { ...(message.properties.headers ?? {}) };
+    // The broker's x-death grows with every pass through a delay queue; our history replaces it.
+    delete headers['x-death'];
+    delete headers['x-first-death-exchange'];
+    delete headers['x-first-death-queue'];
+    delete headers['x-first-death-reason'];
+    delete headers['x-last-death-exchange'];
+    delete headers['x-last-death-queue'];
+    delete headers['x-last-death-reason'];
+    const history = parseHistory(headers[INBOX_HEADERS.history]);
+    history.push({ attempt, at: new Date().toISOString(), error: describe(error).slice(0, 1000) });
+    headers[INBOX_HEADERS.history] = JSON.stringify(history);
+    headers[INBOX_HEADERS.attempt] = attempt;
+    return headers;
+  }
+}
+
+function defaultClassifyError(error: unknown): 'retry' | 'dead-letter' {
+  if (isTxboxError(error) && !error.retryable) return 'dead-letter';
+  return 'retry';
+}
+
+function attemptOf(message: ConsumeMessage): number {
+  const raw = message.properties.headers?.[INBOX_HEADERS.attempt];
+  const n = typeof raw === 'number' ? raw : Number(raw);
+  return Number.isSafeInteger(n) && n >= 1 ? n : 1;
+}
+
+function parseHistory(raw: unknown): AttemptRecord[] {
+  if (raw === undefined || raw === null) return [];
+  try {
+    const parsed = JSON.parse(Buffer.isBuffer(raw) ? raw.toString('utf8') : String(raw));
+    return Array.isArray(parsed) ? parsed : [];
+  } catch {
+    return [];
+  }
+}
+
+function describe(error: unknown): string {
+  if (error instanceof Error) return error.message;
+  return String(error);
+}
+
+function safeAck(channel: ConfirmChannel, message: ConsumeMessage): void {
+  try {
+    channel.ack(message);
+  } catch {
+    // The channel closed after commit: the broker redelivers, and the inbox skips the duplicate.
+  }
+}
+
+async function publishConfirmed(
+  channel: ConfirmChannel,
+  queue: string,
+  message: ConsumeMessage,
+  headers: Record<string, unknown>,
+): Promise<void> {
+  const { properties } = message;
+  const options: Options.Publish = {
+    headers,
+    persistent: true,
+    contentType: properties.contentType,
+    contentEncoding: properties.contentEncoding,
+    messageId: properties.messageId,
+    correlationId: properties.correlationId,
+    type: properties.type,
+    timestamp: properties.timestamp,
+    appId: properties.appId,
+  };
+  await new Promise<void>((resolve, reject) => {
+    channel.sendToQueue(queue, message.content, options, (err: unknown) =>
+      err ? reject(new TxboxError('PUBLISH_FAILED', `RabbitMQ did not confirm the copy to ${queue}`)) : resolve(),
+    );
+  });
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
+}
+
+/** Creates an {@link InboxConsumer}. */
+export function createConsumer(options: InboxConsumerOptions): InboxConsumer {
+  return new InboxConsumer(options);
+}

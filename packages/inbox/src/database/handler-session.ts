@@ -1,0 +1,81 @@
+import { fromPg, fromTypeOrm, type Transaction, type TypeOrmEntityManagerLike } from '@txbox/core';
+import type pg from 'pg';
+
+/** The parts of a TypeORM `DataSource` the inbox uses (0.3.x and 1.x). */
+export interface DataSourceLike {
+  createQueryRunner(): QueryRunnerLike;
+}
+
+export interface QueryRunnerLike {
+  connect(): Promise<unknown>;
+  startTransaction(): Promise<void>;
+  commitTransaction(): Promise<void>;
+  rollbackTransaction(): Promise<void>;
+  release(): Promise<void>;
+  readonly isTransactionActive: boolean;
+  readonly manager: object;
+  /** For the postgres driver: the pg PoolClient the runner holds. */
+  readonly databaseConnection?: unknown;
+}
+
+/** One handler transaction: a pg client, optionally a TypeORM manager, on the same connection. */
+export interface HandlerSession {
+  client: pg.PoolClient;
+  manager: object | undefined;
+  transaction: Transaction;
+  commit(): Promise<void>;
+  rollback(): Promise<void>;
+  /** Returns the connection; `broken` discards it (after a connection error). */
+  release(broken?: boolean): Promise<void>;
+}
+
+export async function openPgSession(pool: pg.Pool): Promise<HandlerSession> {
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+  } catch (error) {
+    client.release(true);
+    throw error;
+  }
+  return {
+    client,
+    manager: undefined,
+    transaction: fromPg(client),
+    commit: async () => {
+      await client.query('COMMIT');
+    },
+    rollback: async () => {
+      await client.query('ROLLBACK');
+    },
+    release: async (broken = false) => {
+      client.release(broken ? true : undefined);
+    },
+  };
+}
+
+export async function openTypeOrmSession(dataSource: DataSourceLike): Promise<HandlerSession> {
+  const runner = dataSource.createQueryRunner();
+  await runner.connect();
+  try {
+    await runner.startTransaction();
+  } catch (error) {
+    await runner.release().catch(() => {});
+    throw error;
+  }
+  const client = runner.databaseConnection as pg.PoolClient | undefined;
+  if (!client || typeof (client as { query?: unknown }).query !== 'function') {
+    await runner.rollbackTransaction().catch(() => {});
+    await runner.release().catch(() => {});
+    throw new Error('The TypeORM DataSource must use the postgres driver (pg) for the txbox inbox');
+  }
+  return {
+    client,
+    manager: runner.manager,
+    transaction: fromTypeOrm(runner.manager as TypeOrmEntityManagerLike),
+    commit: () => runner.commitTransaction(),
+    rollback: async () => {
+      if (runner.isTransactionActive) await runner.rollbackTransaction();
+    },
+    release: () => runner.release(),
+  };
+}

@@ -1,0 +1,83 @@
+import {
+  type AnyMessageContract,
+  type Envelope,
+  type MessageOptions,
+  type OutgoingMessage,
+  type PayloadOf,
+  type Transaction,
+  TxboxError,
+} from '@txbox/core';
+import type pg from 'pg';
+
+/** The outbox, bound to the handler's transaction: what it adds commits with the handler. */
+export interface BoundOutbox {
+  /**
+   * Adds messages in the handler's transaction. `causationId` defaults to the consumed
+   * message's id and `correlationId` to its correlation id (or its id).
+   */
+  add(message: OutgoingMessage): Promise<string>;
+  add(messages: readonly OutgoingMessage[]): Promise<string[]>;
+}
+
+/** A TypeORM EntityManager, typed structurally so this package does not import TypeORM. */
+export type EntityManagerLike = object;
+
+/** What a handler receives besides the payload. */
+export interface HandlerContext<P = unknown> {
+  /** The decoded message; `payload` is validated (and upcast to the newest version). */
+  envelope: Envelope<P>;
+  /** The consumer group handling it. */
+  group: string;
+  /** 1 on the first delivery, then 2, 3... after retries through the delay queues. */
+  attempt: number;
+  /** A `pg` client inside the handler's transaction (the inbox record is in it too). */
+  client: pg.PoolClient;
+  /**
+   * A TypeORM `EntityManager` on the same transaction, when the consumer was given a
+   * `dataSource`; otherwise undefined.
+   */
+  manager: EntityManagerLike | undefined;
+  /** The same transaction as a txbox {@link Transaction}. */
+  transaction: Transaction;
+  /** The outbox bound to this transaction (requires the consumer's `outbox` option). */
+  outbox: BoundOutbox;
+}
+
+export type MessageHandler<C extends AnyMessageContract = AnyMessageContract> = (
+  payload: PayloadOf<C>,
+  context: HandlerContext<PayloadOf<C>>,
+) => Promise<void> | void;
+
+export interface HandlerRegistration<C extends AnyMessageContract = AnyMessageContract> {
+  contract: C;
+  handle: MessageHandler<C>;
+}
+
+/** Pairs a contract with its handler, for the consumer's `handlers` option. */
+export function defineHandler<C extends AnyMessageContract>(
+  contract: C,
+  handle: MessageHandler<C>,
+): HandlerRegistration<C> {
+  return { contract, handle };
+}
+
+/**
+ * Throw from a handler when trying again cannot help (a business rule rejects the message):
+ * the message goes to the dead-letter queue at once instead of through the retry steps.
+ */
+export class NonRetryableError extends TxboxError {
+  constructor(message: string, options: { cause?: unknown } = {}) {
+    super('HANDLER_FAILED', message, { ...options, retryable: false });
+  }
+}
+
+/** Options a bound outbox fills in from the consumed message. */
+export function causedBy(envelope: Envelope, message: OutgoingMessage): OutgoingMessage {
+  const carried: MessageOptions = {
+    causationId: message.causationId ?? envelope.id,
+    correlationId: message.correlationId ?? envelope.correlationId ?? envelope.id,
+  };
+  if (envelope.traceparent && !message.traceparent) carried.traceparent = envelope.traceparent;
+  if (envelope.tracestate && !message.tracestate) carried.tracestate = envelope.tracestate;
+  return { ...message, ...carried };
+}

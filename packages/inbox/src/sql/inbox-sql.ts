@@ -1,0 +1,41 @@
+import { validateSqlIdentifier } from '@txbox/core';
+
+/** Quoted, validated names the inbox SQL uses. */
+export interface InboxTables {
+  schema: string;
+  inbox: string;
+}
+
+export function inboxTables(schema: string): InboxTables {
+  validateSqlIdentifier('schema name', schema);
+  return { schema, inbox: `"${schema}"."inbox"` };
+}
+
+/**
+ * Records a delivery: $1 group, $2 message id, $3 type, $4 version, $5 attempt, $6 received_at.
+ * Returns a row only for the first delivery of (group, id). A concurrent transaction holding
+ * the same key makes this wait until it commits (then: no row, a duplicate) or rolls back
+ * (then: a row, this delivery runs the handler).
+ */
+export function recordDeliverySql(t: InboxTables): string {
+  return `INSERT INTO ${t.inbox} (consumer_group, message_id, type, version, attempts, received_at)
+VALUES ($1, $2, $3, $4, $5, $6)
+ON CONFLICT (consumer_group, message_id) DO NOTHING
+RETURNING 1 AS recorded`;
+}
+
+/** Deletes up to $2 records of group $3 (or all groups when null) processed more than $1 ms ago. */
+export function deleteOldRecordsSql(t: InboxTables): string {
+  return `DELETE FROM ${t.inbox} WHERE ctid = ANY(ARRAY(
+  SELECT ctid FROM ${t.inbox}
+  WHERE processed_at < now() - make_interval(secs => $1::bigint / 1000.0)
+    AND ($3::text IS NULL OR consumer_group = $3)
+  ORDER BY processed_at LIMIT $2))`;
+}
+
+/** Row count and age of the oldest record of group $1. */
+export function inboxStatsSql(t: InboxTables): string {
+  return `SELECT count(*)::int AS records,
+  coalesce(extract(epoch FROM now() - min(processed_at)) * 1000, 0)::float8 AS oldest_record_age_ms
+FROM ${t.inbox} WHERE consumer_group = $1`;
+}
