@@ -672,8 +672,6 @@ export class InboxConsumer {
     headers[INBOX_HEADERS.reason] = reason;
     headers[INBOX_HEADERS.error] = describe(error).slice(0, 4000);
     headers[INBOX_HEADERS.group] = this.group;
-    headers[INBOX_HEADERS.originalExchange] = message.fields.exchange;
-    headers[INBOX_HEADERS.originalRoutingKey] = message.fields.routingKey;
     await publishConfirmed(channel, this.topology.deadLetterQueue, message, headers);
     safeAck(channel, message);
     this.#counters.deadLettered += 1;
@@ -701,6 +699,10 @@ export class InboxConsumer {
     history.push({ attempt, at: new Date().toISOString(), error: describe(error).slice(0, 1000) });
     headers[INBOX_HEADERS.history] = JSON.stringify(history);
     headers[INBOX_HEADERS.attempt] = attempt;
+    // After a pass through a delay queue the delivery's exchange is '' and its routing key the
+    // queue name: keep where the message first came from.
+    headers[INBOX_HEADERS.originalExchange] ??= message.fields.exchange;
+    headers[INBOX_HEADERS.originalRoutingKey] ??= message.fields.routingKey;
     return headers;
   }
 }

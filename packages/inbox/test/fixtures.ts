@@ -1,0 +1,82 @@
+import { randomUUID } from 'node:crypto';
+import { defineMessage, type Envelope, encodeAmqpMessage } from '@txbox/core';
+import type { Channel } from 'amqplib';
+import type pg from 'pg';
+import { z } from 'zod';
+
+export const PaymentRequested = defineMessage({
+  type: 'billing.payment-requested',
+  version: 1,
+  schema: z.object({ orderId: z.string(), amountCents: z.number().int().positive() }),
+});
+
+/** Publishes a message in the txbox wire format, as a relay would (same id = a redelivery). */
+export function publishEnvelope(
+  channel: Channel,
+  exchange: string,
+  input: Partial<Envelope> & { type: string; payload: unknown },
+): string {
+  const envelope: Envelope = {
+    id: input.id ?? randomUUID(),
+    type: input.type,
+    version: input.version ?? 1,
+    occurredAt: input.occurredAt ?? new Date(),
+    key: input.key ?? null,
+    correlationId: input.correlationId ?? null,
+    causationId: input.causationId ?? null,
+    traceparent: input.traceparent ?? null,
+    tracestate: input.tracestate ?? null,
+    headers: input.headers ?? {},
+    payload: input.payload,
+  };
+  const { content, properties } = encodeAmqpMessage(envelope);
+  channel.publish(exchange, input.type, content, properties);
+  return envelope.id;
+}
+
+/** The handlers' effect table: no unique constraint, so a double application shows as two rows. */
+export async function createEffectsTable(pool: pg.Pool, schema: string): Promise<string> {
+  const table = `"${schema}".effects`;
+  await pool.query(
+    `CREATE TABLE IF NOT EXISTS ${table} (message_id text NOT NULL, info text, at timestamptz DEFAULT clock_timestamp())`,
+  );
+  return table;
+}
+
+export async function effectCounts(pool: pg.Pool, table: string): Promise<Map<string, number>> {
+  const { rows } = await pool.query(`SELECT message_id, count(*)::int AS n FROM ${table} GROUP BY message_id`);
+  return new Map(rows.map((r) => [r.message_id as string, r.n as number]));
+}
+
+export async function waitUntil(condition: () => Promise<boolean> | boolean, timeoutMs = 30_000, what = 'condition') {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+export async function queueDepth(channel: Channel, queue: string): Promise<number> {
+  return (await channel.checkQueue(queue)).messageCount;
+}
+
+/** Deletes a consumer group's queues and the exchange (test cleanup; the broker is shared). */
+export async function deleteTopology(
+  channel: Channel,
+  topology: { queue: string; deadLetterQueue: string; delayQueues: { name: string }[]; exchange: string },
+): Promise<void> {
+  for (const q of [topology.queue, topology.deadLetterQueue, ...topology.delayQueues.map((d) => d.name)]) {
+    await channel.deleteQueue(q).catch(() => {});
+  }
+  await channel.deleteExchange(topology.exchange).catch(() => {});
+}
+
+/** Reads every message currently in a queue (acking them), e.g. a dead-letter queue. */
+export async function drainQueue(channel: Channel, queue: string) {
+  const messages = [];
+  for (;;) {
+    const message = await channel.get(queue, { noAck: true });
+    if (!message) return messages;
+    messages.push(message);
+  }
+}
