@@ -60,6 +60,7 @@ export {
   validateSqlIdentifier,
 } from './identifiers/identifiers.js';
 export { consoleLogger, fromPino, type PinoLike, silentLogger, type TxboxLogger } from './logger/logger.js';
+export { runMigrationCli } from './migrations/migration-cli.js';
 export {
   assertSchemaCurrent,
   exportMigrationSql,
