@@ -1,12 +1,3 @@
-import { defineConfig } from 'tsup';
+import { libraryBuild } from '../../tsup.base.js';
 
-export default defineConfig({
-  entry: ['src/index.ts'],
-  format: ['esm', 'cjs'],
-  dts: true,
-  sourcemap: true,
-  clean: true,
-  target: 'node20',
-  // p-retry is ESM-only; bundling it keeps the CommonJS build loadable on every Node 20.
-  noExternal: ['p-retry', 'is-network-error'],
-});
+export default libraryBuild(['src/index.ts']);

@@ -1,3 +1,4 @@
+import type pg from 'pg';
 import { TxboxError } from '../errors/txbox-error.js';
 import { validateSqlIdentifier } from '../identifiers/identifiers.js';
 
@@ -157,4 +158,26 @@ export async function assertSchemaCurrent(client: MigrationClient, set: Migratio
 
 function capitalize(s: string): string {
   return s.charAt(0).toUpperCase() + s.slice(1);
+}
+
+/**
+ * Connects through the component's own pool and checks its schema version, turning a
+ * connection failure into a CONNECTION_FAILED error that names the (password-free) target.
+ */
+export async function assertSchemaReady(
+  db: { pool: pg.Pool; safeTarget: string },
+  set: MigrationSet,
+  schema: string,
+): Promise<void> {
+  let client: pg.PoolClient;
+  try {
+    client = await db.pool.connect();
+  } catch (cause) {
+    throw new TxboxError('CONNECTION_FAILED', `Cannot connect to PostgreSQL at ${db.safeTarget}`, { cause });
+  }
+  try {
+    await assertSchemaCurrent(client, set, schema);
+  } finally {
+    client.release();
+  }
 }

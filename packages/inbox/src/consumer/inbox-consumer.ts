@@ -1,19 +1,22 @@
 import {
   AmqpConnection,
   type AnyMessageContract,
-  assertSchemaCurrent,
+  assertSchemaReady,
   ConfigurationError,
   type DatabaseInput,
   decodeAmqpMessage,
   type Envelope,
+  every,
   isMessageContract,
   isTxboxError,
+  Lifecycle,
   MessageRegistry,
   type OutgoingMessage,
   type OwnedPool,
   parseOptions,
   resolvePool,
   silentLogger,
+  sleep,
   TxboxError,
   type TxboxLogger,
 } from '@txbox/core';
@@ -186,8 +189,6 @@ type Outcome =
   | { kind: 'duplicate' }
   | { kind: 'failed'; error: unknown; retry: boolean; reason: string };
 
-type State = 'idle' | 'starting' | 'running' | 'stopping';
-
 /**
  * Consumes a consumer group's queue and runs each message's handler exactly once per
  * (group, message id): the dedup record and the handler's writes commit together, and the
@@ -210,13 +211,11 @@ export class InboxConsumer {
   readonly #serializer: KeySerializer;
   readonly #delays: number[];
   readonly #prefetch: number;
-  #state: State = 'idle';
-  #starting: Promise<void> | undefined;
-  #stopping: Promise<void> | undefined;
+  readonly #lifecycle = new Lifecycle('inbox consumer');
   #channel: ConfirmChannel | undefined;
   #consumerTag: string | undefined;
   #reconnectTimer: NodeJS.Timeout | undefined;
-  #retentionTimer: NodeJS.Timeout | undefined;
+  #stopRetention: () => void = () => {};
   #reconnectFailures = 0;
   readonly #counters = { processed: 0, duplicatesSkipped: 0, retried: 0, deadLettered: 0, discarded: 0 };
   readonly #durations = { total: 0, count: 0, max: 0 };
@@ -267,7 +266,8 @@ export class InboxConsumer {
    * Call before `start()`.
    */
   handle<C extends AnyMessageContract>(contract: C, handler: MessageHandler<C>): this {
-    if (this.#state !== 'idle') throw new ConfigurationError('inbox.handlers', 'register handlers before start()');
+    if (this.#lifecycle.state !== 'new')
+      throw new ConfigurationError('inbox.handlers', 'register handlers before start()');
     if (!isMessageContract(contract)) throw new ConfigurationError('inbox.handlers', 'expected a message contract');
     if (typeof handler !== 'function')
       throw new ConfigurationError('inbox.handlers', `handler of ${contract.type} must be a function`);
@@ -303,46 +303,28 @@ export class InboxConsumer {
   }
 
   get isRunning(): boolean {
-    return this.#state === 'running';
+    return this.#lifecycle.isRunning;
   }
 
   /**
    * Checks the schema, declares the topology and starts consuming. Idempotent. Fails when
-   * no handler is registered or the inbox schema is missing or newer than this code.
+   * no handler is registered, when the inbox schema is missing or newer than this code, and
+   * after `stop()` (create a new consumer to start again).
    */
   async start(): Promise<void> {
-    if (this.#state === 'running') return;
-    if (this.#state === 'stopping') await this.#stopping;
-    if (this.#starting) return this.#starting;
-    this.#state = 'starting';
-    this.#starting = (async () => {
-      try {
-        if (this.#handlers.size === 0) {
-          throw new ConfigurationError('inbox.handlers', `group ${this.group} has no handlers; register at least one`);
-        }
-        if (this.#options.retry.delaysMs === undefined && this.#delays.length !== this.#options.retry.maxAttempts - 1) {
-          throw new ConfigurationError('inbox.retry', 'inconsistent retry steps');
-        }
-        await this.#checkSchema();
-        await this.#connect();
-        this.#state = 'running';
-        if (this.#options.retention.intervalMs > 0) {
-          this.#retentionTimer = setInterval(() => {
-            this.cleanup().catch((error: unknown) =>
-              this.#logger.warn('Inbox retention failed', { error: (error as Error).message }),
-            );
-          }, this.#options.retention.intervalMs);
-          this.#retentionTimer.unref();
-        }
-        this.#logger.info('Inbox consumer started', { group: this.group, queue: this.topology.queue });
-      } catch (error) {
-        this.#state = 'idle';
-        throw error;
-      } finally {
-        this.#starting = undefined;
+    return this.#lifecycle.start(async () => {
+      if (this.#handlers.size === 0) {
+        throw new ConfigurationError('inbox.handlers', `group ${this.group} has no handlers; register at least one`);
       }
-    })();
-    return this.#starting;
+      await assertSchemaReady(this.#db, inboxMigrations, this.#options.schema);
+      await this.#connect();
+      this.#stopRetention = every(
+        this.#options.retention.intervalMs,
+        () => this.cleanup(),
+        (error) => this.#logger.warn('Inbox retention failed', { error: (error as Error).message }),
+      );
+      this.#logger.info('Inbox consumer started', { group: this.group, queue: this.topology.queue });
+    });
   }
 
   /**
@@ -351,12 +333,9 @@ export class InboxConsumer {
    * the consumer opened. Idempotent.
    */
   async stop(): Promise<void> {
-    if (this.#stopping) return this.#stopping;
-    if (this.#starting) await this.#starting.catch(() => {});
-    this.#stopping = (async () => {
-      this.#state = 'stopping';
+    return this.#lifecycle.stop(async () => {
       if (this.#reconnectTimer) clearTimeout(this.#reconnectTimer);
-      if (this.#retentionTimer) clearInterval(this.#retentionTimer);
+      this.#stopRetention();
       const channel = this.#channel;
       if (channel && this.#consumerTag) await channel.cancel(this.#consumerTag).catch(() => {});
       const idle = this.#serializer.idle();
@@ -375,10 +354,8 @@ export class InboxConsumer {
       if (this.#ownsAmqp) await this.#amqp.close();
       if (!finished) await Promise.race([idle, sleep(1000)]);
       if (this.#db.owned) await Promise.race([this.#db.pool.end().catch(() => {}), sleep(2000)]);
-      this.#state = 'idle';
       this.#logger.info('Inbox consumer stopped', { group: this.group });
-    })();
-    return this.#stopping;
+    });
   }
 
   async stats(): Promise<InboxStats> {
@@ -413,20 +390,6 @@ export class InboxConsumer {
     }
   }
 
-  async #checkSchema(): Promise<void> {
-    let client: pg.PoolClient;
-    try {
-      client = await this.#db.pool.connect();
-    } catch (cause) {
-      throw new TxboxError('CONNECTION_FAILED', `Cannot connect to PostgreSQL at ${this.#db.safeTarget}`, { cause });
-    }
-    try {
-      await assertSchemaCurrent(client, inboxMigrations, this.#options.schema);
-    } finally {
-      client.release();
-    }
-  }
-
   async #connect(): Promise<void> {
     const model = await this.#amqp.channelModel();
     const channel = await model.createConfirmChannel();
@@ -437,7 +400,7 @@ export class InboxConsumer {
       if (this.#channel !== channel) return;
       this.#channel = undefined;
       this.#consumerTag = undefined;
-      if (this.#state === 'running' || this.#state === 'starting') {
+      if (!this.#lifecycle.isStopping) {
         inboxChannels.error.publish({ group: this.group, error: new Error('channel closed') });
         this.#logger.warn('Inbox channel closed; reconnecting', { group: this.group });
         this.#scheduleReconnect();
@@ -460,14 +423,14 @@ export class InboxConsumer {
   }
 
   #scheduleReconnect(): void {
-    if (this.#reconnectTimer || this.#state !== 'running') return;
+    if (this.#reconnectTimer || this.#lifecycle.isStopping) return;
     this.#reconnectFailures += 1;
     const delay = Math.min(10_000, 100 * 2 ** Math.min(this.#reconnectFailures, 7));
     this.#reconnectTimer = setTimeout(() => {
       this.#reconnectTimer = undefined;
-      if (this.#state !== 'running') return;
+      if (this.#lifecycle.isStopping) return;
       this.#connect().catch((error: unknown) => {
-        if (this.#state !== 'running') return;
+        if (this.#lifecycle.isStopping) return;
         inboxChannels.error.publish({ group: this.group, error });
         this.#logger.warn('Inbox reconnect failed; retrying', { group: this.group, error: (error as Error).message });
         this.#scheduleReconnect();
@@ -764,10 +727,6 @@ async function publishConfirmed(
       err ? reject(new TxboxError('PUBLISH_FAILED', `RabbitMQ did not confirm the copy to ${queue}`)) : resolve(),
     );
   });
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms).unref());
 }
 
 /** Creates an {@link InboxConsumer}. */

@@ -2,14 +2,17 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import {
   AmqpConnection,
-  assertSchemaCurrent,
+  assertSchemaReady,
   ConfigurationError,
   type DatabaseInput,
   encodeAmqpMessage,
+  every,
+  Lifecycle,
   type OwnedPool,
   parseOptions,
   resolvePool,
   silentLogger,
+  sleep,
   TxboxError,
   type TxboxLogger,
 } from '@txbox/core';
@@ -147,8 +150,6 @@ export interface RelayBatchResult {
   unroutable: number;
 }
 
-type State = 'idle' | 'starting' | 'running' | 'stopping';
-
 /**
  * Publishes committed outbox messages to RabbitMQ. Run one or many (any number of processes):
  * they share the work through leases, and per-key order holds across all of them.
@@ -165,13 +166,11 @@ export class OutboxRelay {
   readonly #retry: RetryStrategy;
   readonly #publisher: ConfirmPublisher;
   readonly #listener: NotifyListener | undefined;
-  #state: State = 'idle';
-  #starting: Promise<void> | undefined;
-  #stopping: Promise<void> | undefined;
+  readonly #lifecycle = new Lifecycle('relay');
   #loop: Promise<void> | undefined;
   #wake: (() => void) | undefined;
   #wakeRequested = false;
-  #cleanupTimer: NodeJS.Timeout | undefined;
+  #stopCleanup: () => void = () => {};
   /** Lease tokens of batches claimed but not yet settled, released on stop. */
   readonly #inFlightTokens = new Set<string>();
 
@@ -218,78 +217,62 @@ export class OutboxRelay {
   }
 
   get isRunning(): boolean {
-    return this.#state === 'running';
+    return this.#lifecycle.isRunning;
   }
 
   /**
    * Checks the schema, starts listening and starts the publish loop. Idempotent; resolves
-   * once running. Fails if the outbox schema is missing or newer than this code.
+   * once running. Fails if the outbox schema is missing or newer than this code, and after
+   * `stop()` (a stopped relay has closed what it owned: create a new one).
    */
   async start(): Promise<void> {
-    if (this.#state === 'running') return;
-    if (this.#state === 'stopping') await this.#stopping;
-    if (this.#starting) return this.#starting;
-    this.#state = 'starting';
-    this.#starting = (async () => {
+    return this.#lifecycle.start(async () => {
       try {
-        await this.#checkSchema();
+        await assertSchemaReady(this.#db, outboxMigrations, this.#options.schema);
         await this.#listener?.start();
-        this.#state = 'running';
-        this.#loop = this.#runLoop();
-        if (this.#options.retention.intervalMs > 0) {
-          this.#cleanupTimer = setInterval(() => {
-            this.cleanup().catch((error: unknown) =>
-              this.#logger.warn('Outbox cleanup failed', { error: (error as Error).message }),
-            );
-          }, this.#options.retention.intervalMs);
-          this.#cleanupTimer.unref();
-        }
-        outboxChannels.started.publish({ relayId: this.relayId });
-        this.#logger.info('Outbox relay started', { relayId: this.relayId });
       } catch (error) {
-        this.#state = 'idle';
         await this.#listener?.stop();
         throw error;
-      } finally {
-        this.#starting = undefined;
       }
-    })();
-    return this.#starting;
+      this.#loop = this.#runLoop();
+      this.#stopCleanup = every(
+        this.#options.retention.intervalMs,
+        () => this.cleanup(),
+        (error) => this.#logger.warn('Outbox cleanup failed', { error: (error as Error).message }),
+      );
+      outboxChannels.started.publish({ relayId: this.relayId });
+      this.#logger.info('Outbox relay started', { relayId: this.relayId });
+    });
   }
 
   /**
-   * Stops claiming, waits for the in-flight batch (up to `stopTimeoutMs`), releases any
+   * Stops claiming, waits for in-flight batches (up to `stopTimeoutMs`), releases any
    * leases still held, and closes what the relay opened. Idempotent.
    */
   async stop(): Promise<void> {
-    if (this.#stopping) return this.#stopping;
-    if (this.#starting) await this.#starting.catch(() => {});
-    this.#stopping = (async () => {
-      this.#state = 'stopping';
-      if (this.#cleanupTimer) clearInterval(this.#cleanupTimer);
+    return this.#lifecycle.stop(async () => {
+      this.#stopCleanup();
       this.#requestWake();
       const loop = this.#loop ?? Promise.resolve();
-      const deadline = new Promise<'timeout'>((resolve) =>
-        setTimeout(() => resolve('timeout'), this.#options.stopTimeoutMs).unref(),
-      );
-      if ((await Promise.race([loop.then(() => 'done' as const), deadline])) === 'timeout') {
-        this.#logger.warn('Outbox relay stop timed out; releasing leases of the unfinished batch', {
+      const finished = await Promise.race([
+        loop.then(() => true),
+        sleep(this.#options.stopTimeoutMs).then(() => false),
+      ]);
+      if (!finished) {
+        this.#logger.warn('Outbox relay stop timed out; releasing leases of the unfinished batches', {
           relayId: this.relayId,
         });
       }
-      // Fail whatever is still waiting for confirms, so the loop can settle and exit.
+      // Fail whatever still waits for confirms, so the loop can settle and exit.
       await this.#publisher.close();
       await Promise.race([loop, sleep(1000)]);
       await this.#releaseLeases();
       await this.#listener?.stop();
       if (this.#ownsAmqp) await this.#amqp.close();
       if (this.#db.owned) await this.#db.pool.end().catch(() => {});
-      this.#state = 'idle';
-      this.#loop = undefined;
       outboxChannels.stopped.publish({ relayId: this.relayId });
       this.#logger.info('Outbox relay stopped', { relayId: this.relayId });
-    })();
-    return this.#stopping;
+    });
   }
 
   /**
@@ -297,7 +280,7 @@ export class OutboxRelay {
    * scripts; do not mix with `start()` in one relay.
    */
   async runOnce(): Promise<RelayBatchResult> {
-    if (this.#stopping) throw new TxboxError('STOPPED', 'The relay was stopped');
+    if (this.#lifecycle.isStopping) throw new TxboxError('STOPPED', 'The relay was stopped');
     await this.#publisher.ready();
     return this.#runBatch();
   }
@@ -315,20 +298,6 @@ export class OutboxRelay {
       deadLettersMs: r.deadLettersMs,
       batchSize: r.batchSize,
     });
-  }
-
-  async #checkSchema(): Promise<void> {
-    let client: pg.PoolClient;
-    try {
-      client = await this.#db.pool.connect();
-    } catch (cause) {
-      throw new TxboxError('CONNECTION_FAILED', `Cannot connect to PostgreSQL at ${this.#db.safeTarget}`, { cause });
-    }
-    try {
-      await assertSchemaCurrent(client, outboxMigrations, this.#options.schema);
-    } finally {
-      client.release();
-    }
   }
 
   #requestWake(): void {
@@ -358,7 +327,7 @@ export class OutboxRelay {
     // busy. Per-key order still holds: batch n's messages are leased, so no newer message
     // of their keys can be claimed until they are settled.
     const inFlight = new Set<Promise<void>>();
-    while (this.#state === 'running') {
+    while (!this.#lifecycle.isStopping) {
       try {
         if (this.#amqp.isBlocked) {
           // RabbitMQ is refusing publishes (resource alarm): claiming would only burn leases.
@@ -368,7 +337,7 @@ export class OutboxRelay {
         }
         await this.#publisher.ready();
         while (inFlight.size >= this.#options.maxInFlightBatches) await Promise.race(inFlight);
-        if (this.#state !== 'running') break;
+        if (this.#lifecycle.isStopping) break;
         this.#wakeRequested = false;
         const started = performance.now();
         const rows = await this.#claim();
@@ -384,7 +353,7 @@ export class OutboxRelay {
         }
         if (rows.length < this.#options.batchSize) await this.#waitForWork();
       } catch (error) {
-        if (this.#state !== 'running') break;
+        if (this.#lifecycle.isStopping) break;
         failures += 1;
         this.#reportLoopError(error, failures);
         await sleep(Math.min(30_000, 100 * 2 ** Math.min(failures, 9)));
@@ -559,10 +528,6 @@ function toPublishItem(row: ClaimedRow): PublishItem {
     row.payload,
   );
   return { ...encoded, exchange: row.exchange, routingKey: row.routing_key };
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms).unref());
 }
 
 /** Creates an {@link OutboxRelay}. */
