@@ -59,7 +59,7 @@ export {
   validateRoutingKey,
   validateSqlIdentifier,
 } from './identifiers/identifiers.js';
-export { every, Lifecycle, type LifecycleState, sleep } from './lifecycle/lifecycle.js';
+export { every, Lifecycle, type LifecycleState, settlesWithin, sleep } from './lifecycle/lifecycle.js';
 export { consoleLogger, fromPino, type PinoLike, silentLogger, type TxboxLogger } from './logger/logger.js';
 export { runMigrationCli } from './migrations/migration-cli.js';
 export {

@@ -23,5 +23,5 @@ export {
 export type { CleanupResult } from './retention/cleanup.js';
 export * as outboxSql from './sql/outbox-sql.js';
 export { type OutboxTables, outboxTables } from './sql/outbox-tables.js';
-export type { OutboxStats } from './stats/stats.js';
+export { type OutboxStats, readOutboxStats } from './stats/stats.js';
 export { createOutbox, OutboxWriter, type OutboxWriterOptions } from './writer/outbox-writer.js';

@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import amqp, { type Channel, type ChannelModel, type ConfirmChannel } from 'amqplib';
 import pRetry, { AbortError } from 'p-retry';
 import { TxboxError } from '../errors/txbox-error.js';
+import { settlesWithin } from '../lifecycle/lifecycle.js';
 import { silentLogger, type TxboxLogger } from '../logger/logger.js';
 import { redactUrl } from './redact-url.js';
 
@@ -99,11 +100,11 @@ export class AmqpConnection extends EventEmitter<AmqpConnectionEvents> {
     const model = this.#model;
     this.#model = undefined;
     if (model) {
-      try {
-        await model.close();
-      } catch {
-        // Already closing or closed by the broker: nothing left to release.
-      }
+      // A broker that stopped answering never replies to connection.close: give it a moment,
+      // then drop the socket (the broker requeues anything unacknowledged either way).
+      const closed = await settlesWithin(model.close(), 2000);
+      if (!closed)
+        (model as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy();
     }
   }
 

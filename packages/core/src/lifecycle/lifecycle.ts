@@ -86,3 +86,26 @@ export function every(intervalMs: number, task: () => Promise<unknown>, onError:
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms).unref());
 }
+
+/**
+ * Waits for `promise` at most `ms`; resolves `true` if it settled in time, `false` otherwise.
+ * For shutdown steps that wait on a peer (a broker that stopped answering must not hang stop()).
+ */
+export async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+    timer.unref();
+  });
+  try {
+    return await Promise.race([
+      promise.then(
+        () => true,
+        () => true,
+      ),
+      timeout,
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -15,6 +15,7 @@ import {
   type OwnedPool,
   parseOptions,
   resolvePool,
+  settlesWithin,
   silentLogger,
   sleep,
   TxboxError,
@@ -337,7 +338,8 @@ export class InboxConsumer {
       if (this.#reconnectTimer) clearTimeout(this.#reconnectTimer);
       this.#stopRetention();
       const channel = this.#channel;
-      if (channel && this.#consumerTag) await channel.cancel(this.#consumerTag).catch(() => {});
+      // Each broker round trip is bounded: a broker that stopped answering must not hang stop().
+      if (channel && this.#consumerTag) await settlesWithin(channel.cancel(this.#consumerTag), 2000);
       const idle = this.#serializer.idle();
       const finished = await Promise.race([
         idle.then(() => true),
@@ -350,7 +352,7 @@ export class InboxConsumer {
         });
       }
       this.#channel = undefined;
-      if (channel) await channel.close().catch(() => {});
+      if (channel) await settlesWithin(channel.close(), 2000);
       if (this.#ownsAmqp) await this.#amqp.close();
       if (!finished) await Promise.race([idle, sleep(1000)]);
       if (this.#db.owned) await Promise.race([this.#db.pool.end().catch(() => {}), sleep(2000)]);
@@ -411,7 +413,14 @@ export class InboxConsumer {
       await channel.prefetch(this.#prefetch);
       this.#channel = channel;
       const { consumerTag } = await channel.consume(this.topology.queue, (message) => {
-        if (message) this.#onDelivery(channel, message);
+        if (message) {
+          this.#onDelivery(channel, message);
+          return;
+        }
+        // null: the broker cancelled the consumer (queue deleted, node failover). Consuming
+        // would silently stop: drop the channel and come back through the reconnect path.
+        this.#logger.warn('RabbitMQ cancelled the inbox consumer; re-declaring and resuming', { group: this.group });
+        channel.close().catch(() => {});
       });
       this.#consumerTag = consumerTag;
       this.#reconnectFailures = 0;
@@ -458,6 +467,11 @@ export class InboxConsumer {
   ): Promise<void> {
     const attempt = attemptOf(message);
     const event: InboxMessageEvent = { group: this.group, id: envelope?.id, type: envelope?.type, attempt };
+    if (this.#channel !== channel) {
+      // Its channel is gone (connection lost while it waited for its turn): the broker has
+      // already requeued it, so running the handler now would only duplicate the work.
+      return;
+    }
     try {
       if (!envelope) {
         await this.#deadLetter(channel, message, 'malformed', decodeError, event);

@@ -1,5 +1,5 @@
 import { once } from 'node:events';
-import { type AmqpConnection, type EncodedAmqpMessage, TxboxError, type TxboxLogger } from '@txbox/core';
+import { type AmqpConnection, type EncodedAmqpMessage, settlesWithin, TxboxError, type TxboxLogger } from '@txbox/core';
 import type { ConfirmChannel, Message } from 'amqplib';
 
 export interface PublishItem extends EncodedAmqpMessage {
@@ -180,11 +180,8 @@ export class ConfirmPublisher {
 
   async #discardChannel(channel: ConfirmChannel): Promise<void> {
     if (this.#channel === channel) this.#channel = undefined;
-    try {
-      await channel.close();
-    } catch {
-      // Already closed.
-    }
+    // Bounded: a stalled broker never answers channel.close.
+    await settlesWithin(channel.close(), 2000);
   }
 
   /** Fails anything in flight and closes the channel. */

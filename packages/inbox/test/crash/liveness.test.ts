@@ -1,0 +1,96 @@
+import { createConsumer, defineHandler, type InboxConsumer, migrateInbox } from '@txbox/inbox';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { testAmqpUrl, uniqueName, useAmqp, useTestSchema } from '../../../../test-support/index.js';
+import { startTcpProxy } from '../../../../test-support/tcp-proxy.js';
+import {
+  createEffectsTable,
+  deleteTopology,
+  effectCounts,
+  PaymentRequested,
+  publishEnvelope,
+  waitUntil,
+} from '../fixtures.js';
+
+const { schema, pool, databaseUrl } = useTestSchema('inbox_liveness');
+const amqp = useAmqp();
+const exchange = uniqueName('liveness_events');
+const consumers: InboxConsumer[] = [];
+let effects: string;
+
+beforeAll(async () => {
+  await migrateInbox({ database: databaseUrl, schema });
+  effects = await createEffectsTable(pool, schema);
+});
+afterAll(async () => {
+  for (const c of consumers) {
+    await c.stop();
+    await deleteTopology(amqp.channel, c.topology);
+  }
+});
+
+function consumer(amqpUrl: string) {
+  const c = createConsumer({
+    group: uniqueName('live'),
+    database: databaseUrl,
+    amqp: amqpUrl,
+    schema,
+    exchange,
+    handlers: [
+      defineHandler(PaymentRequested, async (_payload, ctx) => {
+        await ctx.client.query(`INSERT INTO ${effects} (message_id) VALUES ($1)`, [ctx.envelope.id]);
+      }),
+    ],
+  });
+  consumers.push(c);
+  return c;
+}
+
+describe('the consumer stays alive', () => {
+  it('when the broker cancels it (queue deleted), it re-declares its queue and resumes consuming', async () => {
+    const c = consumer(testAmqpUrl());
+    await c.start();
+    await amqp.channel.deleteQueue(c.topology.queue);
+    // The consumer re-declares the queue and its bindings on its own.
+    await waitUntil(
+      async () => {
+        // checkQueue on a missing queue closes the channel it runs on: use a throwaway one.
+        const probe = await amqp.connection.createChannel();
+        probe.on('error', () => {});
+        try {
+          return (await probe.checkQueue(c.topology.queue)).consumerCount === 1;
+        } catch {
+          return false;
+        } finally {
+          await probe.close().catch(() => {});
+        }
+      },
+      30_000,
+      'the queue to be re-declared and consumed',
+    );
+    const id = publishEnvelope(amqp.channel, exchange, {
+      type: PaymentRequested.type,
+      payload: { orderId: 'after-cancel', amountCents: 1 },
+    });
+    await waitUntil(async () => (await effectCounts(pool, effects)).get(id) === 1, 30_000, 'the message to be applied');
+    expect((await c.stats()).connected).toBe(true);
+  });
+
+  it('stop() returns even when the broker stopped answering', async () => {
+    const url = new URL(testAmqpUrl());
+    const proxy = await startTcpProxy(url.hostname, Number(url.port || 5672));
+    try {
+      const c = consumer(proxy.url(testAmqpUrl()));
+      await c.start();
+      proxy.stall();
+      // Without bounded shutdown steps this waits for missed heartbeats (tens of seconds).
+      const outcome = await Promise.race([
+        c.stop().then(() => 'stopped'),
+        new Promise((r) => setTimeout(() => r('still waiting'), 15_000)),
+      ]);
+      expect(outcome).toBe('stopped');
+    } finally {
+      proxy.resume();
+      await proxy.close();
+    }
+  });
+});
