@@ -1,3 +1,4 @@
+import swc from 'unplugin-swc';
 import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
@@ -16,6 +17,7 @@ export default defineConfig({
         test: {
           name: 'integration',
           include: ['packages/*/test/**/*.test.ts'],
+          exclude: ['packages/nestjs-adapter/test/**'],
           environment: 'node',
           globalSetup: ['test-support/global-setup.ts'],
           testTimeout: 60_000,
@@ -26,6 +28,29 @@ export default defineConfig({
           // wait on PostgreSQL and RabbitMQ, so run more files at once than this 2-core machine's
           // default of one worker.
           fileParallelism: true,
+          maxWorkers: Number(process.env.TXBOX_TEST_WORKERS) || 4,
+          sequence: { groupOrder: 1 },
+        },
+      },
+      {
+        // NestJS resolves constructor parameters from decorator metadata, which Vite's default
+        // TypeScript transform drops: SWC emits it, as tsc does in a real Nest build.
+        plugins: [
+          swc.vite({
+            jsc: {
+              parser: { syntax: 'typescript', decorators: true },
+              transform: { legacyDecorator: true, decoratorMetadata: true },
+            },
+          }),
+        ],
+        test: {
+          name: 'nestjs',
+          include: ['packages/nestjs-adapter/test/**/*.test.ts'],
+          environment: 'node',
+          globalSetup: ['test-support/global-setup.ts'],
+          testTimeout: 90_000,
+          hookTimeout: 60_000,
+          pool: 'forks',
           maxWorkers: Number(process.env.TXBOX_TEST_WORKERS) || 4,
           sequence: { groupOrder: 1 },
         },
