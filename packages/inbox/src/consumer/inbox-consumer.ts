@@ -23,7 +23,6 @@ import {
 } from '@txbox/core';
 import type { OutboxWriter } from '@txbox/outbox';
 import type { ConfirmChannel, ConsumeMessage, Options } from 'amqplib';
-import type pg from 'pg';
 import { z } from 'zod';
 import {
   type DataSourceLike,

@@ -17,7 +17,6 @@ import {
   type TxboxLogger,
 } from '@txbox/core';
 import pRetry from 'p-retry';
-import type pg from 'pg';
 import { z } from 'zod';
 import { DeadLetters } from '../dead-letters/dead-letters.js';
 import { outboxChannels, type RelayBatchEvent } from '../diagnostics/outbox-diagnostics.js';

@@ -41,17 +41,21 @@ export function claimLockSql(t: OutboxTables): string {
 /**
  * Leases up to $1 due messages to owner $2 for $3 milliseconds, under a fresh fencing token.
  *
- * A keyed message is claimable only when no older message of its key is unpublished and
- * blocked (leased by anyone, or not yet due). Older unblocked ones are then candidates too,
- * with a lower seq, so they land in the same batch ahead of it and are published first.
- * This is only sound if claims do not interleave — otherwise relay B could skip a row that
- * relay A has locked but not yet leased — so it runs after claimLockSql in the same
- * transaction, on a fresh READ COMMITTED snapshot that sees every earlier claim.
+ * Per-key order: a keyed message may be claimed only if every older unpublished message of
+ * its key is claimed in the same batch (they are then published first, in seq order).
+ *  - `candidates` skips keys blocked by an older message that is leased or not yet due, so
+ *    LIMIT counts useful rows. It reads committed state, and SKIP LOCKED hides rows that
+ *    another transaction is changing right now.
+ *  - `claimable` closes that gap: a candidate whose older sibling was skipped as locked (a
+ *    relay settling it late, after its lease expired; a concurrent claim) is dropped, since
+ *    that sibling may yet be retried later or published by someone else.
+ * Claims run after claimLockSql in the same transaction, on a READ COMMITTED snapshot taken
+ * after the lock, so each claim sees every earlier claim's leases.
  */
 export function claimBatchSql(t: OutboxTables): string {
   return `WITH token AS (SELECT nextval(${literal(t.leaseTokenSequence)}) AS value),
 candidates AS (
-  SELECT o.seq FROM ${t.outbox} o
+  SELECT o.seq, o.ordering_key FROM ${t.outbox} o
   WHERE o.published_at IS NULL
     AND o.available_at <= now()
     AND (o.lease_expires_at IS NULL OR o.lease_expires_at <= now())
@@ -62,11 +66,18 @@ candidates AS (
   ORDER BY o.seq
   LIMIT $1
   FOR UPDATE SKIP LOCKED
+),
+claimable AS (
+  SELECT c.seq FROM candidates c
+  WHERE c.ordering_key IS NULL OR NOT EXISTS (
+    SELECT 1 FROM ${t.outbox} p
+    WHERE p.ordering_key = c.ordering_key AND p.published_at IS NULL AND p.seq < c.seq
+      AND p.seq NOT IN (SELECT seq FROM candidates))
 )
 UPDATE ${t.outbox} o
 SET lease_owner = $2, lease_token = token.value,
     lease_expires_at = now() + make_interval(secs => $3::bigint / 1000.0)
-FROM candidates c, token
+FROM claimable c, token
 WHERE o.seq = c.seq
 RETURNING o.seq, o.id, o.type, o.version, o.ordering_key, o.exchange, o.routing_key, o.payload::text AS payload,
   o.headers, o.correlation_id, o.causation_id, o.traceparent, o.tracestate, o.occurred_at, o.attempts,

@@ -82,7 +82,7 @@ export class OutboxWriter {
 
   constructor(options: OutboxWriterOptions) {
     const resolved = parseOptions(optionsSchema, options, 'outbox');
-    if (!options || !options.contracts) {
+    if (!options?.contracts) {
       throw new ConfigurationError('outbox.contracts', 'list the message contracts this writer may write');
     }
     this.registry =

@@ -1,4 +1,4 @@
-import { createRelay, migrateOutbox, type OutboxRelay } from '@txbox/outbox';
+import { createRelay, migrateOutbox, type OutboxRelay, type OutboxRelayOptions } from '@txbox/outbox';
 import { afterEach, describe, expect, it } from 'vitest';
 import { testAmqpUrl, uniqueName, useAmqp, useTestSchema } from '../../../../test-support/index.js';
 import { startTcpProxy, type TcpProxy } from '../../../../test-support/tcp-proxy.js';
@@ -9,9 +9,9 @@ import {
   outboxCount,
   perKeyOrderViolation,
   sleep,
+  type WrittenMessage,
   waitForIds,
   waitUntil,
-  type WrittenMessage,
   writeCommitted,
 } from './crash-support.js';
 
@@ -23,14 +23,24 @@ const broker = useAmqp();
 let proxies: TcpProxy[] = [];
 let relays: OutboxRelay[] = [];
 
+/** Resolves with 'stopped', or 'still running' if stop() has not resolved within `guardMs`. */
+function stopWithin(relay: OutboxRelay, guardMs: number): Promise<'stopped' | 'still running'> {
+  return Promise.race([
+    relay.stop().then(() => 'stopped' as const),
+    new Promise<'still running'>((resolve) => setTimeout(() => resolve('still running'), guardMs).unref()),
+  ]);
+}
+
 afterEach(async () => {
-  await Promise.all(relays.map((r) => r.stop().catch(() => {})));
+  // Resume and close the proxies first, so a relay hung on a stalled connection can finish.
+  for (const p of proxies) p.resume();
+  await Promise.all(relays.map((r) => stopWithin(r, 15_000).catch(() => {})));
   await Promise.all(proxies.map((p) => p.close().catch(() => {})));
   proxies = [];
   relays = [];
 });
 
-async function proxiedRelay(schema: string, databaseUrl: string) {
+async function proxiedRelay(schema: string, databaseUrl: string, options: Partial<OutboxRelayOptions> = {}) {
   const amqpUrl = testAmqpUrl();
   const target = new URL(amqpUrl);
   const proxy = await startTcpProxy(target.hostname, Number(target.port || 5672));
@@ -45,6 +55,7 @@ async function proxiedRelay(schema: string, databaseUrl: string) {
     publishTimeoutMs: 2000,
     pollIntervalMs: 100,
     retention: { intervalMs: 0 },
+    ...options,
   });
   relays.push(relay);
   return { proxy, relay };
@@ -178,7 +189,10 @@ describe('broker connection cut mid-stream', () => {
     await writeCommitted(
       pool,
       writer,
-      Array.from({ length: 2000 }, (_, i) => ({ n: -2000 + i, key: i % 7 === 0 ? null : (KEYS[i % KEYS.length] as string) })),
+      Array.from({ length: 2000 }, (_, i) => ({
+        n: -2000 + i,
+        key: i % 7 === 0 ? null : (KEYS[i % KEYS.length] as string),
+      })),
       50,
       committed,
     );
@@ -205,13 +219,114 @@ describe('broker connection cut mid-stream', () => {
     await waitUntil('the outbox to drain', async () => (await relay.stats()).pending === 0, WAIT_MS);
     const stopStarted = performance.now();
     await relay.stop();
-    console.log(
-      `[broker-outage/cut] cuts=${cuts} relay.stop() took ${Math.round(performance.now() - stopStarted)} ms`,
-    );
+    console.log(`[broker-outage/cut] cuts=${cuts} relay.stop() took ${Math.round(performance.now() - stopStarted)} ms`);
 
     const { arrivals, lost } = report('cut', committed, collector.messages);
     expect(lost).toEqual([]);
     expect(perKeyOrderViolation(committed, arrivals)).toBeNull();
     expect(await outboxCount(pool, schema)).toBe(0);
+  }, 90_000);
+});
+
+describe('broker connection hung (no reset, no bytes)', () => {
+  const db = useTestSchema('crash_hung');
+
+  it('a hung broker connection does not wedge the relay: batches stuck waiting for confirms are given up and the backlog drains once the broker answers again', async () => {
+    const { schema, pool, databaseUrl } = db;
+    const exchange = uniqueName('crash_hung_x');
+    await migrateOutbox({ database: databaseUrl, schema });
+    const collector = await broker.bindCollector(exchange, '#');
+    const writer = crashWriter(schema, exchange);
+    const committed: WrittenMessage[] = [];
+    const publishTimeoutMs = 1000;
+    // Default maxInFlightBatches (2): the episodes below outnumber the relay's publishing slots.
+    const { proxy, relay } = await proxiedRelay(schema, databaseUrl, {
+      batchSize: 50,
+      leaseMs: 5000,
+      publishTimeoutMs,
+      stopTimeoutMs: 2000,
+    });
+    await writeCommitted(
+      pool,
+      writer,
+      Array.from({ length: 3000 }, (_, i) => ({ n: i, key: i % 7 === 0 ? null : (KEYS[i % KEYS.length] as string) })),
+      100,
+      committed,
+    );
+    await relay.start();
+
+    const noProgress = async (what: string) => {
+      const stats = await relay.stats();
+      return new Error(
+        `${what}: the broker is reachable again but the relay published nothing for ${WAIT_MS} ms ` +
+          `(pending=${stats.pending}, due=${stats.due}, leased=${stats.leased})`,
+      );
+    };
+    // More episodes than the relay has publishing slots (maxInFlightBatches defaults to 2).
+    const episodes = 4;
+    for (let episode = 0; episode < episodes; episode += 1) {
+      const before = collector.messages.length;
+      try {
+        await waitUntil('publishes to flow', async () => collector.messages.length > before + 50, WAIT_MS, 1);
+      } catch {
+        throw await noProgress(`after ${episode} hung-connection episode(s)`);
+      }
+      // The broker stops answering mid-stream: a batch is left waiting for confirms ...
+      proxy.stall();
+      // ... well past publishTimeoutMs, so the relay gives that batch up ...
+      await sleep(publishTimeoutMs * 3);
+      // ... and then the dead connection is torn down (as a heartbeat timeout or TCP keepalive
+      // would), and the broker is reachable again.
+      proxy.cut();
+      proxy.resume();
+    }
+    console.log(`[broker-outage/hung] episodes=${episodes} deliveriesAfterEpisodes=${collector.messages.length}`);
+
+    try {
+      await waitForIds(
+        collector,
+        committed.map((m) => m.id),
+        WAIT_MS,
+      );
+    } catch (error) {
+      throw await noProgress(`after ${episodes} hung-connection episodes, ${(error as Error).message}`);
+    }
+    await waitUntil('the backlog to drain', async () => (await relay.stats()).pending === 0, WAIT_MS);
+    expect(await stopWithin(relay, WAIT_MS)).toBe('stopped');
+
+    const { arrivals, lost } = report('hung', committed, collector.messages);
+    expect(lost).toEqual([]);
+    expect(perKeyOrderViolation(committed, arrivals)).toBeNull();
+  }, 120_000);
+
+  it('relay.stop() resolves while the broker connection is hung', async () => {
+    const { schema, pool, databaseUrl } = db;
+    const exchange = uniqueName('crash_hung_stop_x');
+    await migrateOutbox({ database: databaseUrl, schema });
+    const collector = await broker.bindCollector(exchange, '#');
+    const writer = crashWriter(schema, exchange);
+    const committed: WrittenMessage[] = [];
+    const { proxy, relay } = await proxiedRelay(schema, databaseUrl, { stopTimeoutMs: 2000 });
+    await relay.start();
+    await writeCommitted(
+      pool,
+      writer,
+      Array.from({ length: 10 }, (_, n) => ({ n, key: null })),
+      10,
+      committed,
+    );
+    await waitForIds(
+      collector,
+      committed.map((m) => m.id),
+      WAIT_MS,
+    );
+    await waitUntil('the outbox to drain', async () => (await relay.stats()).pending === 0, WAIT_MS);
+
+    // The broker stops answering while the relay is idle; then the application shuts down.
+    proxy.stall();
+    // The guard is far above stopTimeoutMs + publishTimeoutMs: it only tells "slow" from "never".
+    const outcome = await stopWithin(relay, WAIT_MS);
+    console.log(`[broker-outage/hung-stop] stop() with a hung broker connection: ${outcome}`);
+    expect(outcome).toBe('stopped');
   }, 90_000);
 });

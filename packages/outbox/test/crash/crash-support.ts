@@ -103,8 +103,8 @@ export function perKeyOrderViolation(committed: WrittenMessage[], arrivals: Arri
   const expected = new Map<string, string[]>();
   for (const m of committed) {
     if (m.key === null) continue;
-    let list = expected.get(m.key);
-    if (!list) expected.set(m.key, (list = []));
+    const list = expected.get(m.key) ?? [];
+    expected.set(m.key, list);
     list.push(m.id);
   }
   const firstSeen = new Map<string, string[]>();
@@ -113,8 +113,8 @@ export function perKeyOrderViolation(committed: WrittenMessage[], arrivals: Arri
     if (seen.has(a.id)) continue;
     seen.add(a.id);
     if (a.key === null) continue;
-    let list = firstSeen.get(a.key);
-    if (!list) firstSeen.set(a.key, (list = []));
+    const list = firstSeen.get(a.key) ?? [];
+    firstSeen.set(a.key, list);
     list.push(a.id);
   }
   for (const [key, ids] of expected) {

@@ -20,9 +20,9 @@ import {
   outboxCount,
   perKeyOrderViolation,
   sleep,
+  type WrittenMessage,
   waitForIds,
   waitUntil,
-  type WrittenMessage,
   writeCommitted,
 } from './crash-support.js';
 
@@ -75,120 +75,125 @@ function killedRelayScenario(name: string, mode: 'stalled' | 'publishing') {
   describe(name, () => {
     const db = useTestSchema('crash_sigkill');
 
-    it(
-      mode === 'stalled'
-        ? 'a relay killed with SIGKILL mid-batch (confirms stalled) loses nothing: another relay publishes its messages after the lease'
-        : 'a relay killed with SIGKILL while its batch is being confirmed loses nothing: another relay publishes the rest after the lease',
-      async () => {
-        const { schema, pool, databaseUrl } = db;
-        const exchange = uniqueName('crash_sigkill_x');
-        await migrateOutbox({ database: databaseUrl, schema });
-        const collector = await broker.bindCollector(exchange, '#');
-        const writer = crashWriter(schema, exchange);
-        const committed: WrittenMessage[] = [];
+    it(mode === 'stalled'
+      ? 'a relay killed with SIGKILL mid-batch (confirms stalled) loses nothing: another relay publishes its messages after the lease'
+      : 'a relay killed with SIGKILL while its batch is being confirmed loses nothing: another relay publishes the rest after the lease', async () => {
+      const { schema, pool, databaseUrl } = db;
+      const exchange = uniqueName('crash_sigkill_x');
+      await migrateOutbox({ database: databaseUrl, schema });
+      const collector = await broker.bindCollector(exchange, '#');
+      const writer = crashWriter(schema, exchange);
+      const committed: WrittenMessage[] = [];
 
-        const amqpUrl = testAmqpUrl();
-        const target = new URL(amqpUrl);
-        const proxy = await startTcpProxy(target.hostname, Number(target.port || 5672));
-        proxies.push(proxy);
+      const amqpUrl = testAmqpUrl();
+      const target = new URL(amqpUrl);
+      const proxy = await startTcpProxy(target.hostname, Number(target.port || 5672));
+      proxies.push(proxy);
 
-        const childRelayId = uniqueName('doomed');
-        const child = runChild(CHILD, [], {
-          TXBOX_DATABASE_URL: databaseUrl,
-          TXBOX_AMQP_URL: proxy.url(amqpUrl),
-          TXBOX_SCHEMA: schema,
-          TXBOX_RELAY_ID: childRelayId,
-          TXBOX_BATCH_SIZE: String(N),
-          TXBOX_LEASE_MS: String(LEASE_MS),
-          TXBOX_PUBLISH_TIMEOUT_MS: '2000',
-          TXBOX_POLL_INTERVAL_MS: '200',
-        });
-        children.push(child);
-        await child.waitForLine('READY', WAIT_MS);
+      const childRelayId = uniqueName('doomed');
+      const child = runChild(CHILD, [], {
+        TXBOX_DATABASE_URL: databaseUrl,
+        TXBOX_AMQP_URL: proxy.url(amqpUrl),
+        TXBOX_SCHEMA: schema,
+        TXBOX_RELAY_ID: childRelayId,
+        TXBOX_BATCH_SIZE: String(N),
+        TXBOX_LEASE_MS: String(LEASE_MS),
+        TXBOX_PUBLISH_TIMEOUT_MS: '2000',
+        TXBOX_POLL_INTERVAL_MS: '200',
+      });
+      children.push(child);
+      await child.waitForLine('READY', WAIT_MS);
 
-        // Warm-up: one message the child publishes end to end, so its connection, confirm
-        // channel and exchange declaration are all in place before the crash batch.
-        await writeCommitted(pool, writer, [{ n: -1, key: null }], 1, committed);
-        await waitForIds(
-          collector,
-          committed.map((m) => m.id),
-          WAIT_MS,
-        );
-        await waitUntil('the warm-up message to be deleted', async () => (await outboxCount(pool, schema)) === 0, WAIT_MS);
+      // Warm-up: one message the child publishes end to end, so its connection, confirm
+      // channel and exchange declaration are all in place before the crash batch.
+      await writeCommitted(pool, writer, [{ n: -1, key: null }], 1, committed);
+      await waitForIds(
+        collector,
+        committed.map((m) => m.id),
+        WAIT_MS,
+      );
+      await waitUntil(
+        'the warm-up message to be deleted',
+        async () => (await outboxCount(pool, schema)) === 0,
+        WAIT_MS,
+      );
 
-        // Park the child at its next claim, write the backlog, then let it claim everything at once.
-        const gate = await holdClaimLock(pool, outboxSql.claimLockSql(outboxTables(schema)));
-        try {
-          await waitUntil('the child relay to wait at its claim', () => claimsWaiting(pool, schema), WAIT_MS);
-          await writeBacklog(pool, writer, committed);
-          if (mode === 'stalled') proxy.stall();
-        } finally {
-          await gate.release();
-        }
+      // Park the child at its next claim, write the backlog, then let it claim everything at once.
+      const gate = await holdClaimLock(pool, outboxSql.claimLockSql(outboxTables(schema)));
+      try {
+        await waitUntil('the child relay to wait at its claim', () => claimsWaiting(pool, schema), WAIT_MS);
+        await writeBacklog(pool, writer, committed);
+        if (mode === 'stalled') proxy.stall();
+      } finally {
+        await gate.release();
+      }
 
-        const leased = await waitUntil('the child to lease the batch', () => leasedBy(pool, schema, childRelayId), WAIT_MS, 2);
-        if (mode === 'stalled') {
-          // Give it time to write the batch into the stalled socket; no confirm can come back.
-          await sleep(300);
-        } else {
-          // Kill as soon as the first messages of the batch reach the broker (some confirms are
-          // on their way or done; the batch is not settled yet, most likely).
-          await waitUntil('the child to start publishing', async () => collector.messages.length > 1, WAIT_MS, 1);
-        }
-        const arrivedBeforeKill = collector.messages.length - 1;
-        await child.kill('SIGKILL');
-        const { rows: killedRows } = await pool.query<{ id: string }>(
-          `SELECT id FROM "${schema}".outbox WHERE lease_owner = $1`,
-          [childRelayId],
-        );
-        const killedBatch = new Set(killedRows.map((r) => r.id));
-        proxy.resume();
-        proxy.restore();
+      const leased = await waitUntil(
+        'the child to lease the batch',
+        () => leasedBy(pool, schema, childRelayId),
+        WAIT_MS,
+        2,
+      );
+      if (mode === 'stalled') {
+        // Give it time to write the batch into the stalled socket; no confirm can come back.
+        await sleep(300);
+      } else {
+        // Kill as soon as the first messages of the batch reach the broker (some confirms are
+        // on their way or done; the batch is not settled yet, most likely).
+        await waitUntil('the child to start publishing', async () => collector.messages.length > 1, WAIT_MS, 1);
+      }
+      const arrivedBeforeKill = collector.messages.length - 1;
+      await child.kill('SIGKILL');
+      const { rows: killedRows } = await pool.query<{ id: string }>(
+        `SELECT id FROM "${schema}".outbox WHERE lease_owner = $1`,
+        [childRelayId],
+      );
+      const killedBatch = new Set(killedRows.map((r) => r.id));
+      proxy.resume();
+      proxy.restore();
 
-        const rescuer = createRelay({
-          database: databaseUrl,
-          amqp: amqpUrl,
-          schema,
-          relayId: uniqueName('rescuer'),
-          batchSize: 100,
-          leaseMs: LEASE_MS,
-          publishTimeoutMs: 2000,
-          pollIntervalMs: 100,
-          retention: { intervalMs: 0 },
-        });
-        relays.push(rescuer);
-        await rescuer.start();
+      const rescuer = createRelay({
+        database: databaseUrl,
+        amqp: amqpUrl,
+        schema,
+        relayId: uniqueName('rescuer'),
+        batchSize: 100,
+        leaseMs: LEASE_MS,
+        publishTimeoutMs: 2000,
+        pollIntervalMs: 100,
+        retention: { intervalMs: 0 },
+      });
+      relays.push(rescuer);
+      await rescuer.start();
 
-        const allIds = committed.map((m) => m.id);
-        await waitForIds(collector, allIds, WAIT_MS + LEASE_MS);
-        await waitUntil('the outbox to drain', async () => (await outboxCount(pool, schema)) === 0, WAIT_MS);
-        await rescuer.stop();
-        // Let any straggler deliveries land before counting duplicates.
-        await sleep(200);
+      const allIds = committed.map((m) => m.id);
+      await waitForIds(collector, allIds, WAIT_MS + LEASE_MS);
+      await waitUntil('the outbox to drain', async () => (await outboxCount(pool, schema)) === 0, WAIT_MS);
+      await rescuer.stop();
+      // Let any straggler deliveries land before counting duplicates.
+      await sleep(200);
 
-        const arrivals = arrivalsOf(collector.messages);
-        const arrived = new Set(arrivals.map((a) => a.id));
-        const lost = allIds.filter((id) => !arrived.has(id));
-        const duplicates = duplicateCounts(arrivals);
-        const duplicatesOutsideKilledBatch = [...duplicates.keys()].filter((id) => !killedBatch.has(id));
-        console.log(
-          `[relay-sigkill/${mode}] written=${allIds.length} leasedByChild=${leased} stillLeasedAtKill=${killedBatch.size} ` +
-            `arrivedBeforeKill=${arrivedBeforeKill} deliveries=${arrivals.length} lost=${lost.length} ` +
-            `duplicatedIds=${duplicates.size} duplicatesOutsideKilledBatch=${duplicatesOutsideKilledBatch.length}`,
-        );
+      const arrivals = arrivalsOf(collector.messages);
+      const arrived = new Set(arrivals.map((a) => a.id));
+      const lost = allIds.filter((id) => !arrived.has(id));
+      const duplicates = duplicateCounts(arrivals);
+      const duplicatesOutsideKilledBatch = [...duplicates.keys()].filter((id) => !killedBatch.has(id));
+      console.log(
+        `[relay-sigkill/${mode}] written=${allIds.length} leasedByChild=${leased} stillLeasedAtKill=${killedBatch.size} ` +
+          `arrivedBeforeKill=${arrivedBeforeKill} deliveries=${arrivals.length} lost=${lost.length} ` +
+          `duplicatedIds=${duplicates.size} duplicatesOutsideKilledBatch=${duplicatesOutsideKilledBatch.length}`,
+      );
 
-        expect(leased).toBeGreaterThan(0);
-        expect(lost).toEqual([]);
-        expect(duplicatesOutsideKilledBatch).toEqual([]);
-        expect(perKeyOrderViolation(committed, arrivals)).toBeNull();
-        expect(await outboxCount(pool, schema)).toBe(0);
-        if (mode === 'stalled') {
-          // Nothing of the claimed batch could be confirmed, so all of it was still leased.
-          expect(killedBatch.size).toBe(leased);
-        }
-      },
-      90_000,
-    );
+      expect(leased).toBeGreaterThan(0);
+      expect(lost).toEqual([]);
+      expect(duplicatesOutsideKilledBatch).toEqual([]);
+      expect(perKeyOrderViolation(committed, arrivals)).toBeNull();
+      expect(await outboxCount(pool, schema)).toBe(0);
+      if (mode === 'stalled') {
+        // Nothing of the claimed batch could be confirmed, so all of it was still leased.
+        expect(killedBatch.size).toBe(leased);
+      }
+    }, 90_000);
   });
 }
 
