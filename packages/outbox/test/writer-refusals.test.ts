@@ -113,6 +113,7 @@ describe('the writer refuses what it cannot write safely, and writes nothing', (
       [{ headers: { 'x-txbox-version': '9' } }, 'headers'],
       [{ headers: { traceparent: 'x' } }, 'headers'],
       [{ headers: { n: 1 } }, 'headers'],
+      [{ headers: { big: 'x'.repeat(20_000) } }, 'headers'],
     ];
     for (const [options, field] of cases) {
       const error = await errorInTransaction((c) =>

@@ -101,9 +101,16 @@ export class ConfirmPublisher {
             );
             if (!writable) this.#needsDrain = true;
           } catch (cause) {
+            // amqplib throws synchronously for a message it cannot encode (a RangeError for a
+            // headers table over 64 KiB): publishing it again cannot succeed. Anything else
+            // (a closed channel) can.
+            const permanent = cause instanceof RangeError || cause instanceof TypeError;
             pending.settle({
               status: 'failed',
-              error: new TxboxError('PUBLISH_FAILED', `Publish failed: ${message(cause)}`, { cause, retryable: true }),
+              error: new TxboxError('PUBLISH_FAILED', `Publish failed: ${message(cause)}`, {
+                cause,
+                retryable: !permanent,
+              }),
             });
           }
         }),

@@ -50,6 +50,7 @@ const optionsSchema = z.object({
 /** Longest delay accepted: a year. Longer is almost certainly a unit mistake. */
 const MAX_DELAY_MS = 365 * 24 * 3600 * 1000;
 const MAX_KEY_LENGTH = 512;
+const MAX_HEADERS_BYTES = 16 * 1024;
 
 interface Row {
   ord: number;
@@ -162,6 +163,11 @@ export class OutboxWriter {
         throw new InvalidMessageError(`headers${at}`, `"${name}" must have a string value`);
       }
       headers[name] = value;
+    }
+    // AMQP encodes all headers in one table that amqplib caps at 64 KiB with our own headers
+    // included: refuse here, with a clear error, what the relay could never publish.
+    if (Buffer.byteLength(JSON.stringify(headers)) > MAX_HEADERS_BYTES) {
+      throw new InvalidMessageError(`headers${at}`, `must total at most ${MAX_HEADERS_BYTES} bytes`);
     }
     return {
       ord: index,
