@@ -146,6 +146,41 @@ describe('per-key order with concurrency above 1', () => {
   });
 });
 
+describe('per-key order across instances', () => {
+  it('with singleActiveConsumer, two instances of a group keep per-key order (one consumes, one stands by)', async () => {
+    const group = uniqueName('sac');
+    const applied = new Map<string, number[]>();
+    const byInstance = [0, 0];
+    const instance = (index: number) =>
+      consumer({
+        group,
+        singleActiveConsumer: true,
+        concurrency: 8,
+        handlers: [
+          defineHandler(Step, async ({ key, n }) => {
+            await new Promise((r) => setTimeout(r, Math.random() * 3));
+            applied.set(key, [...(applied.get(key) ?? []), n]);
+            byInstance[index] = (byInstance[index] ?? 0) + 1;
+          }),
+        ],
+      });
+    const first = instance(0);
+    const second = instance(1);
+    await first.start();
+    await second.start();
+    const KEYS = 10;
+    const PER_KEY = 20;
+    for (let n = 1; n <= PER_KEY; n++) {
+      for (let k = 0; k < KEYS; k++) {
+        publishEnvelope(amqp.channel, exchange, { type: Step.type, key: `sac-${k}`, payload: { key: `sac-${k}`, n } });
+      }
+    }
+    await waitUntil(() => [...applied.values()].reduce((a, l) => a + l.length, 0) === KEYS * PER_KEY);
+    for (const [key, ns] of applied) expect(ns, key).toEqual(Array.from({ length: PER_KEY }, (_, i) => i + 1));
+    expect(byInstance.filter((n) => n > 0)).toHaveLength(1);
+  });
+});
+
 describe('consume-then-produce in one commit', () => {
   it('a handler writing through its bound outbox produces a message only if its transaction commits, caused by the consumed message', async () => {
     const outbox = createOutbox({ contracts: [PaymentSucceeded], schema, exchange });

@@ -76,6 +76,13 @@ export interface InboxConsumerOptions {
   queueType?: 'classic' | 'quorum';
   /** Quorum queues: broker-side cap on redeliveries of one message (crash loops). @defaultValue none */
   deliveryLimit?: number;
+  /**
+   * Let only one instance of the group consume at a time (RabbitMQ single active consumer);
+   * the others take over if it goes away. Turn it on when per-key order must hold across
+   * several instances: with competing consumers each instance orders only what it receives.
+   * @defaultValue `false`
+   */
+  singleActiveConsumer?: boolean;
   /** Unacknowledged deliveries the broker sends ahead. @defaultValue `concurrency * 4` */
   prefetch?: number;
   /** Handlers running at once (different ordering keys). @defaultValue `8` */
@@ -122,6 +129,7 @@ const optionsSchema = z.object({
   bindings: z.array(z.string()).optional(),
   queueType: z.enum(['classic', 'quorum']).default('classic'),
   deliveryLimit: z.number().int().min(1).optional(),
+  singleActiveConsumer: z.boolean().default(false),
   prefetch: z.number().int().min(1).max(65_535).optional(),
   concurrency: z.number().int().min(1).max(1000).default(8),
   retry: z
@@ -299,6 +307,7 @@ export class InboxConsumer {
       bindings: this.#options.bindings ?? [...this.#handlers.keys()],
       queueType: this.#options.queueType,
       deliveryLimit: this.#options.deliveryLimit,
+      singleActiveConsumer: this.#options.singleActiveConsumer,
     });
   }
 

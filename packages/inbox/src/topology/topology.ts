@@ -21,6 +21,8 @@ export interface GroupTopology {
   queueType: 'classic' | 'quorum';
   /** Quorum queues only: the broker dead-letters a message redelivered more often (a process crash loop). */
   deliveryLimit: number | undefined;
+  /** Only one consumer of the queue receives messages at a time; the others stand by. */
+  singleActiveConsumer: boolean;
 }
 
 export interface TopologyNames {
@@ -37,6 +39,7 @@ export function groupTopology(options: {
   bindings: string[];
   queueType: 'classic' | 'quorum';
   deliveryLimit?: number | undefined;
+  singleActiveConsumer?: boolean;
 }): GroupTopology {
   const queue = validateAmqpName('queue name', options.names?.queue ?? options.group);
   const prefix = options.names?.delayQueuePrefix ?? `${queue}.retry`;
@@ -54,6 +57,7 @@ export function groupTopology(options: {
     bindings: [...new Set(options.bindings.map((b) => validateRoutingKey('binding', b)))],
     queueType: options.queueType,
     deliveryLimit: options.deliveryLimit,
+    singleActiveConsumer: options.singleActiveConsumer ?? false,
   };
 }
 
@@ -75,6 +79,9 @@ export async function declareTopology(channel: Channel, t: GroupTopology): Promi
       'x-dead-letter-exchange': '',
       'x-dead-letter-routing-key': t.deadLetterQueue,
       ...(t.queueType === 'quorum' && t.deliveryLimit !== undefined ? { 'x-delivery-limit': t.deliveryLimit } : {}),
+      // Per-key order across instances: with competing consumers, two instances can hold
+      // messages of one key at once; a single active consumer keeps one in charge.
+      ...(t.singleActiveConsumer ? { 'x-single-active-consumer': true } : {}),
     },
   });
   for (const delay of t.delayQueues) {
