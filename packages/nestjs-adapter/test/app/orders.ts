@@ -1,7 +1,7 @@
 import { Body, Controller, HttpCode, Injectable, Module, Post } from '@nestjs/common';
 import { InjectDataSource, TypeOrmModule } from '@nestjs/typeorm';
-import type { TxboxOutbox } from '@txbox/nestjs';
-import { Column, type DataSource, Entity, PrimaryColumn } from 'typeorm';
+import { TxboxOutbox } from '@txbox/nestjs';
+import { Column, DataSource, Entity, PrimaryColumn } from 'typeorm';
 import { OrderPlaced } from './contracts.js';
 
 @Entity({ name: 'orders' })
