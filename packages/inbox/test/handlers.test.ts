@@ -56,7 +56,9 @@ afterAll(async () => {
 });
 
 function consumer(
-  options: Omit<Parameters<typeof createConsumer>[0], 'database' | 'amqp' | 'schema' | 'exchange' | 'group'>,
+  options: Omit<Parameters<typeof createConsumer>[0], 'database' | 'amqp' | 'schema' | 'exchange' | 'group'> & {
+    group?: string;
+  },
 ) {
   const c = createConsumer({
     group: uniqueName('g'),
