@@ -21,10 +21,15 @@ export class KeySerializer {
     return this.#inFlight.size;
   }
 
-  submit(key: string | null, task: () => Promise<void>): Promise<void> {
-    const previous = key === null ? undefined : this.#tails.get(key);
+  /**
+   * Runs `task` after every earlier task that shares one of its keys (a single key, several
+   * keys for a batch, or none).
+   */
+  submit(key: string | readonly string[] | null, task: () => Promise<void>): Promise<void> {
+    const keys = key === null ? [] : typeof key === 'string' ? [key] : key;
+    const previous = keys.map((k) => this.#tails.get(k)).filter((p): p is Promise<void> => p !== undefined);
     const run = async () => {
-      if (previous) await previous;
+      if (previous.length > 0) await Promise.all(previous);
       await this.#acquire();
       try {
         await task();
@@ -35,10 +40,10 @@ export class KeySerializer {
     const done = run().catch(() => {
       // Tasks handle their own errors; a rejection here must not break the key's chain.
     });
-    if (key !== null) {
-      this.#tails.set(key, done);
+    for (const k of keys) {
+      this.#tails.set(k, done);
       void done.then(() => {
-        if (this.#tails.get(key) === done) this.#tails.delete(key);
+        if (this.#tails.get(k) === done) this.#tails.delete(k);
       });
     }
     this.#inFlight.add(done);

@@ -24,6 +24,26 @@ ON CONFLICT (consumer_group, message_id) DO NOTHING
 RETURNING 1 AS recorded`;
 }
 
+/**
+ * Records a batch of deliveries in one statement: $1 group, then parallel arrays $2 ids,
+ * $3 types, $4 versions, $5 attempts. Returns the ids recorded now (first deliveries);
+ * an id already present, or repeated in the batch, is returned at most once. Rows go in
+ * id order so that two concurrent batches wait on each other's keys in one order (no deadlock).
+ */
+export function recordDeliveriesSql(t: InboxTables): string {
+  return `INSERT INTO ${t.inbox} (consumer_group, message_id, type, version, attempts, received_at)
+SELECT $1, d.id, d.type, d.version, d.attempts, now()
+FROM unnest($2::text[], $3::text[], $4::int[], $5::int[]) AS d(id, type, version, attempts)
+ORDER BY d.id
+ON CONFLICT (consumer_group, message_id) DO NOTHING
+RETURNING message_id`;
+}
+
+/** Removes the record of a delivery whose handler failed inside a batch: $1 group, $2 id. */
+export function forgetDeliverySql(t: InboxTables): string {
+  return `DELETE FROM ${t.inbox} WHERE consumer_group = $1 AND message_id = $2`;
+}
+
 /** Deletes up to $2 records of group $3 (or all groups when null) processed more than $1 ms ago. */
 export function deleteOldRecordsSql(t: InboxTables): string {
   return `DELETE FROM ${t.inbox} WHERE ctid = ANY(ARRAY(
