@@ -1,4 +1,9 @@
-export { AmqpConnection, type AmqpConnectionEvents, type AmqpConnectionOptions } from './amqp/amqp-connection.js';
+export {
+  AmqpConnection,
+  type AmqpConnectionEvents,
+  type AmqpConnectionOptions,
+  resolveAmqpConnection,
+} from './amqp/amqp-connection.js';
 export { redactUrl } from './amqp/redact-url.js';
 export {
   type AnyMessageContract,

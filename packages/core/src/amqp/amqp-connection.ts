@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import amqp, { type Channel, type ChannelModel, type ConfirmChannel } from 'amqplib';
 import pRetry, { AbortError } from 'p-retry';
-import { TxboxError } from '../errors/txbox-error.js';
+import { ConfigurationError, TxboxError } from '../errors/txbox-error.js';
 import { settlesWithin } from '../lifecycle/lifecycle.js';
 import { silentLogger, type TxboxLogger } from '../logger/logger.js';
 import { redactUrl } from './redact-url.js';
@@ -32,7 +32,11 @@ export interface AmqpConnectionEvents {
  * exponential backoff, via p-retry) until the broker is reachable, so callers simply ask
  * for a connection when they need one; `close()` aborts any wait.
  */
+const AMQP_CONNECTION = Symbol.for('txbox.amqp-connection');
+
 export class AmqpConnection extends EventEmitter<AmqpConnectionEvents> {
+  /** Brand checked by {@link resolveAmqpConnection}: works across CommonJS and ESM copies. */
+  readonly [AMQP_CONNECTION] = true;
   readonly #options: Required<Omit<AmqpConnectionOptions, 'logger'>>;
   readonly #logger: TxboxLogger;
   readonly #abort = new AbortController();
@@ -192,4 +196,24 @@ function withHeartbeat(url: string, seconds: number): string {
 function describe(error: unknown): string {
   const text = error instanceof Error ? error.message : String(error);
   return redactUrl(text);
+}
+
+/**
+ * Accepts what a relay or consumer was given as `amqp`: a URL (a connection it owns and
+ * closes) or a shared {@link AmqpConnection} (borrowed, never closed by it).
+ */
+export function resolveAmqpConnection(
+  input: unknown,
+  options: { option: string; connectionName: string; logger?: TxboxLogger },
+): { connection: AmqpConnection; owned: boolean } {
+  if (typeof input === 'string' && /^amqps?:\/\//.test(input)) {
+    return {
+      connection: new AmqpConnection({ url: input, connectionName: options.connectionName, logger: options.logger }),
+      owned: true,
+    };
+  }
+  if (typeof input === 'object' && input !== null && (input as Record<symbol, unknown>)[AMQP_CONNECTION] === true) {
+    return { connection: input as AmqpConnection, owned: false };
+  }
+  throw new ConfigurationError(options.option, 'expected an amqp:// or amqps:// URL or an AmqpConnection');
 }

@@ -1,5 +1,5 @@
 import {
-  AmqpConnection,
+  type AmqpConnection,
   type AnyMessageContract,
   assertSchemaReady,
   ConfigurationError,
@@ -14,6 +14,7 @@ import {
   type OutgoingMessage,
   type OwnedPool,
   parseOptions,
+  resolveAmqpConnection,
   resolvePool,
   settlesWithin,
   silentLogger,
@@ -290,22 +291,13 @@ export class InboxConsumer {
       max: this.#options.concurrency + 2,
       applicationName: `txbox-inbox ${this.group}`,
     });
-    if (typeof options.amqp === 'string') {
-      if (!/^amqps?:\/\//.test(options.amqp)) {
-        throw new ConfigurationError('inbox.amqp', 'expected an amqp:// or amqps:// URL or an AmqpConnection');
-      }
-      this.#amqp = new AmqpConnection({
-        url: options.amqp,
-        connectionName: `txbox-inbox ${this.group}`,
-        logger: this.#logger,
-      });
-      this.#ownsAmqp = true;
-    } else if (options.amqp instanceof AmqpConnection) {
-      this.#amqp = options.amqp;
-      this.#ownsAmqp = false;
-    } else {
-      throw new ConfigurationError('inbox.amqp', 'expected an amqp:// or amqps:// URL or an AmqpConnection');
-    }
+    const amqp = resolveAmqpConnection(options.amqp, {
+      option: 'inbox.amqp',
+      connectionName: `txbox-inbox ${this.group}`,
+      logger: this.#logger,
+    });
+    this.#amqp = amqp.connection;
+    this.#ownsAmqp = amqp.owned;
     this.topology = this.#buildTopology(options.names);
   }
 

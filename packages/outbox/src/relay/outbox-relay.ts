@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import {
-  AmqpConnection,
+  type AmqpConnection,
   assertSchemaReady,
   ConfigurationError,
   type DatabaseInput,
@@ -10,6 +10,7 @@ import {
   Lifecycle,
   type OwnedPool,
   parseOptions,
+  resolveAmqpConnection,
   resolvePool,
   silentLogger,
   sleep,
@@ -182,22 +183,13 @@ export class OutboxRelay {
     this.#retry = options.retryStrategy ?? defaultRetryStrategy();
     if (typeof this.#retry !== 'function') throw new ConfigurationError('relay.retryStrategy', 'must be a function');
     this.#db = resolvePool(options.database, { applicationName: 'txbox-outbox-relay' });
-    if (typeof options.amqp === 'string') {
-      if (!/^amqps?:\/\//.test(options.amqp)) {
-        throw new ConfigurationError('relay.amqp', 'expected an amqp:// or amqps:// URL or an AmqpConnection');
-      }
-      this.#amqp = new AmqpConnection({
-        url: options.amqp,
-        connectionName: `txbox-relay ${this.relayId}`,
-        logger: this.#logger,
-      });
-      this.#ownsAmqp = true;
-    } else if (options.amqp instanceof AmqpConnection) {
-      this.#amqp = options.amqp;
-      this.#ownsAmqp = false;
-    } else {
-      throw new ConfigurationError('relay.amqp', 'expected an amqp:// or amqps:// URL or an AmqpConnection');
-    }
+    const amqp = resolveAmqpConnection(options.amqp, {
+      option: 'relay.amqp',
+      connectionName: `txbox-relay ${this.relayId}`,
+      logger: this.#logger,
+    });
+    this.#amqp = amqp.connection;
+    this.#ownsAmqp = amqp.owned;
     this.#publisher = new ConfirmPublisher({
       connection: this.#amqp,
       logger: this.#logger,
