@@ -86,13 +86,14 @@ export class AmqpConnection extends EventEmitter<AmqpConnectionEvents> {
     return this.#connecting;
   }
 
-  async createConfirmChannel(): Promise<ConfirmChannel> {
-    const model = await this.channelModel();
+  /** A confirm channel; `retry: false` makes one connection attempt instead of waiting for the broker. */
+  async createConfirmChannel(options: { retry?: boolean } = {}): Promise<ConfirmChannel> {
+    const model = await this.channelModel(options);
     return model.createConfirmChannel();
   }
 
-  async createChannel(): Promise<Channel> {
-    const model = await this.channelModel();
+  async createChannel(options: { retry?: boolean } = {}): Promise<Channel> {
+    const model = await this.channelModel(options);
     return model.createChannel();
   }
 

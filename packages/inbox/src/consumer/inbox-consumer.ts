@@ -258,6 +258,7 @@ export class InboxConsumer {
   readonly #batchSize: number;
   readonly #pending: Delivery[] = [];
   #flushScheduled = false;
+  #needsReconnect = false;
   readonly #lifecycle = new Lifecycle('inbox consumer');
   #channel: ConfirmChannel | undefined;
   #consumerTag: string | undefined;
@@ -358,7 +359,20 @@ export class InboxConsumer {
         throw new ConfigurationError('inbox.handlers', `group ${this.group} has no handlers; register at least one`);
       }
       await assertSchemaReady(this.#db, inboxMigrations, this.#options.schema);
-      await this.#connect();
+      try {
+        await this.#connect();
+      } catch (error) {
+        // The broker is down or unreachable: do not hold up the application's startup (its
+        // API and outbox writes work without RabbitMQ). Keep trying in the background;
+        // stats().connected and the logs say so.
+        this.#logger.error('Inbox consumer cannot reach RabbitMQ yet; retrying in the background', {
+          group: this.group,
+          url: this.#amqp.safeUrl,
+          error: (error as Error).message,
+        });
+        this.#needsReconnect = true;
+      }
+      if (this.#needsReconnect) queueMicrotask(() => this.#scheduleReconnect());
       this.#stopRetention = every(
         this.#options.retention.intervalMs,
         () => this.cleanup(),
@@ -433,7 +447,8 @@ export class InboxConsumer {
   }
 
   async #connect(): Promise<void> {
-    const model = await this.#amqp.channelModel();
+    // One attempt: retries are #scheduleReconnect's timer, which stop() can cancel.
+    const model = await this.#amqp.channelModel({ retry: false });
     const channel = await model.createConfirmChannel();
     channel.on('error', (error: Error) => {
       this.#logger.warn('Inbox channel error', { group: this.group, error: error.message });
@@ -451,6 +466,11 @@ export class InboxConsumer {
     try {
       await declareTopology(channel, this.topology);
       await channel.prefetch(this.#prefetch);
+      if (this.#lifecycle.isStopping) {
+        // stop() ran while this (re)connect was under way: do not start consuming.
+        await settlesWithin(channel.close(), 2000);
+        return;
+      }
       this.#channel = channel;
       const { consumerTag } = await channel.consume(this.topology.queue, (message) => {
         if (message) {

@@ -1,3 +1,4 @@
+import { consoleLogger } from '@txbox/core';
 import { createConsumer, defineHandler, type InboxConsumer, migrateInbox } from '@txbox/inbox';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testAmqpUrl, uniqueName, useAmqp, useTestSchema } from '../../../../test-support/index.js';
@@ -35,9 +36,13 @@ function consumer(amqpUrl: string) {
     amqp: amqpUrl,
     schema,
     exchange,
+    logger: process.env.DEBUG_TXBOX ? consoleLogger({ verbose: true }) : undefined,
     handlers: [
       defineHandler(PaymentRequested, async (_payload, ctx) => {
-        await ctx.client.query(`INSERT INTO ${effects} (message_id) VALUES ($1)`, [ctx.envelope.id]);
+        await ctx.client.query(`INSERT INTO ${effects} (message_id, info) VALUES ($1, $2)`, [
+          ctx.envelope.id,
+          ctx.group,
+        ]);
       }),
     ],
   });
@@ -90,6 +95,34 @@ describe('the consumer stays alive', () => {
       expect(outcome).toBe('stopped');
     } finally {
       proxy.resume();
+      await proxy.close();
+    }
+  });
+
+  it('starts while the broker is unreachable, then consumes once it is back', async () => {
+    const url = new URL(testAmqpUrl());
+    const proxy = await startTcpProxy(url.hostname, Number(url.port || 5672));
+    try {
+      proxy.down();
+      const c = consumer(proxy.url(testAmqpUrl()));
+      await c.start(); // does not hold up the application's startup
+      expect((await c.stats()).connected).toBe(false);
+      proxy.restore();
+      await waitUntil(async () => (await c.stats()).connected, 30_000, 'the consumer to connect');
+      const id = publishEnvelope(amqp.channel, exchange, {
+        type: PaymentRequested.type,
+        payload: { orderId: 'after-outage', amountCents: 1 },
+      });
+      // Every consumer of this file is bound to the type: count this group's effect only.
+      const applied = async () =>
+        (
+          await pool.query(`SELECT count(*)::int AS n FROM ${effects} WHERE message_id = $1 AND info = $2`, [
+            id,
+            c.group,
+          ])
+        ).rows[0].n;
+      await waitUntil(async () => (await applied()) === 1, 30_000, 'the message to be applied');
+    } finally {
       await proxy.close();
     }
   });

@@ -47,7 +47,10 @@ export class ConfirmPublisher {
     this.#timeoutMs = options.publishTimeoutMs;
   }
 
-  /** Resolves once a channel is open (waiting for the broker if it is down). */
+  /**
+   * Resolves once a channel is open. Makes one connection attempt and fails if the broker
+   * is unreachable: the relay loop owns the backoff, so that stop() can interrupt it.
+   */
   async ready(): Promise<void> {
     await this.#ensureChannel();
   }
@@ -155,7 +158,7 @@ export class ConfirmPublisher {
   }
 
   async #open(): Promise<ConfirmChannel> {
-    const channel = await this.#connection.createConfirmChannel();
+    const channel = await this.#connection.createConfirmChannel({ retry: false });
     this.#declared = new Set();
     this.#returned = new Set();
     channel.on('return', (msg: Message) => {

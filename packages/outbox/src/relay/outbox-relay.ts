@@ -167,6 +167,10 @@ export class OutboxRelay {
   readonly #publisher: ConfirmPublisher;
   readonly #listener: NotifyListener | undefined;
   readonly #lifecycle = new Lifecycle('relay');
+  #signalStop: () => void = () => {};
+  readonly #stopRequested = new Promise<void>((resolve) => {
+    this.#signalStop = resolve;
+  });
   #loop: Promise<void> | undefined;
   #wake: (() => void) | undefined;
   #wakeRequested = false;
@@ -243,6 +247,7 @@ export class OutboxRelay {
   async stop(): Promise<void> {
     return this.#lifecycle.stop(async () => {
       this.#stopCleanup();
+      this.#signalStop();
       this.#requestWake();
       const loop = this.#loop ?? Promise.resolve();
       const finished = await Promise.race([
@@ -298,13 +303,14 @@ export class OutboxRelay {
     wake?.();
   }
 
-  async #waitForWork(): Promise<void> {
+  /** Waits for a NOTIFY, a stop, or the poll interval. */
+  async #waitForWork(ms = this.#options.pollIntervalMs): Promise<void> {
     if (this.#wakeRequested) return;
     await new Promise<void>((resolve) => {
       const timer = setTimeout(() => {
         this.#wake = undefined;
         resolve();
-      }, this.#options.pollIntervalMs);
+      }, ms);
       this.#wake = () => {
         clearTimeout(timer);
         resolve();
@@ -347,7 +353,9 @@ export class OutboxRelay {
         if (this.#lifecycle.isStopping) break;
         failures += 1;
         this.#reportLoopError(error, failures);
-        await sleep(Math.min(30_000, 100 * 2 ** Math.min(failures, 9)));
+        // Backoff that stop() cuts short (NOTIFYs do not: a broker outage under load would
+        // otherwise turn every commit into a connection attempt).
+        await Promise.race([sleep(Math.min(30_000, 100 * 2 ** Math.min(failures, 9))), this.#stopRequested]);
       }
     }
     await Promise.allSettled(inFlight);
