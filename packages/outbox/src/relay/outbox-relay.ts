@@ -389,22 +389,25 @@ export class OutboxRelay {
 
   async #claim(): Promise<ClaimedRow[]> {
     const client = await this.#db.pool.connect();
+    let broken: Error | undefined;
     try {
       await client.query(`BEGIN; ${claimLockSql(this.#tables)}`);
-      try {
-        const { rows } = await client.query<ClaimedRow>(claimBatchSql(this.#tables), [
-          this.#options.batchSize,
-          this.relayId,
-          this.#options.leaseMs,
-        ]);
-        await client.query('COMMIT');
-        return rows.sort((a, b) => Number(a.seq) - Number(b.seq));
-      } catch (error) {
-        await client.query('ROLLBACK').catch(() => {});
-        throw error;
-      }
+      const { rows } = await client.query<ClaimedRow>(claimBatchSql(this.#tables), [
+        this.#options.batchSize,
+        this.relayId,
+        this.#options.leaseMs,
+      ]);
+      // If COMMIT's reply is lost the claim may still have committed: those leases simply
+      // expire and the messages are claimed again.
+      await client.query('COMMIT');
+      return rows.sort((a, b) => Number(a.seq) - Number(b.seq));
+    } catch (error) {
+      await client.query('ROLLBACK').catch((rollbackError: Error) => {
+        broken = rollbackError; // the connection is unusable: do not return it to the pool
+      });
+      throw error;
     } finally {
-      client.release();
+      client.release(broken);
     }
   }
 
