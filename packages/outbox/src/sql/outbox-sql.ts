@@ -42,7 +42,7 @@ export function claimLockSql(t: OutboxTables): string {
  * Leases up to $1 due messages to owner $2 for $3 milliseconds, under a fresh fencing token.
  *
  * Per-key order: a keyed message may be claimed only if every older unpublished message of
- * its key is claimed in the same batch (they are then published first, in seq order).
+ * its key is claimed in the same batch (the relay publishes a batch in seq order).
  *  - `candidates` skips keys blocked by an older message that is leased or not yet due, so
  *    LIMIT counts useful rows. It reads committed state, and SKIP LOCKED hides rows that
  *    another transaction is changing right now.
@@ -63,7 +63,10 @@ candidates AS (
       SELECT 1 FROM ${t.outbox} p
       WHERE p.ordering_key = o.ordering_key AND p.published_at IS NULL AND p.seq < o.seq
         AND (p.available_at > now() OR (p.lease_expires_at IS NOT NULL AND p.lease_expires_at > now()))))
-  ORDER BY o.seq
+  -- Due time first (index outbox_unpublished_due): delayed and retrying rows are never scanned.
+  -- Order within a key does not depend on it: \`claimable\` keeps a message only with all its
+  -- older unpublished siblings, and the relay publishes a batch in seq order.
+  ORDER BY o.available_at, o.seq
   LIMIT $1
   FOR UPDATE SKIP LOCKED
 ),
