@@ -124,4 +124,14 @@ describe('publish if and only if the transaction commits', () => {
     const [only] = await collector.waitFor(1);
     expect(only?.properties.messageId).toBe(id);
   });
+
+  it('a large batch is written in array order, in as few statements as the parameter limit allows', async () => {
+    const messages = Array.from({ length: 6_000 }, (_, i) =>
+      OrderPlaced.create({ orderId: `bulk-${i}`, totalCents: i }, { key: `bulk:${i % 7}` }),
+    );
+    const ids = await inTransaction(pool, (c) => outbox.add(c, messages));
+    const { rows } = await pool.query(`SELECT id FROM "${schema}".outbox ORDER BY seq`);
+    expect(rows.map((r) => r.id)).toEqual(ids);
+    await pool.query(`DELETE FROM "${schema}".outbox`);
+  });
 });

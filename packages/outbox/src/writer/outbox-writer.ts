@@ -10,6 +10,7 @@ import {
   type OutgoingMessage,
   PayloadTooLargeError,
   parseOptions,
+  type Transaction,
   toTransaction,
   UnknownContractError,
   validateAmqpName,
@@ -51,16 +52,17 @@ const optionsSchema = z.object({
 const MAX_DELAY_MS = 365 * 24 * 3600 * 1000;
 const MAX_KEY_LENGTH = 512;
 const MAX_HEADERS_BYTES = 16 * 1024;
+/** 13 parameters per message; PostgreSQL allows 65,535 per statement. */
+const MAX_ROWS_PER_STATEMENT = 5000;
 
 interface Row {
-  ord: number;
   id: string;
   type: string;
   version: number;
   ordering_key: string | null;
   exchange: string;
   routing_key: string;
-  payload: unknown;
+  payloadJson: string;
   headers: Record<string, string>;
   correlation_id: string | null;
   causation_id: string | null;
@@ -79,7 +81,8 @@ export class OutboxWriter {
   readonly #tables: OutboxTables;
   readonly #maxPayloadBytes: number;
   readonly #notify: boolean;
-  readonly #sql: string;
+  /** Statement text per (rows, keyed) — few distinct shapes in practice. */
+  readonly #statements = new Map<string, string>();
 
   constructor(options: OutboxWriterOptions) {
     const resolved = parseOptions(optionsSchema, options, 'outbox');
@@ -92,7 +95,6 @@ export class OutboxWriter {
     this.exchange = validateAmqpName('exchange name', resolved.exchange);
     this.#maxPayloadBytes = resolved.maxPayloadBytes;
     this.#notify = resolved.notify;
-    this.#sql = insertMessagesSql(this.#tables);
   }
 
   /**
@@ -111,10 +113,43 @@ export class OutboxWriter {
     const rows = messages.map((m, index) => this.#toRow(m, index, messages.length));
     if (rows.length > 0) {
       transaction.assertActive();
-      await transaction.query(this.#sql, [JSON.stringify(rows), this.#notify ? this.#tables.notifyChannelName : null]);
+      for (let start = 0; start < rows.length; start += MAX_ROWS_PER_STATEMENT) {
+        await this.#insert(transaction, rows.slice(start, start + MAX_ROWS_PER_STATEMENT));
+      }
     }
     const ids = rows.map((r) => r.id);
     return Array.isArray(input) ? ids : (ids[0] as string);
+  }
+
+  async #insert(transaction: Transaction, rows: Row[]): Promise<void> {
+    const keys = [...new Set(rows.map((r) => r.ordering_key).filter((k): k is string => k !== null))].sort();
+    const shape = `${rows.length}:${keys.length > 0}`;
+    let sql = this.#statements.get(shape);
+    if (!sql) {
+      sql = insertMessagesSql(this.#tables, rows.length, { lockKeys: keys.length > 0, notify: this.#notify });
+      if (this.#statements.size < 64) this.#statements.set(shape, sql);
+    }
+    const values: unknown[] = [];
+    for (const r of rows) {
+      values.push(
+        r.id,
+        r.type,
+        r.version,
+        r.ordering_key,
+        r.exchange,
+        r.routing_key,
+        r.payloadJson,
+        JSON.stringify(r.headers),
+        r.correlation_id,
+        r.causation_id,
+        r.traceparent,
+        r.tracestate,
+        r.delay_ms,
+      );
+    }
+    if (keys.length > 0) values.push(keys);
+    if (this.#notify) values.push(this.#tables.notifyChannelName);
+    await transaction.query(sql, values);
   }
 
   #toRow(message: OutgoingMessage, index: number, count: number): Row {
@@ -170,14 +205,13 @@ export class OutboxWriter {
       throw new InvalidMessageError(`headers${at}`, `must total at most ${MAX_HEADERS_BYTES} bytes`);
     }
     return {
-      ord: index,
       id,
       type: contract.type,
       version: contract.version,
       ordering_key: key,
       exchange: this.exchange,
       routing_key: validateRoutingKey('routing key', message.routingKey ?? contract.type),
-      payload,
+      payloadJson,
       headers,
       correlation_id: optionalText(message.correlationId, `correlationId${at}`),
       causation_id: optionalText(message.causationId, `causationId${at}`),
