@@ -1,6 +1,6 @@
-import { createOutbox, migrateOutbox, outboxSql, outboxTables } from '@txbox/outbox';
-import { beforeAll, describe, expect, it } from 'vitest';
-import { useTestSchema } from '../../../test-support/index.js';
+import { createOutbox, createRelay, migrateOutbox, type OutboxRelay, outboxSql, outboxTables } from '@txbox/outbox';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { testAmqpUrl, uniqueName, useAmqp, useTestSchema } from '../../../test-support/index.js';
 import { inTransaction, OrderPlaced } from './fixtures.js';
 
 const { schema, pool, databaseUrl } = useTestSchema('outbox_claim_cost');
@@ -76,5 +76,52 @@ describe('the claim stays O(batch)', () => {
     // Pages, not time: a scan of 50,000 rows would read thousands of pages.
     expect(behindDelayed.pages).toBeLessThan(few.pages * 4 + 50);
     expect(inBacklog.pages).toBeLessThan(few.pages * 4 + 50);
+  });
+});
+
+describe('claiming under a backlog', () => {
+  const amqp = useAmqp();
+  let relay: OutboxRelay | undefined;
+  afterAll(async () => {
+    await relay?.stop();
+  });
+
+  it('a key whose oldest message became due last is still claimed, in order (no livelock)', async () => {
+    await pool.query(`DELETE FROM "${schema}".outbox`);
+    const exchange = uniqueName('claim_order');
+    const outbox = createOutbox({ contracts: [OrderPlaced], schema, exchange, notify: false });
+    const collector = await amqp.bindCollector(exchange, '#');
+    const KEYS = 5;
+    const PER_KEY = 60;
+    await inTransaction(pool, (c) =>
+      outbox.add(
+        c,
+        Array.from({ length: KEYS * PER_KEY }, (_, i) =>
+          OrderPlaced.create(
+            { orderId: `k${i % KEYS}:${Math.floor(i / KEYS)}`, totalCents: 1 },
+            { key: `k${i % KEYS}` },
+          ),
+        ),
+      ),
+    );
+    // As after a failed publish: every key's oldest message is retried and due only now,
+    // later than the newer messages of its key, which have been waiting since earlier.
+    await pool.query(`UPDATE "${schema}".outbox SET available_at = now() - interval '1 minute'`);
+    await pool.query(
+      `UPDATE "${schema}".outbox SET available_at = now(), attempts = 1
+       WHERE seq IN (SELECT min(seq) FROM "${schema}".outbox GROUP BY ordering_key)`,
+    );
+    relay = createRelay({ database: pool, amqp: testAmqpUrl(), schema, listen: false, batchSize: 20 });
+    let published = 0;
+    for (let round = 0; round < 100 && published < KEYS * PER_KEY; round++)
+      published += (await relay.runOnce()).published;
+    expect(published).toBe(KEYS * PER_KEY);
+    const arrived = await collector.waitFor(KEYS * PER_KEY);
+    const perKey = new Map<string, number[]>();
+    for (const m of arrived) {
+      const [key, n] = String(JSON.parse(m.content.toString()).orderId).split(':');
+      perKey.set(key as string, [...(perKey.get(key as string) ?? []), Number(n)]);
+    }
+    for (const [key, ns] of perKey) expect(ns, key).toEqual(Array.from({ length: PER_KEY }, (_, i) => i));
   });
 });

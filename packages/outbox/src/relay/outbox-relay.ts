@@ -333,6 +333,7 @@ export class OutboxRelay {
           continue;
         }
         await this.#publisher.ready();
+        failures = 0; // connected: the next failure starts a fresh backoff
         while (inFlight.size >= this.#options.maxInFlightBatches) await Promise.race(inFlight);
         if (this.#lifecycle.isStopping) break;
         this.#wakeRequested = false;
@@ -355,7 +356,8 @@ export class OutboxRelay {
         this.#reportLoopError(error, failures);
         // Backoff that stop() cuts short (NOTIFYs do not: a broker outage under load would
         // otherwise turn every commit into a connection attempt).
-        await Promise.race([sleep(Math.min(30_000, 100 * 2 ** Math.min(failures, 9))), this.#stopRequested]);
+        // Capped at 5 s so the relay resumes within seconds of the broker or database coming back.
+        await Promise.race([sleep(Math.min(5000, 100 * 2 ** Math.min(failures, 6))), this.#stopRequested]);
       }
     }
     await Promise.allSettled(inFlight);

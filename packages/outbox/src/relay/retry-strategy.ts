@@ -23,9 +23,10 @@ export interface DefaultRetryStrategyOptions {
 }
 
 /**
- * Exponential backoff with full jitter (delay = random(0, min(max, base * 2^(attempt-1))))
- * up to `maxAttempts`; non-retryable failures are dead-lettered at once. Full jitter
- * spreads retries of a burst that failed together (a broker outage) over the window.
+ * Exponential backoff with "equal jitter" (delay = step/2 + random(0, step/2), where
+ * step = min(max, base * 2^(attempt-1))) up to `maxAttempts`; non-retryable failures are
+ * dead-lettered at once. The jitter spreads retries of a burst that failed together (a
+ * broker outage) over the window, while keeping at least half of each step.
  */
 export function defaultRetryStrategy(options: DefaultRetryStrategyOptions = {}): RetryStrategy {
   const maxAttempts = options.maxAttempts ?? 10;

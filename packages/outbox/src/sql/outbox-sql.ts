@@ -88,36 +88,51 @@ export function claimLockSql(t: OutboxTables): string {
 }
 
 /**
- * Leases up to $1 due messages to owner $2 for $3 milliseconds, under a fresh fencing token.
+ * Leases up to about $1 due messages to owner $2 for $3 milliseconds, under a fresh fencing token.
  *
  * Per-key order: a keyed message may be claimed only if every older unpublished message of
  * its key is claimed in the same batch (the relay publishes a batch in seq order).
- *  - `candidates` skips keys blocked by an older message that is leased or not yet due, so
- *    LIMIT counts useful rows. It reads committed state, and SKIP LOCKED hides rows that
- *    another transaction is changing right now.
- *  - `claimable` closes that gap: a candidate whose older sibling was skipped as locked (a
- *    relay settling it late, after its lease expired; a concurrent claim) is dropped, since
- *    that sibling may yet be retried later or published by someone else.
- * Claims run after claimLockSql in the same transaction, on a READ COMMITTED snapshot taken
- * after the lock, so each claim sees every earlier claim's leases.
+ *  - `due` walks due, unleased rows by due time (index outbox_unpublished_due), so delayed
+ *    and retrying rows are never scanned however many there are. It skips keys blocked by
+ *    an older message that is leased or not yet due, so LIMIT counts useful rows.
+ *  - `heads` adds the older due siblings of the keys in `due` that fell outside it: a message
+ *    that was retried becomes due later than the newer messages of its key, so without this
+ *    step those keys could never be claimed (a livelock under a backlog).
+ *  - `claimable` drops a keyed candidate whose older sibling is still missing — skipped as
+ *    locked (a relay settling it late, after its lease expired; a concurrent claim) or cut
+ *    by LIMIT — since that sibling may yet be published by someone else, or later.
+ * Both scans read committed state, and SKIP LOCKED hides rows another transaction is changing
+ * right now. Claims run after claimLockSql in the same transaction, on a READ COMMITTED
+ * snapshot taken after the lock, so each claim sees every earlier claim's leases.
  */
 export function claimBatchSql(t: OutboxTables): string {
+  const claimableRow = (alias: string) =>
+    `${alias}.published_at IS NULL AND ${alias}.available_at <= now()
+    AND (${alias}.lease_expires_at IS NULL OR ${alias}.lease_expires_at <= now())`;
   return `WITH token AS (SELECT nextval(${literal(t.leaseTokenSequence)}) AS value),
-candidates AS (
+due AS (
   SELECT o.seq, o.ordering_key FROM ${t.outbox} o
-  WHERE o.published_at IS NULL
-    AND o.available_at <= now()
-    AND (o.lease_expires_at IS NULL OR o.lease_expires_at <= now())
+  WHERE ${claimableRow('o')}
     AND (o.ordering_key IS NULL OR NOT EXISTS (
       SELECT 1 FROM ${t.outbox} p
       WHERE p.ordering_key = o.ordering_key AND p.published_at IS NULL AND p.seq < o.seq
         AND (p.available_at > now() OR (p.lease_expires_at IS NOT NULL AND p.lease_expires_at > now()))))
-  -- Due time first (index outbox_unpublished_due): delayed and retrying rows are never scanned.
-  -- Order within a key does not depend on it: \`claimable\` keeps a message only with all its
-  -- older unpublished siblings, and the relay publishes a batch in seq order.
   ORDER BY o.available_at, o.seq
   LIMIT $1
   FOR UPDATE SKIP LOCKED
+),
+heads AS (
+  SELECT h.seq, h.ordering_key FROM ${t.outbox} h
+  WHERE h.ordering_key IN (SELECT ordering_key FROM due WHERE ordering_key IS NOT NULL)
+    AND ${claimableRow('h')}
+    AND h.seq < (SELECT max(d.seq) FROM due d WHERE d.ordering_key = h.ordering_key)
+    AND h.seq NOT IN (SELECT seq FROM due)
+  ORDER BY h.seq
+  LIMIT $1
+  FOR UPDATE SKIP LOCKED
+),
+candidates AS (
+  SELECT seq, ordering_key FROM due UNION ALL SELECT seq, ordering_key FROM heads
 ),
 claimable AS (
   SELECT c.seq FROM candidates c
