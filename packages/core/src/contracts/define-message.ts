@@ -72,11 +72,17 @@ export type PayloadOf<C extends AnyMessageContract> = z.output<C['schema']>;
 
 const MESSAGE_TYPE = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,199}$/;
 
-export interface DefineMessageInput<TType extends string, TSchema extends z.ZodType, TVersion extends number> {
+export interface DefineMessageInput<
+  TType extends string,
+  TSchema extends z.ZodType,
+  TVersion extends number,
+  TFrom extends AnyMessageContract = AnyMessageContract,
+> {
   type: TType;
   version: TVersion;
   schema: TSchema;
-  upcast?: Upcaster<AnyMessageContract, TSchema>;
+  /** Reads the previous version: `transform` receives its parsed payload, typed. */
+  upcast?: Upcaster<TFrom, TSchema>;
 }
 
 /**
@@ -89,9 +95,12 @@ export interface DefineMessageInput<TType extends string, TSchema extends z.ZodT
  *   schema: z.object({ orderId: z.string(), totalCents: z.number().int() }),
  * });
  */
-export function defineMessage<TType extends string, TSchema extends z.ZodType, TVersion extends number>(
-  input: DefineMessageInput<TType, TSchema, TVersion>,
-): MessageContract<TType, TSchema, TVersion> {
+export function defineMessage<
+  TType extends string,
+  TSchema extends z.ZodType,
+  TVersion extends number,
+  TFrom extends AnyMessageContract = AnyMessageContract,
+>(input: DefineMessageInput<TType, TSchema, TVersion, TFrom>): MessageContract<TType, TSchema, TVersion> {
   if (typeof input.type !== 'string' || !MESSAGE_TYPE.test(input.type)) {
     throw new ConfigurationError(
       'defineMessage.type',
@@ -118,7 +127,7 @@ export function defineMessage<TType extends string, TSchema extends z.ZodType, T
     type: input.type,
     version: input.version,
     schema: input.schema,
-    upcaster: input.upcast,
+    upcaster: input.upcast as Upcaster<AnyMessageContract, TSchema> | undefined,
     create(payload, options = {}) {
       return { ...options, contract, payload };
     },

@@ -61,7 +61,7 @@ import { KeySerializer } from './key-serializer.js';
 export interface InboxConsumerOptions {
   /** Consumer group: one queue, one dedup scope. Every instance of a service uses the same group. */
   group: string;
-  /** PostgreSQL: a connection string (the consumer owns a pool sized to `concurrency`) or a `pg.Pool`. */
+  /** PostgreSQL: a connection string (the consumer owns a pool of `concurrency + 2`) or a `pg.Pool`. */
   database: DatabaseInput;
   /** RabbitMQ: an amqp:// URL (owned) or a shared {@link AmqpConnection}. */
   amqp: string | AmqpConnection;
@@ -98,7 +98,7 @@ export interface InboxConsumerOptions {
     /** How long to wait for more deliveries before handling a partial batch. @defaultValue `0` (what arrived together) */
     maxWaitMs?: number;
   };
-  /** Unacknowledged deliveries the broker sends ahead. @defaultValue `concurrency * 4` */
+  /** Unacknowledged deliveries the broker sends ahead. @defaultValue `concurrency * max(4, batch.maxMessages)` */
   prefetch?: number;
   /** Handlers running at once (different ordering keys). @defaultValue `8` */
   concurrency?: number;

@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { InboxStats } from '@txbox/inbox';
 import { type DeadLetter, DeadLetters, type OutboxStats, outboxTables, readOutboxStats } from '@txbox/outbox';
-import pg from 'pg';
+import type pg from 'pg';
 import { TxboxRuntime } from '../runtime/txbox-runtime.js';
 
 export interface TxboxStats {
@@ -42,13 +42,6 @@ export class TxboxAdmin {
   }
 
   async #withPool<T>(fn: (pool: pg.Pool) => Promise<T>): Promise<T> {
-    const { database } = this.runtime.database;
-    if (typeof database !== 'string') return fn(database);
-    const pool = new pg.Pool({ connectionString: database, max: 1 });
-    try {
-      return await fn(pool);
-    } finally {
-      await pool.end();
-    }
+    return fn(this.runtime.database.database);
   }
 }

@@ -1,6 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { outboxTables, readOutboxStats } from '@txbox/outbox';
-import pg from 'pg';
 import { TxboxRuntime } from '../runtime/txbox-runtime.js';
 
 /** `@nestjs/terminus`'s indicator result shape: `{ [key]: { status, ...details } }`. */
@@ -50,13 +49,6 @@ export class TxboxHealthIndicator {
 
   async #outboxStats() {
     if (this.runtime.relay) return this.runtime.relay.stats();
-    const { database } = this.runtime.database;
-    if (typeof database !== 'string') return readOutboxStats(database, outboxTables(this.runtime.schema));
-    const pool = new pg.Pool({ connectionString: database, max: 1 });
-    try {
-      return await readOutboxStats(pool, outboxTables(this.runtime.schema));
-    } finally {
-      await pool.end();
-    }
+    return readOutboxStats(this.runtime.database.database, outboxTables(this.runtime.schema));
   }
 }

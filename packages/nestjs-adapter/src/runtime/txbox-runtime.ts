@@ -15,15 +15,17 @@ import {
   migrateInbox,
 } from '@txbox/inbox';
 import { createOutbox, createRelay, migrateOutbox, type OutboxRelay, type OutboxWriter } from '@txbox/outbox';
-import type pg from 'pg';
+import pg from 'pg';
 import { readOnMessageMetadata } from '../decorators/on-message.decorator.js';
 import { type TxboxModuleOptions, validateModuleOptions } from '../options/txbox-module-options.js';
 import { MODULE_OPTIONS_TOKEN } from '../txbox.module-definition.js';
 import { nestLogger } from './nest-logger.js';
 
 interface ResolvedDatabase {
-  /** What relay and consumers use for their own statements. */
-  database: string | pg.Pool;
+  /** The pool relay, consumers, health and admin use for their own statements. */
+  database: pg.Pool;
+  /** Set when txbox created the pool (from `{ url }`) and must end it. */
+  owned: boolean;
   /** A TypeORM DataSource, when txbox is wired to one: handlers then get `ctx.manager`. */
   dataSource: object | undefined;
 }
@@ -135,6 +137,7 @@ export class TxboxRuntime implements OnModuleInit, OnApplicationBootstrap, OnMod
     await Promise.all([...this.consumers.values()].map((c) => c.stop()));
     await this.#relay?.stop();
     await this.#amqp?.close();
+    if (this.#db?.owned) await this.#db.database.end();
   }
 
   #runMigrations(): boolean {
@@ -181,8 +184,12 @@ export class TxboxRuntime implements OnModuleInit, OnApplicationBootstrap, OnMod
 
   async #resolveDatabase(): Promise<ResolvedDatabase> {
     const option = this.options.database ?? { dataSourceName: 'default' };
-    if ('url' in option) return { database: option.url, dataSource: undefined };
-    if ('pool' in option) return { database: option.pool, dataSource: undefined };
+    if ('url' in option) {
+      const pool = new pg.Pool({ connectionString: option.url, max: 10, application_name: 'txbox-nestjs' });
+      pool.on('error', (error) => this.logger.warn('Idle PostgreSQL connection lost', { error: error.message }));
+      return { database: pool, owned: true, dataSource: undefined };
+    }
+    if ('pool' in option) return { database: option.pool, owned: false, dataSource: undefined };
     let dataSource: object | undefined;
     if ('dataSource' in option) {
       dataSource = option.dataSource;
@@ -223,6 +230,6 @@ export class TxboxRuntime implements OnModuleInit, OnApplicationBootstrap, OnMod
         'the TypeORM DataSource must use the postgres driver and be initialized',
       );
     }
-    return { database: pool, dataSource };
+    return { database: pool, owned: false, dataSource };
   }
 }
