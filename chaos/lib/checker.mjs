@@ -1,0 +1,229 @@
+// The checker: from what the databases and the broker hold after the system settled, decides
+// whether the run kept txbox's guarantees. Pure: takes the collected data, returns the report.
+import { CONSUMER_RETRY_DELAYS_MS } from './contracts.mjs';
+
+const MAX_ATTEMPTS = CONSUMER_RETRY_DELAYS_MS.length + 1;
+const SAMPLE = 5;
+
+/**
+ * @param {object} d
+ * @param {{ name: string, label: string, instances: number }[]} d.groups
+ * @param {{ id: string, kind: string, key: string|null, key_seq: number|null, expect: string }[]} d.ledger
+ * @param {Set<string>} d.rolledBack
+ * @param {{ grp: string, message_id: string, key: string|null, key_seq: number|null, prev_max: number|null,
+ *   instance: string, attempt: number, applied_seq: number }[]} d.effects
+ * @param {Map<string, Set<string>>} d.failedAttempts group -> ids that had a failed attempt
+ * @param {Map<string, object[]>} d.deadLetters group -> dead-letter queue contents
+ * @param {{ chaosId: string, messageId: string|null, reason: string, name: string }[]} d.rawExpected
+ * @param {{ id: string|undefined, key: string|undefined, redelivered: boolean }[]} d.tap publication order seen by the broker
+ * @param {{ pending: number, due: number, deadLetters: object[] }} d.outbox
+ * @param {{ queue: string, messages: number }[]} d.leftovers
+ * @param {object[]} d.crashes
+ * @param {object[]} d.boundary
+ * @param {boolean} [d.strictOrder] fail on documented / design-level reorderings too
+ */
+export function check(d) {
+  const violations = [];
+  const findings = [];
+  const violation = (what, sample = []) =>
+    violations.push(sample.length ? `${what} e.g. ${sample.slice(0, SAMPLE).join(', ')}` : what);
+
+  const ledgerById = new Map(d.ledger.map((r) => [r.id, r]));
+  const toApply = d.ledger.filter((r) => r.expect === 'apply');
+  const poison = d.ledger.filter((r) => r.expect.startsWith('dlq:'));
+  const report = {
+    committed: {
+      messages: d.ledger.length,
+      toApply: toApply.length,
+      poison: poison.length,
+      rawPoison: d.rawExpected.length,
+    },
+    rolledBack: d.rolledBack.size,
+    groups: {},
+    publication: {},
+    outbox: { pending: d.outbox.pending, due: d.outbox.due, deadLetters: d.outbox.deadLetters.length },
+    leftovers: d.leftovers.filter((l) => l.messages > 0),
+    crashes: d.crashes.length,
+    boundary: { cases: d.boundary.length, failed: d.boundary.filter((b) => !b.ok).length },
+  };
+
+  // --- per consumer group: exactly once, nothing rolled back or unexpected, per-key order -----
+  for (const g of d.groups) {
+    const rows = d.effects.filter((e) => e.grp === g.name);
+    const byId = new Map();
+    for (const e of rows) {
+      const list = byId.get(e.message_id) ?? [];
+      list.push(e);
+      byId.set(e.message_id, list);
+    }
+    const lost = toApply.filter((r) => !byId.has(r.id)).map((r) => r.id);
+    const duplicated = [...byId].filter(([, list]) => list.length > 1).map(([id, list]) => `${id} x${list.length}`);
+    const rolledBackApplied = [...byId.keys()].filter((id) => d.rolledBack.has(id));
+    const unexpected = [...byId.keys()].filter((id) => !d.rolledBack.has(id) && ledgerById.get(id)?.expect !== 'apply');
+
+    // Order: the first application of each keyed message, in application order.
+    const failed = d.failedAttempts.get(g.name) ?? new Set();
+    const firsts = [...byId.values()]
+      .map((list) => list.reduce((a, b) => (Number(a.applied_seq) < Number(b.applied_seq) ? a : b)))
+      .filter((e) => e.key !== null && e.key_seq !== null && ledgerById.get(e.message_id)?.expect === 'apply')
+      .sort((a, b) => Number(a.applied_seq) - Number(b.applied_seq));
+    const maxByKey = new Map();
+    const order = { afterFailedAttempt: [], competingConsumers: [], unexplained: [] };
+    for (const e of firsts) {
+      const before = maxByKey.get(e.key) ?? 0;
+      const keySeq = Number(e.key_seq);
+      const late = before > keySeq || (e.prev_max !== null && Number(e.prev_max) > keySeq);
+      if (late) {
+        const sample = `${e.key}#${keySeq} after #${Math.max(before, Number(e.prev_max ?? 0))} (${e.instance}, attempt ${e.attempt})`;
+        if (e.attempt > 1 || failed.has(e.message_id)) order.afterFailedAttempt.push(sample);
+        else if (g.instances > 1) order.competingConsumers.push(sample);
+        else order.unexplained.push(sample);
+      }
+      if (keySeq > before) maxByKey.set(e.key, keySeq);
+    }
+
+    // Dead-letter queue: every poison message, with its reason and history; nothing else.
+    const entries = d.deadLetters.get(g.name) ?? [];
+    const expected = new Map();
+    for (const r of poison) expected.set(r.id, { reason: r.expect.slice(4), what: r.kind });
+    for (const r of d.rawExpected) expected.set(r.chaosId, { reason: r.reason, what: `raw: ${r.name}` });
+    const seen = new Map();
+    const wrong = [];
+    const unexpectedDlq = [];
+    for (const m of entries) {
+      const ident = m.chaosId && expected.has(m.chaosId) ? m.chaosId : m.messageId;
+      const exp = ident ? expected.get(ident) : undefined;
+      if (!exp) {
+        unexpectedDlq.push(`${m.messageId ?? m.chaosId ?? '?'} (${m.type}, ${m.reason}: ${m.error})`);
+        continue;
+      }
+      seen.set(ident, (seen.get(ident) ?? 0) + 1);
+      const history = Array.isArray(m.history) ? m.history : [];
+      const last = history[history.length - 1];
+      if (m.reason !== exp.reason) wrong.push(`${exp.what} ${ident}: reason "${m.reason}", expected "${exp.reason}"`);
+      else if (history.length === 0) wrong.push(`${exp.what} ${ident}: no attempt history`);
+      else if (exp.reason === 'retries exhausted' && last?.attempt !== MAX_ATTEMPTS)
+        wrong.push(`${exp.what} ${ident}: last attempt ${last?.attempt}, expected ${MAX_ATTEMPTS}`);
+      else if (m.group !== g.name) wrong.push(`${exp.what} ${ident}: x-txbox-group "${m.group}"`);
+    }
+    const missingDlq = [...expected].filter(([id]) => !seen.has(id)).map(([id, e]) => `${id} (${e.what})`);
+    const dlqDuplicates = [...seen.values()].reduce((n, c) => n + c - 1, 0);
+    const reasons = {};
+    for (const m of entries) reasons[m.reason] = (reasons[m.reason] ?? 0) + 1;
+
+    report.groups[g.label] = {
+      group: g.name,
+      instances: g.instances,
+      applied: byId.size,
+      effectRows: rows.length,
+      lost: lost.length,
+      duplicatedEffects: duplicated.length,
+      rolledBackApplied: rolledBackApplied.length,
+      unexpected: unexpected.length,
+      outOfOrder: {
+        afterFailedAttempt: order.afterFailedAttempt.length,
+        competingConsumers: order.competingConsumers.length,
+        unexplained: order.unexplained.length,
+      },
+      deadLettered: {
+        entries: entries.length,
+        expected: expected.size,
+        missing: missingDlq.length,
+        unexpected: unexpectedDlq.length,
+        wrong: wrong.length,
+        duplicateCopies: dlqDuplicates,
+        reasons,
+      },
+      samples: {
+        lost: lost.slice(0, SAMPLE),
+        duplicated: duplicated.slice(0, SAMPLE),
+        outOfOrder: [...order.unexplained, ...order.competingConsumers, ...order.afterFailedAttempt].slice(0, SAMPLE),
+        deadLetter: [...missingDlq, ...unexpectedDlq, ...wrong].slice(0, SAMPLE),
+      },
+    };
+    const G = `group ${g.label} (${g.name})`;
+    if (lost.length) violation(`${G}: ${lost.length} committed messages never applied`, lost);
+    if (duplicated.length) violation(`${G}: ${duplicated.length} messages applied more than once`, duplicated);
+    if (rolledBackApplied.length)
+      violation(`${G}: ${rolledBackApplied.length} rolled-back messages applied`, rolledBackApplied);
+    if (unexpected.length) violation(`${G}: ${unexpected.length} unexpected effects`, unexpected);
+    if (order.unexplained.length)
+      violation(`${G}: ${order.unexplained.length} keyed messages applied out of order`, order.unexplained);
+    if (order.afterFailedAttempt.length) {
+      const text = `${G}: ${order.afterFailedAttempt.length} keyed messages applied after a later one of their key because their first attempt failed (a fault hit the handler's transaction; documented: retries go through delay queues)`;
+      if (d.strictOrder) violation(text, order.afterFailedAttempt);
+      else findings.push(`${text} e.g. ${order.afterFailedAttempt.slice(0, 3).join(', ')}`);
+    }
+    if (order.competingConsumers.length) {
+      const text = `${G}: ${order.competingConsumers.length} keyed messages applied after a later one of their key with ${g.instances} competing instances (per-key order holds within one instance only)`;
+      if (d.strictOrder) violation(text, order.competingConsumers);
+      else findings.push(`${text} e.g. ${order.competingConsumers.slice(0, 3).join(', ')}`);
+    }
+    if (missingDlq.length)
+      violation(`${G}: ${missingDlq.length} poison messages missing from the dead-letter queue`, missingDlq);
+    if (unexpectedDlq.length)
+      violation(`${G}: ${unexpectedDlq.length} unexpected messages in the dead-letter queue`, unexpectedDlq);
+    if (wrong.length) violation(`${G}: ${wrong.length} dead letters without the expected reason or history`, wrong);
+    if (dlqDuplicates)
+      findings.push(
+        `${G}: ${dlqDuplicates} extra dead-letter copies of poison messages (at-least-once: a redelivery after a fault dead-letters again)`,
+      );
+  }
+
+  // --- publication, seen from the broker (a tap queue bound to everything) ---------------------
+  const firstSeen = new Map();
+  let duplicatesPublished = 0;
+  for (const t of d.tap) {
+    if (!t.id) continue;
+    if (firstSeen.has(t.id)) {
+      if (!t.redelivered) duplicatesPublished += 1;
+      continue;
+    }
+    firstSeen.set(t.id, t);
+  }
+  const notPublished = d.ledger.filter((r) => !firstSeen.has(r.id)).map((r) => r.id);
+  const rolledBackPublished = [...d.rolledBack].filter((id) => firstSeen.has(id));
+  const pubMax = new Map();
+  const pubOrder = [];
+  for (const id of firstSeen.keys()) {
+    const r = ledgerById.get(id);
+    if (!r || r.key === null || r.key_seq === null) continue;
+    const before = pubMax.get(r.key) ?? 0;
+    if (before > r.key_seq) pubOrder.push(`${r.key}#${r.key_seq} after #${before}`);
+    else pubMax.set(r.key, r.key_seq);
+  }
+  report.publication = {
+    published: firstSeen.size,
+    notPublished: notPublished.length,
+    outOfOrder: pubOrder.length,
+    duplicatePublications: duplicatesPublished,
+    rolledBackPublished: rolledBackPublished.length,
+  };
+  if (notPublished.length)
+    violation(`${notPublished.length} committed messages never reached the broker`, notPublished);
+  if (rolledBackPublished.length)
+    violation(`${rolledBackPublished.length} rolled-back messages published`, rolledBackPublished);
+  if (pubOrder.length) violation(`${pubOrder.length} keyed messages published out of per-key commit order`, pubOrder);
+  if (duplicatesPublished)
+    findings.push(`${duplicatesPublished} duplicate publications (at-least-once relay; the inbox dropped them)`);
+
+  // --- what is left behind ----------------------------------------------------------------------
+  if (d.outbox.pending) violation(`${d.outbox.pending} messages still pending in the outbox (${d.outbox.due} due)`);
+  if (d.outbox.deadLetters.length) {
+    violation(
+      `${d.outbox.deadLetters.length} messages dead-lettered by the relay`,
+      d.outbox.deadLetters.map((r) => `${r.id} (${r.reason}: ${r.last_error})`),
+    );
+  }
+  for (const l of report.leftovers) violation(`queue ${l.queue} still holds ${l.messages} messages after settling`);
+  for (const c of d.crashes)
+    violation(
+      `process ${c.role} exited on its own (code ${c.code}, signal ${c.signal}): ${c.stderr.slice(-3).join(' | ')}`,
+    );
+  for (const b of d.boundary.filter((x) => !x.ok)) {
+    violation(
+      `boundary [${b.area}] ${b.name}: expected ${b.expect}, got ${typeof b.got === 'string' ? b.got : JSON.stringify(b.got)}`,
+    );
+  }
+  return { ok: violations.length === 0, violations, findings, report };
+}

@@ -1,0 +1,50 @@
+// The fault schedule: a pure function of (seed, duration), printed at the start of a run so a
+// failure can be replayed with --seed. Timings of the system under test are not reproducible;
+// the schedule, the workload content and the targets are.
+import { rng } from './rng.mjs';
+
+export const PROCESS_TARGETS = ['relay1', 'relay2', 'consumerA1', 'consumerA2', 'consumerB'];
+export const PG_TARGETS = ['relay-pool', 'relay-listener', 'inbox-a', 'inbox-b'];
+
+/**
+ * @returns {{ at: number, kind: string, target?: string, durationMs?: number }[]} sorted by `at` (ms
+ *   after the workload starts)
+ */
+export function buildSchedule(seed, durationMs, { brokerRestart = true, meanGapMs = 1600 } = {}) {
+  const random = rng(seed ^ 0x5eed);
+  const events = [];
+  const end = durationMs - 1000;
+  for (let at = 1500 + random.int(0, 1000); at < end; at += random.int(meanGapMs / 2, (meanGapMs * 3) / 2)) {
+    const roll = random.next();
+    if (roll < 0.28) {
+      events.push({ at, kind: 'kill', target: random.pick(PROCESS_TARGETS), durationMs: random.int(200, 3000) });
+    } else if (roll < 0.48) {
+      events.push({ at, kind: 'cut', target: random.pick(PROCESS_TARGETS) });
+    } else if (roll < 0.64) {
+      events.push({ at, kind: 'stall', target: random.pick(PROCESS_TARGETS), durationMs: random.int(500, 6000) });
+    } else {
+      events.push({ at, kind: 'pg-terminate', target: random.pick(PG_TARGETS) });
+    }
+  }
+  if (brokerRestart) {
+    const at = Math.round(durationMs * (0.35 + random.next() * 0.3));
+    events.push({ at, kind: 'broker-restart', durationMs: random.int(2000, 6000) });
+  }
+  // Malformed deliveries straight onto the exchange, three times a run.
+  for (const fraction of [0.15, 0.5, 0.85]) events.push({ at: Math.round(durationMs * fraction), kind: 'raw-poison' });
+  return events.sort((a, b) => a.at - b.at);
+}
+
+export function formatSchedule(events) {
+  return events
+    .map((e) => {
+      const extra =
+        e.durationMs === undefined
+          ? ''
+          : e.kind === 'kill'
+            ? ` restart after ${e.durationMs} ms`
+            : ` for ${e.durationMs} ms`;
+      return `  t+${(e.at / 1000).toFixed(1).padStart(6)}s ${e.kind}${e.target ? ` ${e.target}` : ''}${extra}`;
+    })
+    .join('\n');
+}

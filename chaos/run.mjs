@@ -1,0 +1,66 @@
+#!/usr/bin/env node
+// npm run chaos [-- --seed N --duration 180 --settle-timeout 180 --rate 15 --keep --strict-order
+//                   --no-broker-restart --no-boundary]
+// Exit code 0 when every check passed, 1 on any violation (the seed is named), 2 on bad usage.
+import { ensureBrokerRunning } from './lib/broker.mjs';
+import { killAllChildren } from './lib/children.mjs';
+import { DEFAULTS, runChaos } from './lib/orchestrator.mjs';
+import { formatReport } from './lib/report.mjs';
+
+function parseArgs(argv) {
+  const o = {};
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    const value = () => {
+      const v = argv[++i];
+      if (v === undefined) usage(`${arg} needs a value`);
+      return v;
+    };
+    const num = (v, name) => {
+      const n = Number(v);
+      if (!Number.isFinite(n) || n < 0) usage(`${name} must be a non-negative number`);
+      return n;
+    };
+    if (arg === '--seed') o.seed = num(value(), '--seed');
+    else if (arg === '--duration') o.durationMs = num(value(), '--duration') * 1000;
+    else if (arg === '--settle-timeout') o.settleTimeoutMs = num(value(), '--settle-timeout') * 1000;
+    else if (arg === '--rate') o.rate = num(value(), '--rate');
+    else if (arg === '--keep') o.keep = true;
+    else if (arg === '--strict-order') o.strictOrder = true;
+    else if (arg === '--no-broker-restart') o.brokerRestart = false;
+    else if (arg === '--no-boundary') o.boundary = false;
+    else if (arg === '--no-faults') o.faults = false;
+    else if (arg === '--help' || arg === '-h') usage();
+    else usage(`unknown argument ${arg}`);
+  }
+  if (process.env.CHAOS_SEED && o.seed === undefined) o.seed = Number(process.env.CHAOS_SEED);
+  if (process.env.CHAOS_DURATION && o.durationMs === undefined)
+    o.durationMs = Number(process.env.CHAOS_DURATION) * 1000;
+  o.seed ??= Math.floor(Math.random() * 1_000_000);
+  return o;
+}
+
+function usage(problem) {
+  if (problem) process.stderr.write(`${problem}\n`);
+  process.stderr.write(
+    `usage: node chaos/run.mjs [--seed N] [--duration s (default ${DEFAULTS.durationMs / 1000})] [--settle-timeout s]\n` +
+      '                          [--rate tx/s per producer] [--keep] [--strict-order] [--no-broker-restart] [--no-boundary] [--no-faults]\n',
+  );
+  process.exit(problem ? 2 : 0);
+}
+
+const options = parseArgs(process.argv.slice(2));
+let interrupted = false;
+for (const signal of ['SIGINT', 'SIGTERM']) {
+  process.on(signal, () => {
+    if (interrupted) return;
+    interrupted = true;
+    process.stderr.write(`\n${signal}: stopping children and making sure RabbitMQ runs\n`);
+    killAllChildren();
+    ensureBrokerRunning((l) => process.stderr.write(`${l}\n`)).finally(() => process.exit(130));
+  });
+}
+
+const result = await runChaos(options);
+process.stdout.write(`${formatReport(result)}\n`);
+process.exit(result.ok ? 0 : 1);

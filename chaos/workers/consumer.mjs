@@ -1,0 +1,84 @@
+// One inbox consumer instance in its own process (the orchestrator SIGKILLs and restarts it).
+//   CHAOS_DATABASE_URL, CHAOS_AMQP_URL (through the role's TCP proxy), CHAOS_EXCHANGE,
+//   CHAOS_GROUP, CHAOS_INSTANCE
+//
+// Every handler writes one row into chaos.effects with the handler's transaction client; the
+// table has no unique constraint, so a double application shows up as two rows. The row also
+// records, at insert time, the highest key_seq of the same key already applied in the group
+// (prev_max): prev_max > key_seq means this message was applied after a later one of its key.
+import diagnosticsChannel from 'node:diagnostics_channel';
+import { createConsumer, defineHandler, INBOX_CHANNELS, NonRetryableError } from '@txbox/inbox';
+import { ChaosChecked, ChaosEvent, ChaosPoison, ChaosVersioned, CONSUMER_RETRY_DELAYS_MS } from '../lib/contracts.mjs';
+import { number, reportCrashes, required, sleep, stderrLogger } from './common.mjs';
+
+const group = required('CHAOS_GROUP');
+const instance = required('CHAOS_INSTANCE');
+reportCrashes(instance);
+
+const INSERT_EFFECT = `INSERT INTO chaos.effects (grp, message_id, key, key_seq, prev_max, instance, attempt)
+SELECT $1, x.id, $3, l.key_seq,
+  (SELECT max(e.key_seq) FROM chaos.effects e WHERE e.grp = $1 AND e.key = $3),
+  $4, $5
+FROM (SELECT $2::uuid AS id) x LEFT JOIN chaos.ledger l ON l.id = x.id`;
+
+async function applyEffect(ctx) {
+  // A little work inside the transaction widens the windows the faults can hit.
+  if (Math.random() < 0.3) await sleep(Math.floor(Math.random() * 4));
+  await ctx.client.query(INSERT_EFFECT, [group, ctx.envelope.id, ctx.envelope.key, instance, ctx.attempt]);
+}
+
+// Ids that had a failed attempt in this instance (retried through a delay queue, or left
+// unsettled): the checker uses them to explain a key's reordering.
+diagnosticsChannel.subscribe(INBOX_CHANNELS.retried, (e) => {
+  process.stdout.write(`RETRIED ${e.id} ${e.attempt}\n`);
+});
+const logger = stderrLogger((msg, fields) => {
+  if (msg.startsWith('Inbox could not settle') && fields.id) process.stdout.write(`UNSETTLED ${fields.id}\n`);
+});
+
+const consumer = createConsumer({
+  group,
+  database: required('CHAOS_DATABASE_URL'),
+  amqp: required('CHAOS_AMQP_URL'),
+  exchange: required('CHAOS_EXCHANGE'),
+  concurrency: number('CHAOS_CONCURRENCY', 4),
+  prefetch: number('CHAOS_PREFETCH', 16),
+  retry: { delaysMs: CONSUMER_RETRY_DELAYS_MS },
+  retention: { intervalMs: 0 },
+  stopTimeoutMs: 5000,
+  handlers: [
+    defineHandler(ChaosEvent, async (_p, ctx) => applyEffect(ctx)),
+    defineHandler(ChaosChecked, async (_p, ctx) => applyEffect(ctx)),
+    defineHandler(ChaosVersioned, async (_p, ctx) => applyEffect(ctx)),
+    defineHandler(ChaosPoison, async (payload, ctx) => {
+      // Written, then rolled back with the failing handler: must never be seen.
+      await applyEffect(ctx);
+      if (payload.mode === 'fatal') throw new NonRetryableError('chaos poison: refused for good');
+      throw new Error('chaos poison: always fails');
+    }),
+  ],
+  logger,
+});
+
+process.on('SIGTERM', () => {
+  consumer.stop().then(
+    () => process.exit(0),
+    (error) => {
+      process.stderr.write(`stop failed: ${error?.stack ?? error}\n`);
+      process.exit(1);
+    },
+  );
+});
+
+// As a service would: if start() fails (broker unreachable at that moment), try again.
+for (let attempt = 1; ; attempt++) {
+  try {
+    await consumer.start();
+    break;
+  } catch (error) {
+    process.stderr.write(`start attempt ${attempt} failed: ${error?.message}\n`);
+    await sleep(1000);
+  }
+}
+process.stdout.write('READY\n');
+setInterval(() => {}, 60_000);

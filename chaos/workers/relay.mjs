@@ -1,0 +1,55 @@
+// One outbox relay in its own process (the orchestrator SIGKILLs and restarts it).
+//   CHAOS_DATABASE_URL, CHAOS_AMQP_URL (through the role's TCP proxy), CHAOS_RELAY_ID
+import diagnosticsChannel from 'node:diagnostics_channel';
+import { createRelay, OUTBOX_CHANNELS } from '@txbox/outbox';
+import { number, reportCrashes, required, stderrLogger } from './common.mjs';
+
+const relayId = required('CHAOS_RELAY_ID');
+reportCrashes(relayId);
+
+const counters = { batches: 0, published: 0, retried: 0, deadLettered: 0, leaseLost: 0, errors: 0 };
+diagnosticsChannel.subscribe(OUTBOX_CHANNELS.batch, (e) => {
+  counters.batches += 1;
+  counters.published += e.published;
+  counters.retried += e.retried;
+  counters.deadLettered += e.deadLettered;
+});
+diagnosticsChannel.subscribe(OUTBOX_CHANNELS.leaseLost, () => {
+  counters.leaseLost += 1;
+});
+diagnosticsChannel.subscribe(OUTBOX_CHANNELS.deadLettered, (e) => {
+  process.stdout.write(`OUTBOX_DEAD_LETTER ${e.id} ${JSON.stringify(e.reason)} ${JSON.stringify(e.error)}\n`);
+});
+diagnosticsChannel.subscribe(OUTBOX_CHANNELS.error, () => {
+  counters.errors += 1;
+});
+
+const relay = createRelay({
+  database: required('CHAOS_DATABASE_URL'),
+  amqp: required('CHAOS_AMQP_URL'),
+  relayId,
+  batchSize: number('CHAOS_BATCH_SIZE', 50),
+  leaseMs: number('CHAOS_LEASE_MS', 4000),
+  publishTimeoutMs: number('CHAOS_PUBLISH_TIMEOUT_MS', 2500),
+  pollIntervalMs: number('CHAOS_POLL_INTERVAL_MS', 250),
+  stopTimeoutMs: 5000,
+  retention: { intervalMs: 0 },
+  logger: stderrLogger(),
+});
+
+process.on('SIGTERM', () => {
+  relay.stop().then(
+    () => {
+      process.stdout.write(`STATS ${JSON.stringify(counters)}\n`);
+      process.exit(0);
+    },
+    (error) => {
+      process.stderr.write(`stop failed: ${error?.stack ?? error}\n`);
+      process.exit(1);
+    },
+  );
+});
+
+await relay.start();
+process.stdout.write('READY\n');
+setInterval(() => {}, 60_000);
