@@ -18,6 +18,7 @@ export {
 } from './contracts/define-message.js';
 export { MessageRegistry, type ResolvedPayload } from './contracts/message-registry.js';
 export {
+  checkOut,
   type DatabaseInput,
   type OwnedPool,
   resolvePool,

@@ -121,10 +121,16 @@ export class AmqpConnection extends EventEmitter<AmqpConnectionEvents> {
           clientProperties: { connection_name: this.#options.connectionName },
         });
       } catch (error) {
-        // amqplib errors can quote the URL; never let the password through.
-        throw new TxboxError('CONNECTION_FAILED', `Cannot connect to RabbitMQ at ${this.safeUrl}: ${describe(error)}`, {
-          retryable: true,
-        });
+        // Refused credentials or vhost do not fix themselves: report them at once instead of
+        // retrying forever. amqplib errors can quote the URL; never let the password through.
+        const refused = /ACCESS.REFUSED|NOT.ALLOWED|\b403\b|\b530\b/.test(describe(error));
+        const failure = new TxboxError(
+          'CONNECTION_FAILED',
+          `Cannot connect to RabbitMQ at ${this.safeUrl}: ${describe(error)}${refused ? ' (check the user, password and vhost)' : ''}`,
+          { retryable: !refused },
+        );
+        if (refused) throw new AbortError(failure);
+        throw failure;
       }
     };
     const model = retry
@@ -144,7 +150,9 @@ export class AmqpConnection extends EventEmitter<AmqpConnectionEvents> {
           if (this.#closed) throw new TxboxError('STOPPED', 'The AMQP connection was closed while connecting');
           throw error;
         })
-      : await attempt();
+      : await attempt().catch((error: unknown) => {
+          throw error instanceof AbortError ? error.originalError : error;
+        });
     if (this.#closed) {
       await model.close().catch(() => {});
       throw new TxboxError('STOPPED', 'The AMQP connection was closed while connecting');

@@ -57,17 +57,47 @@ export async function withDedicatedClient<T>(
   fn: (client: pg.PoolClient | pg.Client) => Promise<T>,
 ): Promise<T> {
   const resolved = resolvePool(database, { max: 1 });
-  let client: pg.PoolClient;
+  let held: Awaited<ReturnType<typeof checkOut>>;
   try {
-    client = await resolved.pool.connect();
+    held = await checkOut(resolved.pool);
   } catch (cause) {
     if (resolved.owned) await resolved.pool.end().catch(() => {});
     throw new TxboxError('CONNECTION_FAILED', `Cannot connect to PostgreSQL at ${resolved.safeTarget}`, { cause });
   }
   try {
-    return await fn(client);
+    return await fn(held.client);
   } finally {
-    client.release();
+    held.release();
     if (resolved.owned) await resolved.pool.end();
   }
+}
+
+const GUARDED = Symbol.for('txbox.pg-client-guarded');
+
+/**
+ * Checks a client out of `pool`, guarded against the 'error' events pg emits on a client
+ * whose connection dies (pg_terminate_backend, a failover, a network cut). With no listener
+ * such an event crashes the process, and the pool only listens while a client is idle — not
+ * while it is checked out, nor while it is being discarded. The guard stays on the client
+ * for its whole life; the query in flight still rejects, so callers see every failure.
+ * `release(broken)` discards the connection when it is broken (or was lost while held).
+ */
+export async function checkOut(pool: pg.Pool): Promise<{ client: pg.PoolClient; release: (broken?: boolean) => void }> {
+  const client = await pool.connect();
+  const guarded = client as pg.PoolClient & { [GUARDED]?: { lost: boolean } };
+  if (!guarded[GUARDED]) {
+    const state = { lost: false };
+    guarded[GUARDED] = state;
+    client.on('error', () => {
+      state.lost = true;
+    });
+  }
+  const state = guarded[GUARDED] as { lost: boolean };
+  state.lost = false;
+  return {
+    client,
+    release: (broken = false) => {
+      client.release(broken || state.lost ? true : undefined);
+    },
+  };
 }

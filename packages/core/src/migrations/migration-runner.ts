@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { checkOut } from '../database/database-input.js';
 import { TxboxError } from '../errors/txbox-error.js';
 import { validateSqlIdentifier } from '../identifiers/identifiers.js';
 
@@ -169,15 +170,15 @@ export async function assertSchemaReady(
   set: MigrationSet,
   schema: string,
 ): Promise<void> {
-  let client: pg.PoolClient;
+  let held: Awaited<ReturnType<typeof checkOut>>;
   try {
-    client = await db.pool.connect();
+    held = await checkOut(db.pool);
   } catch (cause) {
     throw new TxboxError('CONNECTION_FAILED', `Cannot connect to PostgreSQL at ${db.safeTarget}`, { cause });
   }
   try {
-    await assertSchemaCurrent(client, set, schema);
+    await assertSchemaCurrent(held.client, set, schema);
   } finally {
-    client.release();
+    held.release();
   }
 }

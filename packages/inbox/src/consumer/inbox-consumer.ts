@@ -362,6 +362,8 @@ export class InboxConsumer {
       try {
         await this.#connect();
       } catch (error) {
+        // Refused credentials are a configuration error: fail start() with it.
+        if (isTxboxError(error) && error.code === 'CONNECTION_FAILED' && !error.retryable) throw error;
         // The broker is down or unreachable: do not hold up the application's startup (its
         // API and outbox writes work without RabbitMQ). Keep trying in the background;
         // stats().connected and the logs say so.

@@ -1,4 +1,4 @@
-import { fromPg, fromTypeOrm, type Transaction, type TypeOrmEntityManagerLike } from '@txbox/core';
+import { checkOut, fromPg, fromTypeOrm, type Transaction, type TypeOrmEntityManagerLike } from '@txbox/core';
 import type pg from 'pg';
 
 /** The parts of a TypeORM `DataSource` the inbox uses (0.3.x and 1.x). */
@@ -30,11 +30,11 @@ export interface HandlerSession {
 }
 
 export async function openPgSession(pool: pg.Pool): Promise<HandlerSession> {
-  const client = await pool.connect();
+  const { client, release } = await checkOut(pool);
   try {
     await client.query('BEGIN');
   } catch (error) {
-    client.release(true);
+    release(true);
     throw error;
   }
   return {
@@ -48,7 +48,7 @@ export async function openPgSession(pool: pg.Pool): Promise<HandlerSession> {
       await client.query('ROLLBACK');
     },
     release: async (broken = false) => {
-      client.release(broken ? true : undefined);
+      release(broken);
     },
   };
 }
@@ -68,6 +68,9 @@ export async function openTypeOrmSession(dataSource: DataSourceLike): Promise<Ha
     await runner.release().catch(() => {});
     throw new Error('The TypeORM DataSource must use the postgres driver (pg) for the txbox inbox');
   }
+  // As for plain pg: a checked-out connection that dies emits 'error', fatal without a listener.
+  const onError = () => {};
+  client.on('error', onError);
   return {
     client,
     manager: runner.manager,
@@ -76,6 +79,9 @@ export async function openTypeOrmSession(dataSource: DataSourceLike): Promise<Ha
     rollback: async () => {
       if (runner.isTransactionActive) await runner.rollbackTransaction();
     },
-    release: () => runner.release(),
+    release: () => {
+      client.off('error', onError);
+      return runner.release();
+    },
   };
 }

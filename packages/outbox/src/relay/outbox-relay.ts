@@ -4,6 +4,7 @@ import {
   type AmqpConnection,
   assertSchemaReady,
   ConfigurationError,
+  checkOut,
   type DatabaseInput,
   encodeAmqpMessage,
   every,
@@ -390,8 +391,8 @@ export class OutboxRelay {
   }
 
   async #claim(): Promise<ClaimedRow[]> {
-    const client = await this.#db.pool.connect();
-    let broken: Error | undefined;
+    const { client, release } = await checkOut(this.#db.pool);
+    let broken = false;
     try {
       await client.query(`BEGIN; ${claimLockSql(this.#tables)}`);
       const { rows } = await client.query<ClaimedRow>(claimBatchSql(this.#tables), [
@@ -404,12 +405,12 @@ export class OutboxRelay {
       await client.query('COMMIT');
       return rows.sort((a, b) => Number(a.seq) - Number(b.seq));
     } catch (error) {
-      await client.query('ROLLBACK').catch((rollbackError: Error) => {
-        broken = rollbackError; // the connection is unusable: do not return it to the pool
+      await client.query('ROLLBACK').catch(() => {
+        broken = true; // the connection is unusable: do not return it to the pool
       });
       throw error;
     } finally {
-      client.release(broken);
+      release(broken);
     }
   }
 

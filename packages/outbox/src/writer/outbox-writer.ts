@@ -169,10 +169,7 @@ export class OutboxWriter {
       );
     }
     const payload = contract.parse(message.payload);
-    const payloadJson = JSON.stringify(payload);
-    if (payloadJson === undefined) {
-      throw new InvalidMessageError(`payload${at}`, 'must be JSON-serializable');
-    }
+    const payloadJson = toStorableJson(payload, `payload${at}`);
     const size = Buffer.byteLength(payloadJson, 'utf8');
     if (size > this.#maxPayloadBytes) throw new PayloadTooLargeError(contract.type, size, this.#maxPayloadBytes);
 
@@ -182,6 +179,7 @@ export class OutboxWriter {
     if (key !== null && (typeof key !== 'string' || key.length === 0 || key.length > MAX_KEY_LENGTH)) {
       throw new InvalidMessageError(`key${at}`, `must be a non-empty string of at most ${MAX_KEY_LENGTH} characters`);
     }
+    if (key !== null) assertStorableText(key, `key${at}`);
     const delayMs = message.delayMs ?? 0;
     if (typeof delayMs !== 'number' || !Number.isFinite(delayMs) || delayMs < 0 || delayMs > MAX_DELAY_MS) {
       throw new InvalidMessageError(`delayMs${at}`, 'must be a number of milliseconds from 0 to one year');
@@ -197,6 +195,8 @@ export class OutboxWriter {
       if (typeof value !== 'string') {
         throw new InvalidMessageError(`headers${at}`, `"${name}" must have a string value`);
       }
+      assertStorableText(name, `headers${at}`);
+      assertStorableText(value, `headers${at}`);
       headers[name] = value;
     }
     // AMQP encodes all headers in one table that amqplib caps at 64 KiB with our own headers
@@ -227,7 +227,44 @@ function optionalText(value: unknown, field: string): string | null {
   if (typeof value !== 'string' || value.length > 1024) {
     throw new InvalidMessageError(field, 'must be a string of at most 1024 characters');
   }
+  assertStorableText(value, field);
   return value;
+}
+
+/** PostgreSQL text and jsonb cannot hold a NUL character or an unpaired UTF-16 surrogate. */
+function isStorableText(value: string): boolean {
+  return !value.includes('\u0000') && (value as string & { isWellFormed(): boolean }).isWellFormed();
+}
+
+function assertStorableText(value: string, field: string): void {
+  if (!isStorableText(value)) {
+    throw new InvalidMessageError(
+      field,
+      'contains a NUL character or an unpaired UTF-16 surrogate, which PostgreSQL cannot store',
+    );
+  }
+}
+
+/**
+ * JSON text PostgreSQL will store as jsonb, or a typed error. Refusing here, before any SQL,
+ * matters: a value jsonb rejects would fail the INSERT and so abort the caller's transaction.
+ */
+function toStorableJson(value: unknown, field: string): string {
+  let json: string | undefined;
+  try {
+    // The replacer sees every key and string value once, on the way.
+    json = JSON.stringify(value, (key, item) => {
+      assertStorableText(key, field);
+      if (typeof item === 'string') assertStorableText(item, field);
+      return item;
+    });
+  } catch (cause) {
+    if (cause instanceof InvalidMessageError) throw cause;
+    // BigInt values and circular structures.
+    throw new InvalidMessageError(field, `is not JSON-serializable (${(cause as Error).message})`);
+  }
+  if (json === undefined) throw new InvalidMessageError(field, 'must be JSON-serializable');
+  return json;
 }
 
 /** Creates an {@link OutboxWriter}. */
