@@ -20,7 +20,9 @@ export { MessageRegistry, type ResolvedPayload } from './contracts/message-regis
 export {
   checkOut,
   type DatabaseInput,
+  guardPool,
   type OwnedPool,
+  queryPool,
   resolvePool,
   withDedicatedClient,
 } from './database/database-input.js';

@@ -36,10 +36,12 @@ export function resolvePool(
     const pool = new pg.Pool({ ...clientConfig, max: options.max ?? 4 });
     // An idle client losing its connection (pg_terminate_backend, restart) must not crash the process.
     pool.on('error', () => {});
+    guardPool(pool);
     return { pool, owned: true, clientConfig, safeTarget: redactUrl(database) };
   }
   if (database && typeof database === 'object' && typeof (database as pg.Pool).connect === 'function') {
     const poolOptions = (database as pg.Pool & { options?: pg.PoolConfig }).options ?? {};
+    guardPool(database);
     const clientConfig: pg.ClientConfig = { ...poolOptions };
     return { pool: database, owned: false, clientConfig, safeTarget: describeTarget(poolOptions) };
   }
@@ -74,6 +76,36 @@ export async function withDedicatedClient<T>(
 
 const GUARDED = Symbol.for('txbox.pg-client-guarded');
 
+/** Attaches (once) the listener that keeps a dying connection's 'error' event from crashing the process. */
+function guardClient(client: pg.Client): { lost: boolean } {
+  const guarded = client as pg.Client & { [GUARDED]?: { lost: boolean } };
+  let state = guarded[GUARDED];
+  if (!state) {
+    const fresh = { lost: false };
+    guarded[GUARDED] = fresh;
+    client.on('error', () => {
+      fresh.lost = true;
+    });
+    state = fresh;
+  }
+  return state;
+}
+
+/**
+ * Guards every client of `pool` from the moment it connects. pg-pool hands a new client over
+ * from inside the socket's data handler, after removing its own listener: if the same packet
+ * also carries the server's termination notice, the 'error' is emitted before the caller can
+ * attach anything. The pool's 'connect' event fires just before that, synchronously.
+ */
+export function guardPool(pool: pg.Pool): void {
+  const marked = pool as pg.Pool & { [GUARDED]?: true };
+  if (marked[GUARDED]) return;
+  marked[GUARDED] = true;
+  pool.on('connect', (client) => {
+    guardClient(client);
+  });
+}
+
 /**
  * Checks a client out of `pool`, guarded against the 'error' events pg emits on a client
  * whose connection dies (pg_terminate_backend, a failover, a network cut). With no listener
@@ -84,15 +116,7 @@ const GUARDED = Symbol.for('txbox.pg-client-guarded');
  */
 export async function checkOut(pool: pg.Pool): Promise<{ client: pg.PoolClient; release: (broken?: boolean) => void }> {
   const client = await pool.connect();
-  const guarded = client as pg.PoolClient & { [GUARDED]?: { lost: boolean } };
-  if (!guarded[GUARDED]) {
-    const state = { lost: false };
-    guarded[GUARDED] = state;
-    client.on('error', () => {
-      state.lost = true;
-    });
-  }
-  const state = guarded[GUARDED] as { lost: boolean };
+  const state = guardClient(client);
   state.lost = false;
   return {
     client,
@@ -100,4 +124,27 @@ export async function checkOut(pool: pg.Pool): Promise<{ client: pg.PoolClient; 
       client.release(broken || state.lost ? true : undefined);
     },
   };
+}
+
+/**
+ * `pool.query`, made safe: pg-pool's own `pool.query` listens for only the first 'error' of
+ * the client it borrows, and a terminated backend emits two (the server's message, then the
+ * closed socket) — the second one crashes the process. Every statement txbox runs on a pool
+ * goes through here instead.
+ */
+export async function queryPool<R extends pg.QueryResultRow = pg.QueryResultRow>(
+  pool: pg.Pool,
+  text: string,
+  values?: unknown[],
+): Promise<pg.QueryResult<R>> {
+  const { client, release } = await checkOut(pool);
+  let broken = false;
+  try {
+    return await client.query<R>(text, values);
+  } catch (error) {
+    broken = true;
+    throw error;
+  } finally {
+    release(broken);
+  }
 }

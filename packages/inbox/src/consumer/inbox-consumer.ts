@@ -7,6 +7,7 @@ import {
   decodeAmqpMessage,
   type Envelope,
   every,
+  guardPool,
   isMessageContract,
   isTxboxError,
   Lifecycle,
@@ -14,6 +15,7 @@ import {
   type OutgoingMessage,
   type OwnedPool,
   parseOptions,
+  queryPool,
   resolveAmqpConnection,
   resolvePool,
   settlesWithin,
@@ -24,6 +26,7 @@ import {
 } from '@txbox/core';
 import type { OutboxWriter } from '@txbox/outbox';
 import type { ConfirmChannel, ConsumeMessage, Options } from 'amqplib';
+import type pg from 'pg';
 import { z } from 'zod';
 import {
   type DataSourceLike,
@@ -279,6 +282,9 @@ export class InboxConsumer {
     if (this.#dataSource && typeof this.#dataSource.createQueryRunner !== 'function') {
       throw new ConfigurationError('inbox.dataSource', 'expected a TypeORM DataSource');
     }
+    // TypeORM's postgres driver keeps its pg pool in driver.master: guard its clients too.
+    const typeOrmPool = (this.#dataSource as { driver?: { master?: unknown } } | undefined)?.driver?.master;
+    if (typeOrmPool && typeof (typeOrmPool as { on?: unknown }).on === 'function') guardPool(typeOrmPool as pg.Pool);
     this.#outbox = options.outbox;
     const retry = this.#options.retry;
     this.#delays = retry.delaysMs ?? exponentialDelays(retry.maxAttempts - 1, retry.baseDelayMs, 2, retry.maxDelayMs);
@@ -417,7 +423,12 @@ export class InboxConsumer {
   }
 
   async stats(): Promise<InboxStats> {
-    const { rows } = await this.#db.pool.query(inboxStatsSql(this.#tables), [this.group]);
+    const { rows } = await queryPool<{ records: number; oldest_record_age_ms: number }>(
+      this.#db.pool,
+      inboxStatsSql(this.#tables),
+      [this.group],
+    );
+    const row = rows[0] ?? { records: 0, oldest_record_age_ms: 0 };
     return {
       group: this.group,
       ...this.#counters,
@@ -426,8 +437,8 @@ export class InboxConsumer {
         mean: this.#durations.count === 0 ? 0 : this.#durations.total / this.#durations.count,
         max: this.#durations.max,
       },
-      records: rows[0].records,
-      oldestRecordAgeMs: Math.round(rows[0].oldest_record_age_ms),
+      records: row.records,
+      oldestRecordAgeMs: Math.round(row.oldest_record_age_ms),
       retentionMs: this.#options.retention.processedMs,
       connected: this.#channel !== undefined,
     };
@@ -438,7 +449,7 @@ export class InboxConsumer {
     const { processedMs, batchSize } = this.#options.retention;
     let deleted = 0;
     for (;;) {
-      const { rowCount } = await this.#db.pool.query(deleteOldRecordsSql(this.#tables), [
+      const { rowCount } = await queryPool(this.#db.pool, deleteOldRecordsSql(this.#tables), [
         processedMs,
         batchSize,
         this.group,

@@ -1,4 +1,4 @@
-import { ConfigurationError, isUuid } from '@txbox/core';
+import { ConfigurationError, isUuid, queryPool } from '@txbox/core';
 import type pg from 'pg';
 import { listDeadLettersSql, purgeDeadLettersSql, requeueDeadLettersSql } from '../sql/outbox-sql.js';
 import type { OutboxTables } from '../sql/outbox-tables.js';
@@ -42,7 +42,11 @@ export class DeadLetters {
     if (!Number.isInteger(offset) || offset < 0) {
       throw new ConfigurationError('deadLetters.list.offset', 'must be a non-negative integer');
     }
-    const { rows } = await this.#pool.query(listDeadLettersSql(this.#tables), [options.type ?? null, limit, offset]);
+    const { rows } = await queryPool(this.#pool, listDeadLettersSql(this.#tables), [
+      options.type ?? null,
+      limit,
+      offset,
+    ]);
     return rows.map((r) => ({
       id: r.id,
       type: r.type,
@@ -66,14 +70,14 @@ export class DeadLetters {
   /** Puts dead letters back in the outbox, due now, with their original ids. Returns the ids requeued. */
   async requeue(ids: readonly string[]): Promise<string[]> {
     assertIds(ids, 'deadLetters.requeue');
-    const { rows } = await this.#pool.query(requeueDeadLettersSql(this.#tables), [ids]);
+    const { rows } = await queryPool(this.#pool, requeueDeadLettersSql(this.#tables), [ids]);
     return rows.map((r) => r.id as string);
   }
 
   /** Deletes the given dead letters, or all of them with `'all'`. Returns how many. */
   async purge(ids: readonly string[] | 'all'): Promise<number> {
     if (ids !== 'all') assertIds(ids, 'deadLetters.purge');
-    const { rowCount } = await this.#pool.query(purgeDeadLettersSql(this.#tables), [ids === 'all' ? null : ids]);
+    const { rowCount } = await queryPool(this.#pool, purgeDeadLettersSql(this.#tables), [ids === 'all' ? null : ids]);
     return rowCount ?? 0;
   }
 }

@@ -11,6 +11,7 @@ import {
   Lifecycle,
   type OwnedPool,
   parseOptions,
+  queryPool,
   resolveAmqpConnection,
   resolvePool,
   silentLogger,
@@ -465,17 +466,17 @@ export class OutboxRelay {
     if (published.length > 0) {
       const sql =
         this.#options.published === 'delete' ? deletePublishedSql(this.#tables) : markPublishedSql(this.#tables);
-      const { rowCount } = await persist(() => this.#db.pool.query(sql, [published, token]));
+      const { rowCount } = await persist(() => queryPool(this.#db.pool, sql, [published, token]));
       result.published = published.length;
       if ((rowCount ?? 0) < published.length) this.#leaseLost(published.length, rowCount ?? 0);
     }
     if (retries.length > 0) {
-      await persist(() => this.#db.pool.query(scheduleRetriesSql(this.#tables), [JSON.stringify(retries), token]));
+      await persist(() => queryPool(this.#db.pool, scheduleRetriesSql(this.#tables), [JSON.stringify(retries), token]));
       result.retried = retries.length;
     }
     if (deadLetters.length > 0) {
       const payload = deadLetters.map(({ row: _row, ...rest }) => rest);
-      await persist(() => this.#db.pool.query(deadLetterSql(this.#tables), [JSON.stringify(payload), token]));
+      await persist(() => queryPool(this.#db.pool, deadLetterSql(this.#tables), [JSON.stringify(payload), token]));
       result.deadLettered = deadLetters.length;
       for (const d of deadLetters) {
         outboxChannels.deadLettered.publish({
@@ -505,7 +506,7 @@ export class OutboxRelay {
     if (this.#inFlightTokens.size === 0) return;
     const tokens = [...this.#inFlightTokens];
     try {
-      await this.#db.pool.query(releaseLeasesSql(this.#tables), [tokens]);
+      await queryPool(this.#db.pool, releaseLeasesSql(this.#tables), [tokens]);
       this.#inFlightTokens.clear();
     } catch (error) {
       this.#logger.warn('Could not release outbox leases at stop; they expire after leaseMs', {

@@ -1,3 +1,4 @@
+import { queryPool } from '@txbox/core';
 import type pg from 'pg';
 import { deleteOldDeadLettersSql, deleteOldPublishedSql } from '../sql/outbox-sql.js';
 import type { OutboxTables } from '../sql/outbox-tables.js';
@@ -37,7 +38,7 @@ export async function cleanupOutbox(
 async function deleteInBatches(pool: pg.Pool, sql: string, ageMs: number, batchSize: number): Promise<number> {
   let total = 0;
   for (;;) {
-    const { rowCount } = await pool.query(sql, [ageMs, batchSize]);
+    const { rowCount } = await queryPool(pool, sql, [ageMs, batchSize]);
     total += rowCount ?? 0;
     if ((rowCount ?? 0) < batchSize) return total;
   }

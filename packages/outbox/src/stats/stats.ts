@@ -1,3 +1,4 @@
+import { queryPool } from '@txbox/core';
 import type pg from 'pg';
 import { statsSql } from '../sql/outbox-sql.js';
 import type { OutboxTables } from '../sql/outbox-tables.js';
@@ -16,9 +17,18 @@ export interface OutboxStats {
   oldestDueAgeMs: number;
 }
 
+interface StatsRow {
+  pending: number;
+  due: number;
+  leased: number;
+  published_retained: number;
+  dead_letters: number;
+  oldest_due_age_ms: number | null;
+}
+
 export async function readOutboxStats(pool: pg.Pool, tables: OutboxTables): Promise<OutboxStats> {
-  const { rows } = await pool.query(statsSql(tables));
-  const r = rows[0];
+  const { rows } = await queryPool<StatsRow>(pool, statsSql(tables));
+  const r = rows[0] as StatsRow;
   return {
     pending: r.pending,
     due: r.due,
