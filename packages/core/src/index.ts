@@ -33,6 +33,7 @@ export {
   type PgClientLike,
   type SqlExecutor,
   type SqlResult,
+  statementName,
   type Transaction,
   type TypeOrmEntityManagerLike,
   toTransaction,

@@ -136,11 +136,14 @@ export async function queryPool<R extends pg.QueryResultRow = pg.QueryResultRow>
   pool: pg.Pool,
   text: string,
   values?: unknown[],
+  options: { name?: string } = {},
 ): Promise<pg.QueryResult<R>> {
   const { client, release } = await checkOut(pool);
   let broken = false;
   try {
-    return await client.query<R>(text, values);
+    return options.name
+      ? await client.query<R>({ name: options.name, text, values: values ?? [] })
+      : await client.query<R>(text, values);
   } catch (error) {
     broken = true;
     throw error;

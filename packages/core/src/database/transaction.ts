@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { NotInTransactionError } from '../errors/txbox-error.js';
 
 export interface SqlResult<R> {
@@ -7,7 +8,15 @@ export interface SqlResult<R> {
 
 /** Anything that runs parameterized SQL. */
 export interface SqlExecutor {
-  query<R = Record<string, unknown>>(text: string, values?: readonly unknown[]): Promise<SqlResult<R>>;
+  /**
+   * Runs a statement. With `options.name`, drivers that support it run it as a named
+   * prepared statement (parsed and planned once per connection); others ignore the name.
+   */
+  query<R = Record<string, unknown>>(
+    text: string,
+    values?: readonly unknown[],
+    options?: { name?: string },
+  ): Promise<SqlResult<R>>;
 }
 
 /**
@@ -94,8 +103,16 @@ export function fromPg(client: PgClientLike): Transaction {
     kind: 'txbox.transaction',
     driver: 'pg',
     assertActive,
-    async query<R>(text: string, values: readonly unknown[] = []) {
-      const result = await client.query(text, values as unknown[]);
+    async query<R>(text: string, values: readonly unknown[] = [], options: { name?: string } = {}) {
+      const result = options.name
+        ? await (
+            client as PgClientLike & { query(config: object): Promise<{ rows: unknown[]; rowCount: number | null }> }
+          ).query({
+            name: options.name,
+            text,
+            values,
+          })
+        : await client.query(text, values as unknown[]);
       return { rows: result.rows as R[], rowCount: result.rowCount ?? 0 };
     },
   };
@@ -134,7 +151,8 @@ export function fromTypeOrm(manager: TypeOrmEntityManagerLike): Transaction {
     kind: 'txbox.transaction',
     driver: 'typeorm',
     assertActive,
-    async query<R>(text: string, values: readonly unknown[] = []) {
+    async query<R>(text: string, values: readonly unknown[] = [], _options: { name?: string } = {}) {
+      // TypeORM's query runner has no named statements: the name is ignored.
       const runner = manager.queryRunner;
       if (!runner) throw new NotInTransactionError('The EntityManager lost its query runner.');
       const result = await runner.query(text, values as unknown[], true);
@@ -169,4 +187,9 @@ export function toTransaction(handle: unknown): Transaction {
     return fromTypeOrm(handle as TypeOrmEntityManagerLike);
   }
   return fromPg(handle as PgClientLike);
+}
+
+/** A stable prepared-statement name for a SQL text (same text, same name, on any connection). */
+export function statementName(text: string): string {
+  return `txbox_${createHash('sha1').update(text).digest('hex').slice(0, 20)}`;
 }

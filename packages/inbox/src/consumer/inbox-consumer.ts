@@ -21,6 +21,7 @@ import {
   settlesWithin,
   silentLogger,
   sleep,
+  statementName,
   TxboxError,
   type TxboxLogger,
 } from '@txbox/core';
@@ -263,6 +264,8 @@ export class InboxConsumer {
   #flushScheduled = false;
   #needsReconnect = false;
   readonly #lifecycle = new Lifecycle('inbox consumer');
+  /** The dedup insert, prepared once per connection (it runs for every delivery). */
+  readonly #recordStatement: { text: string; name: string };
   #channel: ConfirmChannel | undefined;
   #consumerTag: string | undefined;
   #reconnectTimer: NodeJS.Timeout | undefined;
@@ -276,6 +279,8 @@ export class InboxConsumer {
     this.#options = parseOptions(optionsSchema, options, 'inbox');
     this.group = this.#options.group;
     this.#tables = inboxTables(this.#options.schema);
+    const recordText = recordDeliverySql(this.#tables);
+    this.#recordStatement = { text: recordText, name: statementName(recordText) };
     this.#logger = options.logger ?? silentLogger;
     this.#classify = options.classifyError ?? defaultClassifyError;
     this.#dataSource = options.dataSource;
@@ -740,14 +745,11 @@ export class InboxConsumer {
   /** Records the delivery and, unless it is a duplicate, runs the handler — inside `session`. */
   async #applyInSession(session: HandlerSession, item: ReadyDelivery): Promise<Outcome> {
     const { typed: envelope, attempt } = item;
-    const { rows } = await session.transaction.query(recordDeliverySql(this.#tables), [
-      this.group,
-      envelope.id,
-      envelope.type,
-      envelope.version,
-      attempt,
-      new Date(),
-    ]);
+    const { rows } = await session.transaction.query(
+      this.#recordStatement.text,
+      [this.group, envelope.id, envelope.type, envelope.version, attempt, new Date()],
+      { name: this.#recordStatement.name },
+    );
     if (rows.length === 0) return { kind: 'duplicate' };
     await this.#runHandler(session, item);
     return { kind: 'processed' };

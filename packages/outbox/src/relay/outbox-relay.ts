@@ -16,6 +16,7 @@ import {
   resolvePool,
   silentLogger,
   sleep,
+  statementName,
   TxboxError,
   type TxboxLogger,
 } from '@txbox/core';
@@ -169,6 +170,8 @@ export class OutboxRelay {
   readonly #publisher: ConfirmPublisher;
   readonly #listener: NotifyListener | undefined;
   readonly #lifecycle = new Lifecycle('relay');
+  /** Prepared once per connection: the claim is the relay's hottest statement. */
+  readonly #claimStatement: { text: string; name: string };
   #signalStop: () => void = () => {};
   readonly #stopRequested = new Promise<void>((resolve) => {
     this.#signalStop = resolve;
@@ -184,6 +187,8 @@ export class OutboxRelay {
     if (!options || typeof options !== 'object') throw new ConfigurationError('relay', 'options are required');
     this.#options = parseOptions(optionsSchema, options, 'relay');
     this.#tables = outboxTables(this.#options.schema);
+    const claimText = claimBatchSql(this.#tables);
+    this.#claimStatement = { text: claimText, name: statementName(claimText) };
     this.relayId = this.#options.relayId ?? `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
     this.#logger = options.logger ?? silentLogger;
     this.#retry = options.retryStrategy ?? defaultRetryStrategy();
@@ -396,11 +401,11 @@ export class OutboxRelay {
     let broken = false;
     try {
       await client.query(`BEGIN; ${claimLockSql(this.#tables)}`);
-      const { rows } = await client.query<ClaimedRow>(claimBatchSql(this.#tables), [
-        this.#options.batchSize,
-        this.relayId,
-        this.#options.leaseMs,
-      ]);
+      const { rows } = await client.query<ClaimedRow>({
+        name: this.#claimStatement.name,
+        text: this.#claimStatement.text,
+        values: [this.#options.batchSize, this.relayId, this.#options.leaseMs],
+      });
       // If COMMIT's reply is lost the claim may still have committed: those leases simply
       // expire and the messages are claimed again.
       await client.query('COMMIT');
@@ -466,7 +471,9 @@ export class OutboxRelay {
     if (published.length > 0) {
       const sql =
         this.#options.published === 'delete' ? deletePublishedSql(this.#tables) : markPublishedSql(this.#tables);
-      const { rowCount } = await persist(() => queryPool(this.#db.pool, sql, [published, token]));
+      const { rowCount } = await persist(() =>
+        queryPool(this.#db.pool, sql, [published, token], { name: statementName(sql) }),
+      );
       result.published = published.length;
       if ((rowCount ?? 0) < published.length) this.#leaseLost(published.length, rowCount ?? 0);
     }

@@ -148,7 +148,7 @@ FROM claimable c, token
 WHERE o.seq = c.seq
 RETURNING o.seq, o.id, o.type, o.version, o.ordering_key, o.exchange, o.routing_key, o.payload::text AS payload,
   o.headers, o.correlation_id, o.causation_id, o.traceparent, o.tracestate, o.occurred_at, o.attempts,
-  o.attempt_history, o.lease_token`;
+  o.lease_token`;
 }
 
 /** Deletes published rows ($1 seqs) still held under lease token $2. */
