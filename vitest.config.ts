@@ -16,7 +16,7 @@ export default defineConfig({
       {
         test: {
           name: 'integration',
-          include: ['packages/*/test/**/*.test.ts', 'examples/demo/**/*.test.ts'],
+          include: ['packages/*/test/**/*.test.ts', 'examples/demo/**/*.test.ts', 'bench/test/**/*.test.ts'],
           exclude: ['packages/nestjs-adapter/test/**'],
           environment: 'node',
           globalSetup: ['test-support/global-setup.ts'],

@@ -1,0 +1,479 @@
+// Renders results: the targets, a Markdown table (console and README), a self-contained HTML
+// report with inline SVG charts, and a standalone SVG summary chart. No external assets.
+
+const fmt = (n, digits = 0) =>
+  n === null || n === undefined || Number.isNaN(n)
+    ? '–'
+    : Number(n).toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
+
+/** Each target: its value, the bound, whether it holds, and a score (≥ 1 means met). */
+export function evaluateTargets(r) {
+  const t = [];
+  if (r.write && !r.write.error) {
+    t.push({
+      scenario: 'write',
+      what: 'overhead (baseline tx/s ÷ txbox tx/s)',
+      value: r.write.ratio,
+      target: '≤ 1.25×',
+      met: r.write.ratio <= 1.25,
+      score: 1.25 / r.write.ratio,
+    });
+  }
+  if (r.relay && !r.relay.error) {
+    t.push({
+      scenario: 'relay',
+      what: '1 relay ÷ raw confirm-publish ceiling',
+      value: r.relay.ratio,
+      target: '≥ 0.8',
+      met: r.relay.ratio >= 0.8,
+      score: r.relay.ratio / 0.8,
+    });
+  }
+  if (r.inbox && !r.inbox.error) {
+    t.push({
+      scenario: 'inbox',
+      what: 'inbox ÷ raw one-insert tx/s',
+      value: r.inbox.ratio,
+      target: '≥ 0.7',
+      met: r.inbox.ratio >= 0.7,
+      score: r.inbox.ratio / 0.7,
+    });
+  }
+  if (r.inbox && !r.inbox.error && typeof r.inbox.batchedRatio === 'number') {
+    t.push({
+      scenario: 'inbox batched',
+      what: `inbox with batch.maxMessages ${r.inbox.batchMessages} ÷ raw one-insert tx/s`,
+      value: r.inbox.batchedRatio,
+      target: '> 1',
+      met: r.inbox.batchedRatio > 1,
+      score: r.inbox.batchedRatio,
+    });
+  }
+  if (r.dedup && !r.dedup.error) {
+    const designs = r.dedup.designs ?? [r.dedup];
+    const ok = designs.every((d) => d.effects === d.unique && d.lost === 0 && d.appliedTwice === 0);
+    t.push({
+      scenario: 'dedup',
+      what: 'effects = unique, lost = 0, for every consumer design',
+      value: designs.map((d) => `${d.effects}/${d.unique}, lost ${d.lost}`).join('; '),
+      target: 'always',
+      met: ok,
+      score: ok ? 1 : 0,
+    });
+  }
+  if (r.latency && !r.latency.error && r.latency.notify) {
+    const p99 = r.latency.notify.p99Ms;
+    t.push({
+      scenario: 'latency',
+      what: `p99 commit → handler committed, NOTIFY, ${r.latency.rate} msg/s`,
+      value: p99,
+      target: '≤ 25 ms',
+      met: p99 <= 25,
+      score: 25 / p99,
+    });
+  }
+  if (r.backlog && !r.backlog.error) {
+    t.push({
+      scenario: 'backlog',
+      what: `claim with ${fmt(r.backlog.backlog)} waiting ÷ with ${r.backlog.small}`,
+      value: r.backlog.ratio,
+      target: '≤ 2 (O(batch))',
+      met: r.backlog.ratio <= 2,
+      score: 2 / r.backlog.ratio,
+    });
+  }
+  return t;
+}
+
+const yes = (met) => (met ? '✓ met' : '✗ missed');
+
+/** Markdown: the results table, then the machine line. */
+export function markdownTable(r) {
+  const rows = [['scenario', 'txbox', 'baseline', 'ratio', 'target', '']];
+  const targets = Object.fromEntries(evaluateTargets(r).map((x) => [x.scenario, x]));
+  const err = (name) => rows.push([name, `failed: ${r[name].error}`, '', '', '', yes(false)]);
+  if (r.write) {
+    if (r.write.error) err('write');
+    else {
+      const w = r.write;
+      rows.push([
+        `write, ${w.clients} clients`,
+        `${fmt(w.txbox.txPerSec)} tx/s (p50 ${w.txbox.p50Ms} / p99 ${w.txbox.p99Ms} ms)`,
+        `${fmt(w.baseline.txPerSec)} tx/s (p50 ${w.baseline.p50Ms} / p99 ${w.baseline.p99Ms} ms)`,
+        `${w.ratio}× overhead`,
+        '≤ 1.25×',
+        yes(targets.write.met),
+      ]);
+      rows.push([
+        'write, notify: false',
+        `${fmt(w.txboxNoNotify.txPerSec)} tx/s (p50 ${w.txboxNoNotify.p50Ms} / p99 ${w.txboxNoNotify.p99Ms} ms)`,
+        'same baseline',
+        `${w.ratioNoNotify}× overhead`,
+        '(context)',
+        '',
+      ]);
+    }
+  }
+  if (r.relay) {
+    if (r.relay.error) err('relay');
+    else {
+      for (const run of r.relay.runs) {
+        rows.push([
+          `relay, ${run.relays} relay${run.relays > 1 ? 's' : ''} (${fmt(r.relay.messages)} × ${r.relay.payloadBytes} B)`,
+          `${fmt(run.msgsPerSec)} msg/s`,
+          `raw confirm publish ${fmt(r.relay.ceilingPerSec)} msg/s`,
+          `${run.ratio}`,
+          run.relays === r.relay.runs[0].relays ? '≥ 0.8' : '(context)',
+          run.relays === r.relay.runs[0].relays ? yes(targets.relay.met) : '',
+        ]);
+      }
+    }
+  }
+  if (r.inbox) {
+    if (r.inbox.error) err('inbox');
+    else {
+      const i = r.inbox;
+      rows.push([
+        `inbox, concurrency ${i.concurrency} (${fmt(i.messages)} msgs)`,
+        `${fmt(i.msgsPerSec)} msg/s`,
+        `raw 1-insert tx ${fmt(i.rawTxPerSec)}/s · raw consume+ack ${fmt(i.rawConsumePerSec)}/s`,
+        `${i.ratio} · ${i.ratioToRawConsume}`,
+        '≥ 0.7 (of raw tx)',
+        yes(targets.inbox.met),
+      ]);
+      if (i.batchedPerSec) {
+        rows.push([
+          `inbox, batch.maxMessages ${i.batchMessages}`,
+          `${fmt(i.batchedPerSec)} msg/s`,
+          `raw 1-insert tx ${fmt(i.rawTxPerSec)}/s`,
+          `${i.batchedRatio}`,
+          '> 1 (of raw tx)',
+          yes(i.batchedRatio > 1),
+        ]);
+      }
+      rows.push([
+        'inbox vs hand-written consumer',
+        `${fmt(i.msgsPerSec)} msg/s`,
+        `consume + 1-insert tx + ack ${fmt(i.handWrittenPerSec)}/s`,
+        `${i.ratioToHandWritten}`,
+        '(context)',
+        '',
+      ]);
+    }
+  }
+  if (r.dedup) {
+    if (r.dedup.error) err('dedup');
+    else {
+      for (const d of r.dedup.designs ?? [r.dedup]) {
+        const design = d.batchMessages > 1 ? `batch.maxMessages ${d.batchMessages}` : 'one tx per delivery';
+        const ok = d.effects === d.unique && d.lost === 0 && d.appliedTwice === 0;
+        rows.push([
+          `dedup, ${fmt(d.unique)} ids × ${d.copies}, restart; ${design}`,
+          `${fmt(d.deliveries)} deliveries → ${fmt(d.effects)} effects, ${fmt(d.duplicatesSkipped)} skipped, ${d.lost} lost, ${fmt(d.msgsPerSec)} deliveries/s`,
+          `${fmt(d.unique)} unique ids`,
+          '',
+          'effects = unique, lost = 0',
+          yes(ok),
+        ]);
+        if (d.cost) {
+          rows.push([
+            `dedup, cost per message; ${design}`,
+            `duplicate ${fmt(d.cost.duplicateUs)} µs`,
+            `new message ${fmt(d.cost.newUs)} µs`,
+            `${d.cost.duplicateCostVsNew}`,
+            '(context)',
+            '',
+          ]);
+        }
+      }
+    }
+  }
+  if (r.latency) {
+    if (r.latency.error) err('latency');
+    else {
+      const l = r.latency;
+      const p = (m) => (m ? `p50 ${m.p50Ms} / p95 ${m.p95Ms} / p99 ${m.p99Ms} ms` : '–');
+      rows.push([
+        `latency, ${l.rate} msg/s for ${l.durationMs / 1000} s`,
+        `NOTIFY: ${p(l.notify)}`,
+        `polling only (${l.pollIntervalMs} ms): ${p(l.polling)}`,
+        '',
+        'p99 ≤ 25 ms (NOTIFY)',
+        targets.latency ? yes(targets.latency.met) : '',
+      ]);
+    }
+  }
+  if (r.backlog) {
+    if (r.backlog.error) err('backlog');
+    else {
+      const b = r.backlog;
+      const k = Object.keys(b.few)[0];
+      rows.push([
+        `backlog claim, batch ${b.few[k].batch}`,
+        `${fmt(b.backlog + b.small)} waiting: ${b.many[k].p50Ms} ms (${fmt(b.many[k].buffers)} buffers)`,
+        `${b.small} waiting: ${b.few[k].p50Ms} ms (${fmt(b.few[k].buffers)} buffers)`,
+        `${b.ratio}`,
+        '≤ 2 (O(batch))',
+        yes(targets.backlog.met),
+      ]);
+      if (b.notDueAhead) {
+        rows.push([
+          'backlog claim, all not yet due',
+          `${fmt(b.backlog + b.small)} not due ahead of ${b.small} due: ${b.notDueAhead[k].p50Ms} ms (${fmt(b.notDueAhead[k].buffers)} buffers)`,
+          `${b.small} waiting: ${b.few[k].p50Ms} ms`,
+          `${b.notDueRatio}`,
+          '(context)',
+          '',
+        ]);
+      }
+    }
+  }
+  const line = (cells) => `| ${cells.join(' | ')} |`;
+  const table = [line(rows[0]), line(rows[0].map(() => '---')), ...rows.slice(1).map(line)].join('\n');
+  return `${table}\n\n${machineLine(r)}\n`;
+}
+
+export function machineLine(r) {
+  const m = r.machine ?? {};
+  return `Measured ${r.generatedAt?.slice(0, 10) ?? ''} (${r.mode} run, ${fmt((r.durationMs ?? 0) / 1000)} s) on ${m.cores} × ${m.cpuModel}, ${m.memoryGb} GB RAM, ${m.os}; Node ${m.node}, PostgreSQL ${m.postgres?.version}, RabbitMQ ${m.rabbitmq?.version}, both local; txbox ${r.versions?.commit ?? ''}.`;
+}
+
+// ---- SVG ---------------------------------------------------------------------------------
+
+const esc = (s) => String(s).replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]);
+const COLORS = { txbox: '#2563eb', baseline: '#9ca3af', ok: '#16a34a', bad: '#dc2626', extra: '#7c3aed' };
+
+/**
+ * A horizontal bar chart. rows: { label, value, color?, text? }. Optional log scale and a
+ * vertical reference line { value, label }.
+ */
+export function barChart({ title, unit = '', rows, log = false, line, width = 720 }) {
+  const labelW = 250;
+  const valueW = 150;
+  const barW = width - labelW - valueW - 20;
+  const rowH = 26;
+  const top = 34;
+  const height = top + rows.length * rowH + 24;
+  const values = rows.map((r) => r.value).filter((v) => typeof v === 'number' && v > 0);
+  const maxV = Math.max(...values, line?.value ?? 0) || 1;
+  const minV = log ? Math.min(...values, line?.value ?? Number.POSITIVE_INFINITY) / 2 : 0;
+  const x = (v) => {
+    if (!(v > 0)) return 0;
+    if (!log) return (v / maxV) * barW;
+    return ((Math.log10(v) - Math.log10(minV)) / (Math.log10(maxV) - Math.log10(minV))) * barW;
+  };
+  const parts = [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="system-ui, -apple-system, Segoe UI, sans-serif" font-size="12">`,
+    `<rect width="100%" height="100%" fill="#fff"/>`,
+    `<text x="8" y="20" font-size="14" font-weight="600">${esc(title)}${log ? ' (log scale)' : ''}</text>`,
+  ];
+  rows.forEach((r, i) => {
+    const y = top + i * rowH;
+    const w = Math.max(1, x(r.value));
+    parts.push(`<text x="${labelW - 8}" y="${y + 16}" text-anchor="end">${esc(r.label)}</text>`);
+    parts.push(
+      `<rect x="${labelW}" y="${y + 4}" width="${w.toFixed(1)}" height="${rowH - 8}" rx="2" fill="${r.color ?? COLORS.txbox}"/>`,
+    );
+    parts.push(
+      `<text x="${labelW + w + 6}" y="${y + 16}">${esc(r.text ?? `${fmt(r.value, r.value < 10 ? 2 : 0)}${unit}`)}</text>`,
+    );
+  });
+  if (line) {
+    const lx = labelW + x(line.value);
+    parts.push(
+      `<line x1="${lx}" x2="${lx}" y1="${top - 4}" y2="${top + rows.length * rowH}" stroke="#111" stroke-dasharray="4 3"/>`,
+    );
+    parts.push(`<text x="${lx + 4}" y="${top + rows.length * rowH + 14}" font-size="11">${esc(line.label)}</text>`);
+  }
+  parts.push('</svg>');
+  return parts.join('\n');
+}
+
+/** The targets as one chart: score = achieved ÷ target (≥ 1 met), capped for display. */
+export function targetsChart(r, width = 720) {
+  const rows = evaluateTargets(r).map((t) => ({
+    label: `${t.scenario}: ${t.target}`,
+    value: Math.max(0.01, Math.min(t.score, 3)),
+    color: t.met ? COLORS.ok : COLORS.bad,
+    text: `${typeof t.value === 'number' ? t.value : t.value} ${t.met ? 'met' : 'missed'}`,
+  }));
+  return barChart({
+    title: 'Targets: achieved ÷ target (right of the line = met)',
+    rows,
+    line: { value: 1, label: 'target' },
+    width,
+  });
+}
+
+export function charts(r) {
+  const out = [];
+  out.push(targetsChart(r));
+  if (r.write && !r.write.error) {
+    const w = r.write;
+    out.push(
+      barChart({
+        title: `write: transactions/s, ${w.clients} clients`,
+        unit: ' tx/s',
+        rows: [
+          { label: 'baseline (insert only)', value: w.baseline.txPerSec, color: COLORS.baseline },
+          { label: 'txbox (insert + outbox.add)', value: w.txbox.txPerSec },
+          { label: 'txbox, notify: false', value: w.txboxNoNotify.txPerSec, color: COLORS.extra },
+        ],
+      }),
+      barChart({
+        title: 'write: transaction latency',
+        unit: ' ms',
+        rows: [
+          { label: 'baseline p50', value: w.baseline.p50Ms, color: COLORS.baseline },
+          { label: 'baseline p99', value: w.baseline.p99Ms, color: COLORS.baseline },
+          { label: 'txbox p50', value: w.txbox.p50Ms },
+          { label: 'txbox p99', value: w.txbox.p99Ms },
+          { label: 'txbox notify: false p50', value: w.txboxNoNotify.p50Ms, color: COLORS.extra },
+          { label: 'txbox notify: false p99', value: w.txboxNoNotify.p99Ms, color: COLORS.extra },
+        ],
+      }),
+    );
+  }
+  if (r.relay && !r.relay.error) {
+    out.push(
+      barChart({
+        title: `relay: drain ${fmt(r.relay.messages)} × ${r.relay.payloadBytes} B messages`,
+        unit: ' msg/s',
+        rows: [
+          { label: 'raw confirm publish (ceiling)', value: r.relay.ceilingPerSec, color: COLORS.baseline },
+          ...r.relay.runs.map((x) => ({ label: `${x.relays} relay${x.relays > 1 ? 's' : ''}`, value: x.msgsPerSec })),
+        ],
+        line: { value: r.relay.ceilingPerSec * 0.8, label: '0.8 × ceiling' },
+      }),
+    );
+  }
+  if (r.inbox && !r.inbox.error) {
+    const i = r.inbox;
+    out.push(
+      barChart({
+        title: `inbox: consume ${fmt(i.messages)} messages, concurrency ${i.concurrency}`,
+        unit: ' msg/s',
+        rows: [
+          { label: 'raw consume + ack (no DB)', value: i.rawConsumePerSec, color: COLORS.baseline },
+          { label: 'raw 1-insert transactions', value: i.rawTxPerSec, color: COLORS.baseline },
+          { label: 'hand-written consume+tx+ack', value: i.handWrittenPerSec, color: COLORS.extra },
+          { label: 'txbox inbox', value: i.msgsPerSec },
+          ...(i.batchedPerSec ? [{ label: `txbox inbox, batch ${i.batchMessages}`, value: i.batchedPerSec }] : []),
+        ],
+        line: { value: i.rawTxPerSec * 0.7, label: '0.7 × raw tx' },
+      }),
+    );
+  }
+  if (r.dedup && !r.dedup.error) {
+    const d = r.dedup;
+    out.push(
+      barChart({
+        title: `dedup under replay: ${fmt(d.unique)} ids × ${d.copies} deliveries, consumer restarted`,
+        rows: [
+          { label: 'deliveries', value: d.deliveries, color: COLORS.baseline },
+          { label: 'unique ids', value: d.unique, color: COLORS.baseline },
+          { label: 'handler effects', value: d.effects, color: d.effects === d.unique ? COLORS.ok : COLORS.bad },
+          { label: 'duplicates skipped', value: d.duplicatesSkipped },
+          { label: 'lost', value: d.lost, color: d.lost === 0 ? COLORS.ok : COLORS.bad, text: String(d.lost) },
+        ],
+      }),
+    );
+    const withCost = (d.designs ?? [d]).filter((x) => x.cost);
+    if (withCost.length) {
+      const name = (x) => (x.batchMessages > 1 ? `batch ${x.batchMessages}` : 'per delivery');
+      out.push(
+        barChart({
+          title: `dedup: wall time per message at concurrency ${withCost[0].cost.concurrency}`,
+          unit: ' µs',
+          rows: withCost.flatMap((x) => [
+            { label: `new message, ${name(x)}`, value: x.cost.newUs, color: COLORS.baseline },
+            { label: `duplicate, ${name(x)}`, value: x.cost.duplicateUs },
+          ]),
+        }),
+      );
+    }
+  }
+  if (r.latency && !r.latency.error) {
+    const l = r.latency;
+    const rows = [];
+    for (const [mode, color] of [
+      ['notify', COLORS.txbox],
+      ['polling', COLORS.baseline],
+    ]) {
+      if (!l[mode]) continue;
+      for (const p of ['p50Ms', 'p95Ms', 'p99Ms']) {
+        rows.push({
+          label: `${mode === 'notify' ? 'NOTIFY' : `polling ${l.pollIntervalMs} ms`} ${p.slice(0, 3)}`,
+          value: l[mode][p],
+          color,
+        });
+      }
+    }
+    out.push(
+      barChart({
+        title: `end-to-end latency, commit → handler committed, ${l.rate} msg/s`,
+        unit: ' ms',
+        rows,
+        log: true,
+        line: { value: 25, label: '25 ms target' },
+      }),
+    );
+  }
+  if (r.backlog && !r.backlog.error) {
+    const b = r.backlog;
+    const rows = [];
+    for (const [key, label, color] of [
+      ['few', `${b.small} waiting`, COLORS.baseline],
+      ['many', `${fmt(b.backlog + b.small)} waiting`, COLORS.txbox],
+      ['notDueAhead', `${fmt(b.backlog)} not due ahead`, COLORS.extra],
+    ]) {
+      if (!b[key]) continue;
+      for (const m of Object.values(b[key])) rows.push({ label: `${label}, batch ${m.batch}`, value: m.p50Ms, color });
+    }
+    out.push(barChart({ title: 'backlog: claim time (p50)', unit: ' ms', rows, log: true }));
+  }
+  return out;
+}
+
+/** Every chart stacked into one standalone SVG. */
+export function stackedSvg(svgs, width = 720) {
+  let y = 0;
+  const inner = svgs.map((svg) => {
+    const height = Number(svg.match(/height="(\d+)"/)?.[1] ?? 0);
+    const placed = svg.replace('<svg ', `<svg y="${y}" `);
+    y += height + 12;
+    return placed;
+  });
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${y}" viewBox="0 0 ${width} ${y}">\n<rect width="100%" height="100%" fill="#fff"/>\n${inner.join('\n')}\n</svg>\n`;
+}
+
+export function html(r, markdown) {
+  const targets = evaluateTargets(r);
+  const table = markdown
+    .split('\n')
+    .filter((l) => l.startsWith('|'))
+    .filter((_line, i) => i !== 1)
+    .map((l, i) => {
+      const cells = l.slice(2, -2).split(' | ');
+      const tag = i === 0 ? 'th' : 'td';
+      return `<tr>${cells.map((c) => `<${tag}>${esc(c)}</${tag}>`).join('')}</tr>`;
+    })
+    .join('\n');
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>txbox benchmark — ${esc(r.generatedAt)}</title>
+<style>
+body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;margin:24px;color:#111;max-width:1100px}
+table{border-collapse:collapse;font-size:13px;margin:12px 0}td,th{border:1px solid #ddd;padding:4px 8px;text-align:left;vertical-align:top}
+th{background:#f3f4f6}.charts svg{display:block;margin:10px 0;border:1px solid #eee}
+.met{color:#16a34a}.missed{color:#dc2626}pre{background:#f9fafb;padding:8px;font-size:12px;overflow:auto}
+</style></head><body>
+<h1>txbox benchmark</h1>
+<p>${esc(machineLine(r))}</p>
+<p>Targets: ${targets.map((t) => `<span class="${t.met ? 'met' : 'missed'}">${esc(t.scenario)} ${t.met ? 'met' : 'missed'}</span>`).join(' · ')}</p>
+<table>${table}</table>
+<div class="charts">${charts(r).join('\n')}</div>
+<h2>Settings</h2><pre>${esc(JSON.stringify(r.settings, null, 2))}</pre>
+<h2>Machine and versions</h2><pre>${esc(JSON.stringify({ machine: r.machine, versions: r.versions }, null, 2))}</pre>
+</body></html>
+`;
+}

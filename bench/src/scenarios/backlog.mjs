@@ -1,0 +1,112 @@
+// 6. backlog — the relay's claim (its exact SQL: `BEGIN; <claim lock>`, then the claim
+// statement) with 10 messages waiting and with a large backlog waiting, same batch size; each
+// sample is rolled back so the backlog stays the same. The backlog is filled with one
+// INSERT ... SELECT generate_series (not through the writer), then ANALYZEd. A third case puts
+// the whole backlog behind a future available_at (what retry back-off does to a backlog during
+// a broker outage) with 10 due messages after it.
+import { migrateOutbox, outboxSql, outboxTables } from '@txbox/outbox';
+import pg from 'pg';
+import { Cleanup, DATABASE_URL, dropSchema, newPool, round, summarize, uniqueName } from '../lib/common.mjs';
+
+export const defaults = {
+  full: { backlog: 1_000_000, small: 10, batches: [10, 200], samples: 30, payloadBytes: 1000, notDue: true },
+  quick: { backlog: 100_000, small: 10, batches: [10, 200], samples: 20, payloadBytes: 1000, notDue: true },
+};
+
+export async function run({ settings, databaseUrl = DATABASE_URL, log = () => {} }) {
+  const { backlog, small, batches, samples, payloadBytes } = settings;
+  const schema = uniqueName('bench_backlog');
+  const tables = outboxTables(schema);
+  const cleanup = new Cleanup();
+  const pool = newPool(2, databaseUrl);
+  cleanup.add('pool', () => pool.end());
+  const client = new pg.Client({ connectionString: databaseUrl, application_name: 'txbox-bench-backlog' });
+  client.on('error', () => {});
+  await client.connect();
+  cleanup.add('client', () => client.end());
+  try {
+    await migrateOutbox({ database: databaseUrl, schema });
+    cleanup.add('schema', () => dropSchema(pool, schema));
+    const lockSql = `BEGIN; ${outboxSql.claimLockSql(tables)}`;
+    const claimSql = outboxSql.claimBatchSql(tables);
+
+    const fill = async (count, offset) => {
+      const t0 = performance.now();
+      await pool.query(
+        `INSERT INTO ${tables.outbox} (id, type, version, exchange, routing_key, payload)
+         SELECT gen_random_uuid(), 'bench.blob', 1, 'bench.backlog', 'bench.blob',
+                jsonb_build_object('i', g, 'data', repeat('x', $3::int))
+         FROM generate_series($1::bigint, $2::bigint) g`,
+        [offset + 1, offset + count, Math.max(0, payloadBytes - 24)],
+      );
+      await pool.query(`ANALYZE ${tables.outbox}`);
+      return Math.round(performance.now() - t0);
+    };
+
+    const measure = async (batch, count = samples) => {
+      const times = [];
+      let claimed = 0;
+      for (let i = 0; i < count + 3; i++) {
+        const t0 = performance.now();
+        await client.query(lockSql);
+        const { rows } = await client.query(claimSql, [batch, 'bench-backlog', 30_000]);
+        const ms = performance.now() - t0;
+        await client.query('ROLLBACK');
+        if (i >= 3) times.push(ms);
+        claimed = rows.length;
+      }
+      // Plan-level evidence: buffers touched and server-side execution time.
+      await client.query(lockSql);
+      const { rows: plan } = await client.query(`EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) ${claimSql}`, [
+        batch,
+        'bench-backlog',
+        30_000,
+      ]);
+      await client.query('ROLLBACK');
+      const top = plan[0]['QUERY PLAN'][0];
+      const s = summarize(times);
+      return {
+        batch,
+        claimed,
+        p50Ms: s.p50Ms,
+        p95Ms: s.p95Ms,
+        meanMs: s.meanMs,
+        serverMs: round(top['Execution Time'], 3),
+        buffers: (top.Plan['Shared Hit Blocks'] ?? 0) + (top.Plan['Shared Read Blocks'] ?? 0),
+      };
+    };
+    const measureAll = async (label, list = batches, count = samples) => {
+      const out = {};
+      for (const b of list) out[`batch${b}`] = await measure(b, count);
+      log(
+        `  backlog ${label}: ${Object.values(out)
+          .map((m) => `batch ${m.batch} → ${m.p50Ms} ms (${m.buffers} buffers)`)
+          .join(', ')}`,
+      );
+      return out;
+    };
+
+    const result = { backlog, small, samples, payloadBytes, fillMs: {} };
+    result.fillMs.small = await fill(small, 0);
+    result.few = await measureAll(`${small} waiting`);
+    result.fillMs.backlog = await fill(backlog, small);
+    result.many = await measureAll(`${backlog + small} waiting`);
+    if (settings.notDue) {
+      // Everything waiting goes behind a future available_at; 10 new messages are due after it.
+      const t0 = performance.now();
+      await pool.query(`UPDATE ${tables.outbox} SET available_at = now() + interval '1 hour'`);
+      await fill(small, backlog + small);
+      result.fillMs.notDue = Math.round(performance.now() - t0);
+      // Each sample here scans the whole backlog: a few are enough.
+      result.notDueAhead = await measureAll(`${backlog + small} not due ahead of ${small} due`, [batches[0]], 3);
+    }
+    const b = `batch${batches[0]}`;
+    // Claim cost with the backlog / claim cost with 10 waiting, same batch size (1 = no growth).
+    result.ratio = round(result.many[b].p50Ms / result.few[b].p50Ms, 2);
+    result.buffersRatio = round(result.many[b].buffers / result.few[b].buffers, 2);
+    if (result.notDueAhead) result.notDueRatio = round(result.notDueAhead[b].p50Ms / result.few[b].p50Ms, 1);
+    return result;
+  } finally {
+    await cleanup.run(log);
+  }
+}

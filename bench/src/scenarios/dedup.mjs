@@ -1,0 +1,255 @@
+// 4. dedup under replay — N unique messages, each published `copies` times with the same id:
+// copy 1 in order, copy 2 in the same order (so duplicates race the first delivery in flight),
+// further copies shuffled; all publishers run at once, concurrently with consumption, and the
+// consumer is stopped and replaced by a new instance halfway through. Then the cost of a
+// duplicate next to the cost of a new message, each measured on its own queue backlog. Runs once
+// per consumer design: one transaction per delivery, and batched (batch.maxMessages).
+import diagnosticsChannel from 'node:diagnostics_channel';
+import { createConsumer, declareTopology, defineHandler, INBOX_CHANNELS, migrateInbox } from '@txbox/inbox';
+import {
+  AMQP_URL,
+  Blob,
+  Cleanup,
+  connectAmqp,
+  DATABASE_URL,
+  deleteAmqp,
+  dropSchema,
+  encodeBlob,
+  newId,
+  newPool,
+  openChannel,
+  perSec,
+  publishConfirmed,
+  queueDepth,
+  round,
+  sleep,
+  topologyQueues,
+  uniqueName,
+  waitFor,
+} from '../lib/common.mjs';
+import { cpuMeter } from '../lib/cpu.mjs';
+
+export const defaults = {
+  full: { unique: 20_000, copies: 3, concurrency: 8, payloadBytes: 1000, costSample: 5000, designs: [1, 32] },
+  quick: { unique: 3_000, copies: 3, concurrency: 8, payloadBytes: 1000, costSample: 1000, designs: [1, 32] },
+};
+
+/**
+ * Runs the scenario once per consumer design in `settings.designs` (batch.maxMessages: 1 = one
+ * transaction per delivery, the default; more = several deliveries per transaction, each
+ * handler in a savepoint). The first design is the headline; the others are under `designs`.
+ */
+export async function run({ settings, databaseUrl = DATABASE_URL, amqpUrl = AMQP_URL, log = () => {} }) {
+  const designs = settings.designs ?? [1];
+  const results = [];
+  for (const batchMessages of designs) {
+    results.push(await runDesign({ settings, batchMessages, databaseUrl, amqpUrl, log }));
+  }
+  return { ...results[0], designs: results };
+}
+
+async function runDesign({ settings, batchMessages, databaseUrl, amqpUrl, log }) {
+  const { unique: n, copies, concurrency, payloadBytes, costSample = 0 } = settings;
+  const schema = uniqueName('bench_dedup');
+  const group = schema.replace('_', '.');
+  const exchange = `${group}.events`;
+  const cleanup = new Cleanup();
+  const pool = newPool(4, databaseUrl);
+  cleanup.add('pool', () => pool.end());
+  const connection = await connectAmqp(amqpUrl);
+  cleanup.add('amqp connection', () => connection.close().catch(() => {}));
+
+  // Outcome counters, for every consumer instance of the group.
+  const counts = { processed: 0, duplicate: 0, retried: 0, deadLettered: 0, errors: 0 };
+  const stamps = { processed: [], duplicate: [] };
+  let recordStamps = false;
+  const subscriptions = [
+    [INBOX_CHANNELS.processed, 'processed'],
+    [INBOX_CHANNELS.duplicate, 'duplicate'],
+    [INBOX_CHANNELS.retried, 'retried'],
+    [INBOX_CHANNELS.deadLettered, 'deadLettered'],
+    [INBOX_CHANNELS.error, 'errors'],
+  ].map(([channel, key]) => {
+    const fn = (event) => {
+      if (event.group !== group) return;
+      counts[key] += 1;
+      if (recordStamps && stamps[key]) stamps[key].push(performance.now());
+    };
+    diagnosticsChannel.subscribe(channel, fn);
+    return () => diagnosticsChannel.unsubscribe(channel, fn);
+  });
+  cleanup.add('subscriptions', () => {
+    for (const unsubscribe of subscriptions) unsubscribe();
+  });
+
+  try {
+    await migrateInbox({ database: databaseUrl, schema });
+    cleanup.add('schema', () => dropSchema(pool, schema));
+    const effects = `"${schema}".effects`;
+    // No unique constraint: a handler applied twice shows as two rows.
+    await pool.query(`CREATE TABLE ${effects} (message_id text NOT NULL, i integer NOT NULL)`);
+
+    const consumers = [];
+    cleanup.add('consumers', () => Promise.all(consumers.map((c) => c.stop().catch(() => {}))));
+    const makeConsumer = () => {
+      const consumer = createConsumer({
+        group,
+        database: databaseUrl,
+        amqp: amqpUrl,
+        schema,
+        exchange,
+        concurrency,
+        batch: { maxMessages: batchMessages },
+        retention: { intervalMs: 0 },
+        handlers: [
+          defineHandler(Blob, async (payload, ctx) => {
+            await ctx.client.query(`INSERT INTO ${effects} (message_id, i) VALUES ($1, $2)`, [
+              ctx.envelope.id,
+              payload.i,
+            ]);
+          }),
+        ],
+      });
+      consumers.push(consumer);
+      return consumer;
+    };
+    const topology = makeConsumer().topology;
+    cleanup.add('topology', () => deleteAmqp(connection, { queues: topologyQueues(topology), exchanges: [exchange] }));
+    const admin = await openChannel(connection);
+    await declareTopology(admin, topology);
+    await admin.close();
+
+    const ids = Array.from({ length: n }, () => newId());
+    const orders = Array.from({ length: copies }, (_, c) => {
+      const order = ids.map((_, i) => i);
+      if (c >= 2) shuffle(order);
+      return order;
+    });
+    const total = n * copies;
+    const deliveries = () => counts.processed + counts.duplicate + counts.deadLettered;
+
+    // Replay phase.
+    const meter = cpuMeter();
+    const started = performance.now();
+    let current = makeConsumer();
+    await current.start();
+    const publishers = orders.map(async (order) => {
+      const channel = await openChannel(connection, true);
+      const chunk = 250;
+      for (let k = 0; k < order.length; k += chunk) {
+        const batch = order.slice(k, k + chunk).map((i) => encodeBlob(ids[i], i, payloadBytes));
+        await publishConfirmed(channel, exchange, Blob.type, batch, chunk);
+      }
+      await channel.close();
+    });
+    const publishing = Promise.all(publishers);
+    // Restart halfway: a graceful stop (running handlers finish and ack), then a new instance.
+    await waitFor(() => deliveries() >= total / 2, { timeoutMs: 300_000, intervalMs: 2, what: 'half the deliveries' });
+    const restart = { atDeliveries: deliveries() };
+    let t = performance.now();
+    await current.stop();
+    restart.stopMs = round(performance.now() - t, 1);
+    t = performance.now();
+    current = makeConsumer();
+    await current.start();
+    restart.startMs = round(performance.now() - t, 1);
+    await publishing;
+    await waitFor(
+      async () => {
+        if (deliveries() < total) return false;
+        const depths = await Promise.all(topologyQueues(topology).map((q) => queueDepth(connection, q)));
+        return depths.every((d) => d === 0) && (await current.stats()).inFlight === 0;
+      },
+      { timeoutMs: 300_000, intervalMs: 50, what: 'every delivery handled' },
+    );
+    // Anything still unacknowledged would be redelivered now; give it a moment to show.
+    await sleep(200);
+    const ms = performance.now() - started;
+    const cpu = meter.stop();
+
+    const { rows } = await pool.query(
+      `SELECT count(*)::int AS effects, count(DISTINCT message_id)::int AS distinct_ids FROM ${effects}`,
+    );
+    const { rows: inbox } = await pool.query(
+      `SELECT count(*)::int AS n FROM "${schema}".inbox WHERE consumer_group = $1`,
+      [group],
+    );
+    const result = {
+      batchMessages,
+      unique: n,
+      copies,
+      published: total,
+      deliveries: deliveries(),
+      effects: rows[0].effects,
+      distinctEffects: rows[0].distinct_ids,
+      duplicatesSkipped: counts.duplicate,
+      lost: n - rows[0].distinct_ids,
+      appliedTwice: rows[0].effects - rows[0].distinct_ids,
+      inboxRecords: inbox[0].n,
+      retried: counts.retried,
+      deadLettered: counts.deadLettered,
+      errors: counts.errors,
+      msgsPerSec: perSec(deliveries(), ms),
+      ms: Math.round(ms),
+      restart,
+      concurrency,
+      cpu,
+    };
+    log(
+      `  dedup (batch.maxMessages ${batchMessages}): ${result.deliveries} deliveries, ${result.effects} effects for ${n} ids, lost ${result.lost}, ${result.msgsPerSec} deliveries/s`,
+    );
+
+    if (costSample > 0) {
+      // The cost of a duplicate next to a new message: the same queue backlog drained by a
+      // fresh consumer, timed from its first to its last outcome.
+      await current.stop();
+      const k = Math.min(costSample, n);
+      const drain = async (encoded, key) => {
+        const ch = await openChannel(connection, true);
+        await publishConfirmed(ch, exchange, Blob.type, encoded, 1000);
+        await ch.close();
+        stamps[key] = [];
+        recordStamps = true;
+        const consumer = makeConsumer();
+        await consumer.start();
+        await waitFor(() => stamps[key].length >= encoded.length, { timeoutMs: 120_000, intervalMs: 2, what: key });
+        recordStamps = false;
+        await consumer.stop();
+        const s = stamps[key];
+        const perSecond = perSec(s.length - 1, s[s.length - 1] - s[0]);
+        return { messages: encoded.length, perSec: perSecond, costUs: perSecond ? Math.round(1e6 / perSecond) : null };
+      };
+      const duplicate = await drain(
+        ids.slice(0, k).map((id, i) => encodeBlob(id, i, payloadBytes)),
+        'duplicate',
+      );
+      const fresh = await drain(
+        Array.from({ length: k }, (_, i) => encodeBlob(newId(), i, payloadBytes)),
+        'processed',
+      );
+      result.cost = {
+        concurrency,
+        duplicate,
+        new: fresh,
+        // Wall time per message at this concurrency (1e6 / throughput).
+        duplicateUs: duplicate.costUs,
+        newUs: fresh.costUs,
+        duplicateCostVsNew: fresh.perSec && duplicate.perSec ? round(fresh.perSec / duplicate.perSec, 2) : null,
+      };
+      log(
+        `  dedup cost: duplicate ${duplicate.costUs} µs, new ${fresh.costUs} µs (wall per message, ${concurrency} at once)`,
+      );
+    }
+    return result;
+  } finally {
+    await cleanup.run(log);
+  }
+}
+
+function shuffle(array) {
+  for (let i = array.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [array[i], array[j]] = [array[j], array[i]];
+  }
+  return array;
+}

@@ -1,0 +1,257 @@
+// 3. inbox — consume N messages with a handler that inserts one row (createConsumer, in this
+// process). Ceilings, same messages and concurrency:
+//   raw consume: amqplib consume + ack, no database, same prefetch;
+//   raw tx: one INSERT per transaction (BEGIN; INSERT; COMMIT) on `concurrency` connections;
+//   hand-written consumer (context, not a target): raw consume, BEGIN; INSERT; COMMIT, ack — what
+//   the inbox replaces, minus dedup, validation and retries.
+import diagnosticsChannel from 'node:diagnostics_channel';
+import { createConsumer, declareTopology, defineHandler, INBOX_CHANNELS, migrateInbox } from '@txbox/inbox';
+import {
+  AMQP_URL,
+  Blob,
+  Cleanup,
+  connectAmqp,
+  DATABASE_URL,
+  deleteAmqp,
+  dropSchema,
+  encodeBlob,
+  newId,
+  newPool,
+  openChannel,
+  perSec,
+  publishConfirmed,
+  queueDepth,
+  ratio,
+  topologyQueues,
+  uniqueName,
+  waitFor,
+} from '../lib/common.mjs';
+import { cpuMeter } from '../lib/cpu.mjs';
+import { profiled } from '../lib/profiler.mjs';
+
+export const defaults = {
+  full: { messages: 20_000, payloadBytes: 1000, concurrency: 8, repeats: 2, batchMessages: 32 },
+  quick: { messages: 5_000, payloadBytes: 1000, concurrency: 8, repeats: 1, batchMessages: 32 },
+};
+
+export async function run({ settings, databaseUrl = DATABASE_URL, amqpUrl = AMQP_URL, log = () => {} }) {
+  const { messages: n, payloadBytes, concurrency, repeats = 1, batchMessages = 1 } = settings;
+  const prefetch = settings.prefetch ?? concurrency * 4;
+  const schema = uniqueName('bench_inbox');
+  const group = schema.replace('_', '.');
+  const exchange = `${group}.events`;
+  const rawQueue = `${group}.raw`;
+  const cleanup = new Cleanup();
+  const pool = newPool(concurrency + 2, databaseUrl);
+  cleanup.add('pool', () => pool.end());
+  const connection = await connectAmqp(amqpUrl);
+  cleanup.add('amqp connection', () => connection.close().catch(() => {}));
+  try {
+    await migrateInbox({ database: databaseUrl, schema });
+    cleanup.add('schema', () => dropSchema(pool, schema));
+    const effects = `"${schema}".effects`;
+    await pool.query(`CREATE TABLE ${effects} (message_id text NOT NULL, i integer NOT NULL)`);
+    const rawEffects = `"${schema}".raw_effects`;
+    await pool.query(`CREATE TABLE ${rawEffects} (message_id text NOT NULL, i integer NOT NULL)`);
+
+    const makeConsumer = (batchMessages = 1) =>
+      createConsumer({
+        group,
+        database: databaseUrl,
+        amqp: amqpUrl,
+        schema,
+        exchange,
+        concurrency,
+        // The batched design needs enough deliveries in flight to fill its batches.
+        prefetch: batchMessages > 1 ? Math.max(prefetch, concurrency * batchMessages) : prefetch,
+        batch: { maxMessages: batchMessages },
+        retention: { intervalMs: 0 },
+        handlers: [
+          defineHandler(Blob, async (payload, ctx) => {
+            await ctx.client.query(`INSERT INTO ${effects} (message_id, i) VALUES ($1, $2)`, [
+              ctx.envelope.id,
+              payload.i,
+            ]);
+          }),
+        ],
+      });
+    const topology = makeConsumer().topology;
+    cleanup.add('topology', () =>
+      deleteAmqp(connection, { queues: [...topologyQueues(topology), rawQueue], exchanges: [exchange] }),
+    );
+    const admin = await openChannel(connection);
+    await declareTopology(admin, topology);
+    await admin.assertQueue(rawQueue, { durable: true });
+    const publisher = await openChannel(connection, true);
+    cleanup.add('publisher', () => publisher.close().catch(() => {}));
+    const fresh = () => Array.from({ length: n }, (_, i) => encodeBlob(newId(), i, payloadBytes));
+
+    // Raw consume + ack ceiling (no database).
+    const measureRawConsume = async () => {
+      await publishConfirmed(publisher, '', rawQueue, fresh(), 2000);
+      const ch = await openChannel(connection);
+      await ch.prefetch(prefetch);
+      let got = 0;
+      const meter = cpuMeter();
+      const t0 = performance.now();
+      await ch.consume(rawQueue, (m) => {
+        if (!m) return;
+        ch.ack(m);
+        got += 1;
+      });
+      await waitFor(() => got >= n, { timeoutMs: 120_000, intervalMs: 2, what: 'raw consume' });
+      const ms = performance.now() - t0;
+      const cpu = meter.stop();
+      await ch.close();
+      return { msgsPerSec: perSec(n, ms), ms: Math.round(ms), cpu };
+    };
+
+    // Raw one-insert-per-transaction ceiling, same concurrency.
+    const measureRawTx = async () => {
+      const clients = await Promise.all(Array.from({ length: concurrency }, () => pool.connect()));
+      let next = 0;
+      const meter = cpuMeter();
+      const t0 = performance.now();
+      await Promise.all(
+        clients.map(async (client) => {
+          for (let i = next++; i < n; i = next++) {
+            await client.query('BEGIN');
+            await client.query(`INSERT INTO ${rawEffects} (message_id, i) VALUES ($1, $2)`, [newId(), i]);
+            await client.query('COMMIT');
+          }
+        }),
+      );
+      const ms = performance.now() - t0;
+      const cpu = meter.stop();
+      for (const c of clients) c.release();
+      return { msgsPerSec: perSec(n, ms), ms: Math.round(ms), cpu };
+    };
+
+    // Hand-written consumer: consume, one-insert transaction, ack; `concurrency` at once.
+    const measureHandWritten = async () => {
+      await publishConfirmed(publisher, '', rawQueue, fresh(), 2000);
+      const ch = await openChannel(connection);
+      await ch.prefetch(prefetch);
+      const clients = await Promise.all(Array.from({ length: concurrency }, () => pool.connect()));
+      const waiting = [];
+      let done = 0;
+      const work = async (client, first) => {
+        let m = first;
+        while (m) {
+          await client.query('BEGIN');
+          await client.query(`INSERT INTO ${rawEffects} (message_id, i) VALUES ($1, $2)`, [m.properties.messageId, 0]);
+          await client.query('COMMIT');
+          ch.ack(m);
+          done += 1;
+          m = waiting.shift();
+        }
+        clients.push(client);
+      };
+      const meter = cpuMeter();
+      const t0 = performance.now();
+      await ch.consume(rawQueue, (m) => {
+        if (!m) return;
+        const client = clients.pop();
+        if (client) void work(client, m);
+        else waiting.push(m);
+      });
+      await waitFor(() => done >= n, { timeoutMs: 120_000, intervalMs: 2, what: 'hand-written consumer' });
+      const ms = performance.now() - t0;
+      const cpu = meter.stop();
+      await ch.close();
+      for (const c of clients) c.release();
+      return { msgsPerSec: perSec(n, ms), ms: Math.round(ms), cpu };
+    };
+
+    // txbox inbox: the same kind of messages, queued before the consumer starts.
+    const measureInbox = async (repeat, batchMessages = 1) => {
+      await publishConfirmed(publisher, exchange, Blob.type, fresh(), 2000);
+      const consumer = makeConsumer(batchMessages);
+      cleanup.add('consumer', () => consumer.stop());
+      let processed = 0;
+      let other = 0;
+      const onProcessed = (e) => {
+        if (e.group === group) processed += 1;
+      };
+      const onOther = (e) => {
+        if (e.group === group) other += 1;
+      };
+      const others = [INBOX_CHANNELS.duplicate, INBOX_CHANNELS.retried, INBOX_CHANNELS.deadLettered];
+      diagnosticsChannel.subscribe(INBOX_CHANNELS.processed, onProcessed);
+      for (const c of others) diagnosticsChannel.subscribe(c, onOther);
+      const meter = cpuMeter();
+      const t0 = performance.now();
+      try {
+        await profiled(`inbox-consumer${batchMessages > 1 ? `-batch${batchMessages}` : ''}-${repeat}`, async () => {
+          await consumer.start();
+          await waitFor(() => processed + other >= n, { timeoutMs: 300_000, intervalMs: 2, what: 'inbox consume' });
+        });
+      } finally {
+        diagnosticsChannel.unsubscribe(INBOX_CHANNELS.processed, onProcessed);
+        for (const c of others) diagnosticsChannel.unsubscribe(c, onOther);
+      }
+      const ms = performance.now() - t0;
+      const cpu = meter.stop();
+      await consumer.stop();
+      return { msgsPerSec: perSec(n, ms), ms: Math.round(ms), notProcessed: other, cpu };
+    };
+
+    // Rounds interleave txbox and its baselines; the best of each counts.
+    const rounds = { rawConsume: [], rawTx: [], handWritten: [], inbox: [], batched: [] };
+    for (let rep = 0; rep < repeats; rep++) {
+      rounds.rawConsume.push(await measureRawConsume());
+      rounds.rawTx.push(await measureRawTx());
+      rounds.handWritten.push(await measureHandWritten());
+      rounds.inbox.push(await measureInbox(rep));
+      if (batchMessages > 1) rounds.batched.push(await measureInbox(rep, batchMessages));
+      log(
+        `  inbox round ${rep + 1}: txbox ${rounds.inbox.at(-1).msgsPerSec} msg/s` +
+          (batchMessages > 1 ? `, batch ${batchMessages}: ${rounds.batched.at(-1).msgsPerSec} msg/s` : '') +
+          `; raw 1-insert tx ${rounds.rawTx.at(-1).msgsPerSec}/s, ` +
+          `raw consume+ack ${rounds.rawConsume.at(-1).msgsPerSec}/s, hand-written ${rounds.handWritten.at(-1).msgsPerSec}/s`,
+      );
+    }
+    await publisher.close();
+    await admin.close();
+    const best = (list) => ({
+      ...list.reduce((a, b) => (b.msgsPerSec > a.msgsPerSec ? b : a)),
+      rounds: list.map((x) => x.msgsPerSec),
+    });
+    const inbox = best(rounds.inbox);
+    const rawTx = best(rounds.rawTx);
+    const rawConsume = best(rounds.rawConsume);
+    const handWritten = best(rounds.handWritten);
+    const batched = batchMessages > 1 ? best(rounds.batched) : undefined;
+    const { rows } = await pool.query(`SELECT count(*)::int AS n FROM ${effects}`);
+    const left = await queueDepth(connection, topology.queue);
+    return {
+      messages: n,
+      payloadBytes,
+      concurrency,
+      prefetch,
+      repeats,
+      msgsPerSec: inbox.msgsPerSec,
+      effects: rows[0].n,
+      expectedEffects: n * repeats * (batchMessages > 1 ? 2 : 1),
+      leftInQueue: left,
+      rawTxPerSec: rawTx.msgsPerSec,
+      rawConsumePerSec: rawConsume.msgsPerSec,
+      handWrittenPerSec: handWritten.msgsPerSec,
+      // Target: ≥ 0.7 of the raw one-insert-per-transaction throughput.
+      ratio: ratio(inbox.msgsPerSec, rawTx.msgsPerSec),
+      ratioToRawConsume: ratio(inbox.msgsPerSec, rawConsume.msgsPerSec),
+      ratioToHandWritten: ratio(inbox.msgsPerSec, handWritten.msgsPerSec),
+      // The batched design (batch.maxMessages): same messages, same concurrency.
+      batchMessages,
+      batchedPerSec: batched?.msgsPerSec ?? null,
+      batchedRatio: batched ? ratio(batched.msgsPerSec, rawTx.msgsPerSec) : null,
+      inbox,
+      batched,
+      rawTx,
+      rawConsume,
+      handWritten,
+    };
+  } finally {
+    await cleanup.run(log);
+  }
+}

@@ -1,0 +1,146 @@
+// 1. write — a domain transaction (one insert) with and without outbox.add, N concurrent clients.
+// Baseline and txbox alternate in rounds of equal length on the same connections, so drift
+// (autovacuum, checkpoints, cache) hits both alike.
+import { createOutbox, migrateOutbox } from '@txbox/outbox';
+import pg from 'pg';
+import {
+  Cleanup,
+  DATABASE_URL,
+  dropSchema,
+  newPool,
+  OrderPlaced,
+  perSec,
+  ratio,
+  summarize,
+  uniqueName,
+} from '../lib/common.mjs';
+import { cpuMeter, mergeCpu } from '../lib/cpu.mjs';
+
+export const defaults = {
+  full: { clients: 8, roundMs: 4000, rounds: 3, warmupMs: 1000 },
+  quick: { clients: 8, roundMs: 1500, rounds: 1, warmupMs: 300 },
+};
+
+export async function run({ settings, databaseUrl = DATABASE_URL, log = () => {} }) {
+  const { clients: clientCount, roundMs, rounds, warmupMs } = settings;
+  const schema = uniqueName('bench_write');
+  const cleanup = new Cleanup();
+  const admin = newPool(2, databaseUrl);
+  cleanup.add('admin pool', () => admin.end());
+  try {
+    await migrateOutbox({ database: databaseUrl, schema });
+    cleanup.add('schema', () => dropSchema(admin, schema));
+    const orders = `"${schema}".orders`;
+    await admin.query(
+      `CREATE TABLE ${orders} (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, order_id text NOT NULL,
+        total_cents integer NOT NULL, created_at timestamptz NOT NULL DEFAULT now())`,
+    );
+    const variants = {
+      baseline: null,
+      txbox: createOutbox({ contracts: [OrderPlaced], schema }),
+      txboxNoNotify: createOutbox({ contracts: [OrderPlaced], schema, notify: false }),
+    };
+    const clients = [];
+    cleanup.add('clients', () => Promise.all(clients.map((c) => c.end().catch(() => {}))));
+    for (let i = 0; i < clientCount; i++) {
+      const client = new pg.Client({ connectionString: databaseUrl, application_name: 'txbox-bench-write' });
+      client.on('error', () => {});
+      await client.connect();
+      clients.push(client);
+    }
+
+    let seq = 0;
+    async function phase(name, ms, record) {
+      const outbox = variants[name];
+      const latencies = [];
+      let committed = 0;
+      const deadline = performance.now() + ms;
+      const meter = cpuMeter();
+      const started = performance.now();
+      await Promise.all(
+        clients.map(async (client) => {
+          while (performance.now() < deadline) {
+            const n = ++seq;
+            const orderId = `o-${n}`;
+            const t0 = performance.now();
+            await client.query('BEGIN');
+            try {
+              await client.query(`INSERT INTO ${orders} (order_id, total_cents) VALUES ($1, $2)`, [
+                orderId,
+                n % 10_000,
+              ]);
+              if (outbox) {
+                await outbox.add(
+                  client,
+                  OrderPlaced.create({ orderId, totalCents: n % 10_000 }, { key: `order:${orderId}` }),
+                );
+              }
+              await client.query('COMMIT');
+            } catch (error) {
+              await client.query('ROLLBACK').catch(() => {});
+              throw error;
+            }
+            latencies.push(performance.now() - t0);
+            committed += 1;
+          }
+        }),
+      );
+      const elapsed = performance.now() - started;
+      const cpu = meter.stop();
+      if (record) {
+        record.committed += committed;
+        record.rounds.push(perSec(committed, elapsed));
+        record.ms += elapsed;
+        record.latencies.push(...latencies);
+        record.cpu.push(cpu);
+      }
+    }
+
+    const acc = Object.fromEntries(
+      Object.keys(variants).map((k) => [k, { committed: 0, ms: 0, latencies: [], cpu: [], rounds: [] }]),
+    );
+    for (const name of Object.keys(variants)) await phase(name, warmupMs, null);
+    const order = Object.keys(variants);
+    for (let r = 0; r < rounds; r++) {
+      // Rotate the order each round so no variant always runs right after another.
+      const rotated = order.slice(r % order.length).concat(order.slice(0, r % order.length));
+      for (const name of rotated) {
+        await admin.query(`TRUNCATE ${orders}, "${schema}".outbox`);
+        await phase(name, roundMs, acc[name]);
+      }
+      log(`  write round ${r + 1}: ${order.map((k) => `${k} ${acc[k].rounds.at(-1)} tx/s`).join(', ')}`);
+    }
+
+    const out = {};
+    for (const [name, a] of Object.entries(acc)) {
+      out[name] = {
+        // Median of the rounds (robust to a noisy round on a shared machine); rounds listed.
+        txPerSec: median(a.rounds),
+        rounds: a.rounds,
+        committed: a.committed,
+        ...summarize(a.latencies),
+        cpu: mergeCpu(a.cpu),
+      };
+    }
+    return {
+      clients: clientCount,
+      baseline: out.baseline,
+      txbox: out.txbox,
+      txboxNoNotify: out.txboxNoNotify,
+      // Overhead factor: baseline throughput / txbox throughput (1.00 = free; target ≤ 1.25),
+      // the median of the per-round factors (the variants of one round run back to back).
+      ratio: median(acc.baseline.rounds.map((b, i) => ratio(b, acc.txbox.rounds[i]))),
+      ratioNoNotify: median(acc.baseline.rounds.map((b, i) => ratio(b, acc.txboxNoNotify.rounds[i]))),
+      p99Ratio: ratio(out.txbox.p99Ms, out.baseline.p99Ms),
+    };
+  } finally {
+    await cleanup.run(log);
+  }
+}
+
+function median(values) {
+  const sorted = values.filter((v) => typeof v === 'number').sort((a, b) => a - b);
+  if (sorted.length === 0) return null;
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid] : Math.round(((sorted[mid - 1] + sorted[mid]) / 2) * 100) / 100;
+}
