@@ -55,6 +55,20 @@ export default defineConfig({
           sequence: { groupOrder: 1 },
         },
       },
+      {
+        // The 30-second fault-injection run. It restarts the RabbitMQ application, so it runs
+        // alone, after every other project has finished.
+        test: {
+          name: 'chaos',
+          include: ['chaos/test/**/*.test.ts'],
+          environment: 'node',
+          globalSetup: ['test-support/global-setup.ts'],
+          testTimeout: 480_000,
+          hookTimeout: 240_000,
+          pool: 'forks',
+          sequence: { groupOrder: 2 },
+        },
+      },
     ],
   },
 });
