@@ -3,8 +3,8 @@
 // happened exactly once. run.mjs imports the compiled module once the workspaces are built.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { encodeAmqpMessage } from '@txbox/core';
 import { type GroupTopology, groupTopology } from '@txbox/inbox';
+import { encodeOutboxRow, type OutboxRowLike } from '@txbox/outbox';
 import { BILLING_GROUP, BILLING_RETRY_DELAYS_MS } from '@txbox-examples/billing/settings';
 import { ORDERS_GROUP, ORDERS_RETRY_DELAYS_MS } from '@txbox-examples/orders/settings';
 import amqp, { type ChannelModel, type ConfirmChannel } from 'amqplib';
@@ -327,20 +327,9 @@ function seconds(ms: number): string {
   return `${(ms / 1000).toFixed(1)} s`;
 }
 
-interface PublishedRow {
-  id: string;
-  type: string;
-  version: number;
-  ordering_key: string | null;
+interface PublishedRow extends OutboxRowLike {
   exchange: string;
   routing_key: string;
-  payload: string;
-  headers: Record<string, string> | null;
-  correlation_id: string | null;
-  causation_id: string | null;
-  traceparent: string | null;
-  tracestate: string | null;
-  occurred_at: Date;
 }
 
 /** Outbox rows a relay published (the relays run with `published: 'keep'`). */
@@ -466,22 +455,7 @@ class Broker {
   /** Publishes outbox rows again, encoded exactly as the relay encodes them, and awaits the confirms. */
   async replay(rows: PublishedRow[]): Promise<number> {
     for (const row of rows) {
-      const { content, properties } = encodeAmqpMessage(
-        {
-          id: row.id,
-          type: row.type,
-          version: row.version,
-          occurredAt: row.occurred_at,
-          key: row.ordering_key,
-          correlationId: row.correlation_id,
-          causationId: row.causation_id,
-          traceparent: row.traceparent,
-          tracestate: row.tracestate,
-          headers: row.headers ?? {},
-          payload: undefined,
-        },
-        row.payload,
-      );
+      const { content, properties } = encodeOutboxRow(row);
       this.channel.publish(row.exchange, row.routing_key, content, properties);
     }
     await this.channel.waitForConfirms();

@@ -12,6 +12,7 @@ export {
   outboxMigrationStatus,
   outboxMigrations,
 } from './migrations/outbox-migrations.js';
+export { encodeOutboxRow, type OutboxRowLike } from './relay/encode-outbox-row.js';
 export { createRelay, OutboxRelay, type OutboxRelayOptions, type RelayBatchResult } from './relay/outbox-relay.js';
 export {
   type DefaultRetryStrategyOptions,

@@ -6,7 +6,6 @@ import {
   ConfigurationError,
   checkOut,
   type DatabaseInput,
-  encodeAmqpMessage,
   every,
   Lifecycle,
   type OwnedPool,
@@ -38,6 +37,7 @@ import {
 import { type OutboxTables, outboxTables } from '../sql/outbox-tables.js';
 import { type OutboxStats, readOutboxStats } from '../stats/stats.js';
 import { ConfirmPublisher, type PublishItem, type PublishOutcome } from './confirm-publisher.js';
+import { encodeOutboxRow } from './encode-outbox-row.js';
 import { NotifyListener } from './notify-listener.js';
 import { defaultRetryStrategy, type RetryStrategy } from './retry-strategy.js';
 
@@ -524,23 +524,7 @@ export class OutboxRelay {
 }
 
 function toPublishItem(row: ClaimedRow): PublishItem {
-  const encoded = encodeAmqpMessage(
-    {
-      id: row.id,
-      type: row.type,
-      version: row.version,
-      occurredAt: row.occurred_at,
-      key: row.ordering_key,
-      correlationId: row.correlation_id,
-      causationId: row.causation_id,
-      traceparent: row.traceparent,
-      tracestate: row.tracestate,
-      headers: row.headers ?? {},
-      payload: undefined,
-    },
-    row.payload,
-  );
-  return { ...encoded, exchange: row.exchange, routingKey: row.routing_key };
+  return { ...encodeOutboxRow(row), exchange: row.exchange, routingKey: row.routing_key };
 }
 
 /** Creates an {@link OutboxRelay}. */
