@@ -8,6 +8,7 @@ import { AmqpConnection } from '@txbox/core';
 import { declareTopology, groupTopology, migrateInbox } from '@txbox/inbox';
 import { migrateOutbox } from '@txbox/outbox';
 import pg from 'pg';
+import { startTcpProxy } from '../../test-support/tcp-proxy.mjs';
 import {
   brokerStoppedByUs,
   ensureBrokerRunning,
@@ -20,7 +21,6 @@ import { killAllChildren, Role } from './children.mjs';
 import { CONSUMER_RETRY_DELAYS_MS, HANDLED_TYPES } from './contracts.mjs';
 import { rawPoisonVariants } from './raw-poison.mjs';
 import { buildSchedule, formatSchedule, PROCESS_TARGETS } from './schedule.mjs';
-import { startTcpProxy } from './tcp-proxy.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const workers = join(here, '..', 'workers');

@@ -18,7 +18,6 @@ export type TxboxErrorCode =
   | 'PUBLISH_UNROUTABLE'
   | 'PUBLISH_TIMEOUT'
   | 'CONNECTION_FAILED'
-  | 'LEASE_LOST'
   | 'HANDLER_FAILED'
   | 'STOPPED';
 

@@ -244,7 +244,9 @@ type Outcome =
  */
 export class InboxConsumer {
   readonly group: string;
-  readonly topology: GroupTopology;
+  readonly #names: TopologyNames | undefined;
+  /** Derived from the options and the handled types; rebuilt when a handler is added. */
+  #topology: GroupTopology | undefined;
   readonly #options: z.output<typeof optionsSchema>;
   readonly #tables: InboxTables;
   readonly #db: OwnedPool;
@@ -310,7 +312,24 @@ export class InboxConsumer {
     });
     this.#amqp = amqp.connection;
     this.#ownsAmqp = amqp.owned;
-    this.topology = this.#buildTopology(options.names);
+    this.#names = options.names;
+    // Derive it now, so a bad queue name is refused at construction.
+    void this.topology;
+  }
+
+  /** The group's queue, delay queues, dead-letter queue and bindings (see the naming rule). */
+  get topology(): GroupTopology {
+    this.#topology ??= groupTopology({
+      group: this.group,
+      exchange: this.#options.exchange,
+      names: this.#names,
+      retryDelaysMs: this.#delays,
+      bindings: this.#options.bindings ?? [...this.#handlers.keys()],
+      queueType: this.#options.queueType,
+      deliveryLimit: this.#options.deliveryLimit,
+      singleActiveConsumer: this.#options.singleActiveConsumer,
+    });
+    return this.#topology;
   }
 
   /**
@@ -334,25 +353,8 @@ export class InboxConsumer {
       );
     }
     this.#handlers.set(contract.type, handler as MessageHandler);
-    // Topology depends on the handled types.
-    (this as { topology: GroupTopology }).topology = this.#buildTopology(undefined);
+    this.#topology = undefined; // the bindings follow the handled types
     return this;
-  }
-
-  #namesOverride: TopologyNames | undefined;
-
-  #buildTopology(names: TopologyNames | undefined): GroupTopology {
-    if (names) this.#namesOverride = names;
-    return groupTopology({
-      group: this.group,
-      exchange: this.#options.exchange,
-      names: this.#namesOverride,
-      retryDelaysMs: this.#delays,
-      bindings: this.#options.bindings ?? [...this.#handlers.keys()],
-      queueType: this.#options.queueType,
-      deliveryLimit: this.#options.deliveryLimit,
-      singleActiveConsumer: this.#options.singleActiveConsumer,
-    });
   }
 
   get isRunning(): boolean {

@@ -68,9 +68,7 @@ export async function openTypeOrmSession(dataSource: DataSourceLike): Promise<Ha
     await runner.release().catch(() => {});
     throw new Error('The TypeORM DataSource must use the postgres driver (pg) for the txbox inbox');
   }
-  // As for plain pg: a checked-out connection that dies emits 'error', fatal without a listener.
-  const onError = () => {};
-  client.on('error', onError);
+  // Its 'error' events are guarded by guardPool on the DataSource's pool (see InboxConsumer).
   return {
     client,
     manager: runner.manager,
@@ -79,9 +77,6 @@ export async function openTypeOrmSession(dataSource: DataSourceLike): Promise<Ha
     rollback: async () => {
       if (runner.isTransactionActive) await runner.rollbackTransaction();
     },
-    release: () => {
-      client.off('error', onError);
-      return runner.release();
-    },
+    release: () => runner.release(),
   };
 }

@@ -2,7 +2,7 @@ import { consoleLogger } from '@txbox/core';
 import { createConsumer, defineHandler, type InboxConsumer, migrateInbox } from '@txbox/inbox';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testAmqpUrl, uniqueName, useAmqp, useTestSchema } from '../../../../test-support/index.js';
-import { startTcpProxy } from '../../../../test-support/tcp-proxy.js';
+import { startTcpProxy } from '../../../../test-support/tcp-proxy.mjs';
 import {
   createEffectsTable,
   deleteTopology,

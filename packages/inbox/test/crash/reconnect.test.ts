@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { createConsumer, defineHandler, type InboxConsumer, migrateInbox } from '@txbox/inbox';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { testAmqpUrl, uniqueName, useAmqp, useTestSchema } from '../../../../test-support/index.js';
-import { startTcpProxy, type TcpProxy } from '../../../../test-support/tcp-proxy.js';
+import { startTcpProxy, type TcpProxy } from '../../../../test-support/tcp-proxy.mjs';
 import {
   CrashApplied,
   createEffectsTable,

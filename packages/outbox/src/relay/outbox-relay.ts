@@ -172,6 +172,8 @@ export class OutboxRelay {
   readonly #lifecycle = new Lifecycle('relay');
   /** Prepared once per connection: the claim is the relay's hottest statement. */
   readonly #claimStatement: { text: string; name: string };
+  /** Deletes (or marks) confirmed rows: once per batch. */
+  readonly #markStatement: { text: string; name: string };
   #signalStop: () => void = () => {};
   readonly #stopRequested = new Promise<void>((resolve) => {
     this.#signalStop = resolve;
@@ -189,6 +191,9 @@ export class OutboxRelay {
     this.#tables = outboxTables(this.#options.schema);
     const claimText = claimBatchSql(this.#tables);
     this.#claimStatement = { text: claimText, name: statementName(claimText) };
+    const markText =
+      this.#options.published === 'delete' ? deletePublishedSql(this.#tables) : markPublishedSql(this.#tables);
+    this.#markStatement = { text: markText, name: statementName(markText) };
     this.relayId = this.#options.relayId ?? `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
     this.#logger = options.logger ?? silentLogger;
     this.#retry = options.retryStrategy ?? defaultRetryStrategy();
@@ -469,11 +474,8 @@ export class OutboxRelay {
     // Marking must not be lost to a blip, or the batch is published again after the lease.
     const persist = <T>(fn: () => Promise<T>) => pRetry(fn, { retries: 3, minTimeout: 100, maxTimeout: 1000 });
     if (published.length > 0) {
-      const sql =
-        this.#options.published === 'delete' ? deletePublishedSql(this.#tables) : markPublishedSql(this.#tables);
-      const { rowCount } = await persist(() =>
-        queryPool(this.#db.pool, sql, [published, token], { name: statementName(sql) }),
-      );
+      const { text, name } = this.#markStatement;
+      const { rowCount } = await persist(() => queryPool(this.#db.pool, text, [published, token], { name }));
       result.published = published.length;
       if ((rowCount ?? 0) < published.length) this.#leaseLost(published.length, rowCount ?? 0);
     }

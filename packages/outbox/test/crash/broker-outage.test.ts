@@ -1,7 +1,7 @@
 import { createRelay, migrateOutbox, type OutboxRelay, type OutboxRelayOptions } from '@txbox/outbox';
 import { afterEach, describe, expect, it } from 'vitest';
 import { testAmqpUrl, uniqueName, useAmqp, useTestSchema } from '../../../../test-support/index.js';
-import { startTcpProxy, type TcpProxy } from '../../../../test-support/tcp-proxy.js';
+import { startTcpProxy, type TcpProxy } from '../../../../test-support/tcp-proxy.mjs';
 import {
   arrivalsOf,
   crashWriter,

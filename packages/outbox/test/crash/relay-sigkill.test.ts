@@ -9,7 +9,7 @@ import {
   useAmqp,
   useTestSchema,
 } from '../../../../test-support/index.js';
-import { startTcpProxy, type TcpProxy } from '../../../../test-support/tcp-proxy.js';
+import { startTcpProxy, type TcpProxy } from '../../../../test-support/tcp-proxy.mjs';
 import {
   arrivalsOf,
   claimsWaiting,

@@ -2,7 +2,7 @@ import { AmqpConnection } from '@txbox/core';
 import { createRelay, migrateOutbox } from '@txbox/outbox';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { testAmqpUrl, useTestSchema } from '../../../../test-support/index.js';
-import { startTcpProxy } from '../../../../test-support/tcp-proxy.js';
+import { startTcpProxy } from '../../../../test-support/tcp-proxy.mjs';
 
 const { schema, databaseUrl } = useTestSchema('outbox_shutdown');
 

@@ -1,10 +1,13 @@
-// Plain-ESM copy of test-support/tcp-proxy.ts, for the chaos orchestrator (which runs outside vitest).
-// A TCP proxy on 127.0.0.1 between a child process and RabbitMQ: cut() destroys every open
-// connection (new ones are accepted), down()/restore() refuse new ones, stall()/resume() stop
-// forwarding bytes while connections stay open (a hung peer).
 import net from 'node:net';
 
+/**
+ * The implementation behind tcp-proxy.d.mts, in plain JavaScript so that the tests (TypeScript)
+ * and the chaos suite (plain Node) share one proxy.
+ * @param {string} targetHost
+ * @param {number} targetPort
+ */
 export async function startTcpProxy(targetHost, targetPort) {
+  /** @type {Set<{ client: net.Socket; upstream: net.Socket }>} */
   const pairs = new Set();
   let refusing = false;
   let stalled = false;
@@ -17,6 +20,7 @@ export async function startTcpProxy(targetHost, targetPort) {
     const upstream = net.connect(targetPort, targetHost);
     const pair = { client, upstream };
     pairs.add(pair);
+    /** @param {net.Socket} from @param {net.Socket} to */
     const forward = (from, to) => {
       from.on('data', (chunk) => {
         if (!to.write(chunk)) from.pause();
@@ -39,8 +43,8 @@ export async function startTcpProxy(targetHost, targetPort) {
     client.on('error', close).on('close', close);
     upstream.on('error', close).on('close', close);
   });
-  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = server.address().port;
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(undefined)));
+  const port = /** @type {net.AddressInfo} */ (server.address()).port;
 
   const destroyAll = () => {
     for (const { client, upstream } of pairs) {
@@ -88,7 +92,7 @@ export async function startTcpProxy(targetHost, targetPort) {
     },
     async close() {
       destroyAll();
-      await new Promise((resolve) => server.close(() => resolve()));
+      await new Promise((resolve) => server.close(() => resolve(undefined)));
     },
   };
 }
