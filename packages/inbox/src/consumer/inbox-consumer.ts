@@ -604,14 +604,24 @@ export class InboxConsumer {
   }
 
   async #process(delivery: Delivery): Promise<void> {
+    let ready: ReadyDelivery | undefined;
     try {
-      const ready = await this.#triage(delivery);
-      if (!ready) return;
+      ready = await this.#triage(delivery);
+    } catch (error) {
+      this.#settleFailed(delivery, error);
+    }
+    if (ready) await this.#processReady(ready);
+  }
+
+  /** One triaged delivery in a transaction of its own. */
+  async #processReady(ready: ReadyDelivery): Promise<void> {
+    if (this.#channel !== ready.channel) return; // its channel died meanwhile: already requeued
+    try {
       const started = performance.now();
       const outcome = await this.#runInTransaction(ready);
       await this.#settle(ready, outcome, performance.now() - started);
     } catch (error) {
-      this.#settleFailed(delivery, error);
+      this.#settleFailed(ready, error);
     }
   }
 
@@ -634,7 +644,7 @@ export class InboxConsumer {
     }
     if (ready.length === 0) return;
     if (ready.length === 1) {
-      await this.#process(ready[0] as Delivery);
+      await this.#processReady(ready[0] as ReadyDelivery);
       return;
     }
     const started = performance.now();
@@ -690,7 +700,7 @@ export class InboxConsumer {
       await session?.release(broken).catch(() => {});
     }
     if (!outcomes) {
-      for (const item of ready) await this.#process(item);
+      for (const item of ready) await this.#processReady(item);
       return;
     }
     const perMessageMs = (performance.now() - started) / ready.length;
