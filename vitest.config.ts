@@ -7,7 +7,7 @@ export default defineConfig({
       {
         test: {
           name: 'unit',
-          include: ['packages/*/test/**/*.spec.ts'],
+          include: ['packages/*/test/**/*.spec.ts', 'scripts/test/**/*.spec.ts'],
           environment: 'node',
           // Fast pure tests first; projects with different maxWorkers must run in separate groups.
           sequence: { groupOrder: 0 },
@@ -16,7 +16,12 @@ export default defineConfig({
       {
         test: {
           name: 'integration',
-          include: ['packages/*/test/**/*.test.ts', 'examples/demo/**/*.test.ts', 'bench/test/**/*.test.ts'],
+          include: [
+            'packages/*/test/**/*.test.ts',
+            'examples/demo/**/*.test.ts',
+            'bench/test/**/*.test.ts',
+            'scripts/test/**/*.test.ts',
+          ],
           exclude: ['packages/nestjs-adapter/test/**'],
           environment: 'node',
           globalSetup: ['test-support/global-setup.ts'],
