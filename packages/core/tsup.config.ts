@@ -1,3 +1,3 @@
 import { libraryBuild } from '../../tsup.base.js';
 
-export default libraryBuild(['src/index.ts']);
+export default libraryBuild(['src/index.ts', 'src/contracts.ts', 'src/internal.ts']);

@@ -52,8 +52,10 @@ export {
   ConfigurationError,
   InvalidIdentifierError,
   InvalidMessageError,
+  isRetryable,
   isTxboxError,
   MalformedMessageError,
+  NonRetryableError,
   NotInTransactionError,
   type PayloadIssue,
   PayloadTooLargeError,
@@ -84,3 +86,4 @@ export {
   renderMigrationSql,
 } from './migrations/migration-runner.js';
 export { parseOptions } from './options/parse-options.js';
+export type { OutboxPort } from './ports/outbox-port.js';

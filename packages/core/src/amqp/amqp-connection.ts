@@ -1,9 +1,9 @@
 import { EventEmitter } from 'node:events';
 import amqp, { type Channel, type ChannelModel, type ConfirmChannel } from 'amqplib';
-import pRetry, { AbortError } from 'p-retry';
-import { ConfigurationError, TxboxError } from '../errors/txbox-error.js';
+import { ConfigurationError, isRetryable, TxboxError } from '../errors/txbox-error.js';
 import { settlesWithin } from '../lifecycle/lifecycle.js';
 import { silentLogger, type TxboxLogger } from '../logger/logger.js';
+import { withRetries } from '../retry/with-retries.js';
 import { redactUrl } from './redact-url.js';
 
 export interface AmqpConnectionOptions {
@@ -13,7 +13,7 @@ export interface AmqpConnectionOptions {
   connectionName?: string;
   /** Heartbeat in seconds. Default: 15. */
   heartbeatSeconds?: number;
-  /** First reconnect delay; doubles (with jitter) up to `maxReconnectDelayMs`. Default: 250. */
+  /** First reconnect delay; doubles (with equal jitter) up to `maxReconnectDelayMs`. Default: 250. */
   minReconnectDelayMs?: number;
   /** Default: 10000. */
   maxReconnectDelayMs?: number;
@@ -29,7 +29,7 @@ export interface AmqpConnectionEvents {
 
 /**
  * One AMQP connection that comes back after it is lost. `channelModel()` waits (with
- * exponential backoff, via p-retry) until the broker is reachable, so callers simply ask
+ * exponential backoff, see retry/backoff.ts) until the broker is reachable, so callers simply ask
  * for a connection when they need one; `close()` aborts any wait.
  */
 const AMQP_CONNECTION = Symbol.for('txbox.amqp-connection');
@@ -115,7 +115,7 @@ export class AmqpConnection extends EventEmitter<AmqpConnectionEvents> {
 
   async #connect(retry: boolean): Promise<ChannelModel> {
     const attempt = async () => {
-      if (this.#closed) throw new AbortError('closed');
+      if (this.#closed) throw new TxboxError('STOPPED', 'The AMQP connection was closed while connecting');
       try {
         return await amqp.connect(withHeartbeat(this.#options.url, this.#options.heartbeatSeconds), {
           clientProperties: { connection_name: this.#options.connectionName },
@@ -124,35 +124,31 @@ export class AmqpConnection extends EventEmitter<AmqpConnectionEvents> {
         // Refused credentials or vhost do not fix themselves: report them at once instead of
         // retrying forever. amqplib errors can quote the URL; never let the password through.
         const refused = /ACCESS.REFUSED|NOT.ALLOWED|\b403\b|\b530\b/.test(describe(error));
-        const failure = new TxboxError(
+        throw new TxboxError(
           'CONNECTION_FAILED',
           `Cannot connect to RabbitMQ at ${this.safeUrl}: ${describe(error)}${refused ? ' (check the user, password and vhost)' : ''}`,
           { retryable: !refused },
         );
-        if (refused) throw new AbortError(failure);
-        throw failure;
       }
     };
     const model = retry
-      ? await pRetry(attempt, {
+      ? await withRetries(attempt, {
           retries: Number.POSITIVE_INFINITY,
-          minTimeout: this.#options.minReconnectDelayMs,
-          maxTimeout: this.#options.maxReconnectDelayMs,
-          randomize: true,
+          baseDelayMs: this.#options.minReconnectDelayMs,
+          maxDelayMs: this.#options.maxReconnectDelayMs,
           signal: this.#abort.signal,
-          onFailedAttempt: ({ error, attemptNumber }) => {
+          isRetryable,
+          onFailedAttempt: (error, attemptNumber) => {
             this.#logger.warn('RabbitMQ connection attempt failed; retrying', {
               attempt: attemptNumber,
-              error: error.message,
+              error: describe(error),
             });
           },
         }).catch((error: unknown) => {
           if (this.#closed) throw new TxboxError('STOPPED', 'The AMQP connection was closed while connecting');
           throw error;
         })
-      : await attempt().catch((error: unknown) => {
-          throw error instanceof AbortError ? error.originalError : error;
-        });
+      : await attempt();
     if (this.#closed) {
       await model.close().catch(() => {});
       throw new TxboxError('STOPPED', 'The AMQP connection was closed while connecting');

@@ -19,6 +19,7 @@ export type TxboxErrorCode =
   | 'PUBLISH_TIMEOUT'
   | 'CONNECTION_FAILED'
   | 'HANDLER_FAILED'
+  | 'NOT_RETRYABLE'
   | 'STOPPED';
 
 const TXBOX_ERROR = Symbol.for('txbox.error');
@@ -43,6 +44,26 @@ export class TxboxError extends Error {
  */
 export function isTxboxError(value: unknown): value is TxboxError {
   return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[TXBOX_ERROR] === true;
+}
+
+/**
+ * Retrying cannot help: throw it from a handler (with the real error as `cause`) to dead-letter
+ * the message at once. The relay and the consumer treat every txbox error whose `retryable` is
+ * false the same way (see {@link isRetryable}).
+ */
+export class NonRetryableError extends TxboxError {
+  constructor(message: string, options: { cause?: unknown } = {}) {
+    super('NOT_RETRYABLE', message, { ...options, retryable: false });
+  }
+}
+
+/**
+ * The one retry classification of txbox: any error is worth retrying unless it is a txbox
+ * error marked `retryable: false` ({@link NonRetryableError}, an invalid payload, an unroutable
+ * message under the dead-letter policy...).
+ */
+export function isRetryable(error: unknown): boolean {
+  return !(isTxboxError(error) && !error.retryable);
 }
 
 export class ConfigurationError extends TxboxError {
