@@ -41,9 +41,12 @@ export {
 export {
   type AmqpMessageLike,
   type AmqpPublishProperties,
+  DEFAULT_MAX_MESSAGE_BYTES,
+  type DecodeOptions,
   decodeAmqpMessage,
   type EncodedAmqpMessage,
   encodeAmqpMessage,
+  isBookkeepingHeader,
   isReservedHeader,
   WIRE_HEADERS,
 } from './envelope/amqp-codec.js';

@@ -1,5 +1,7 @@
 import {
   type AmqpMessageLike,
+  DEFAULT_MAX_MESSAGE_BYTES,
+  type DecodeOptions,
   decodeAmqpMessage,
   type Envelope,
   encodeAmqpMessage,
@@ -51,9 +53,9 @@ function delivered(overrides: Partial<AmqpMessageLike['properties']> = {}, body 
   };
 }
 
-function decodeError(message: AmqpMessageLike): MalformedMessageError {
+function decodeError(message: AmqpMessageLike, options: DecodeOptions = {}): MalformedMessageError {
   try {
-    decodeAmqpMessage(message);
+    decodeAmqpMessage(message, options);
   } catch (error) {
     return error as MalformedMessageError;
   }
@@ -203,7 +205,7 @@ describe('decodeAmqpMessage', () => {
     expect(envelope.version).toBe(4);
   });
 
-  it('drops broker headers that are not strings (x-death, x-delay, booleans) from the user headers', () => {
+  it('drops broker bookkeeping (x-death, x-first-death-*) and non-string headers from the user headers', () => {
     const envelope = decodeAmqpMessage(
       delivered({
         headers: {
@@ -217,7 +219,30 @@ describe('decodeAmqpMessage', () => {
         },
       }),
     );
-    expect(envelope.headers).toEqual({ 'x-first-death-reason': 'rejected', tenant: 'acme' });
+    expect(envelope.headers).toEqual({ tenant: 'acme' });
+  });
+
+  it("hands the handler only the message's own headers on a retried delivery, so forwarding them is safe", () => {
+    const envelope = decodeAmqpMessage(
+      delivered({
+        headers: {
+          'x-txbox-version': 1,
+          'x-txbox-attempt': 2,
+          'x-txbox-attempt-history': '[{"attempt":1}]',
+          'x-txbox-original-exchange': 'txbox.events',
+          'x-txbox-original-routing-key': 'orders.order-placed',
+          'x-first-death-exchange': 'txbox.events.retry',
+          'x-first-death-queue': 'g.retry.1',
+          'x-first-death-reason': 'expired',
+          'x-last-death-reason': 'expired',
+          'x-delivery-count': 2,
+          'x-request-id': 'req-1',
+          tenant: 'acme',
+        },
+      }),
+    );
+    expect(envelope.headers).toEqual({ 'x-request-id': 'req-1', tenant: 'acme' });
+    for (const name of Object.keys(envelope.headers)) expect(isReservedHeader(name)).toBe(false);
   });
 
   it('does not copy txbox wire headers into the user headers', () => {
@@ -293,6 +318,47 @@ describe('decodeAmqpMessage', () => {
   it('ignores a correlation-id property that is not a string', () => {
     expect(decodeAmqpMessage(delivered({ correlationId: 7 })).correlationId).toBeNull();
     expect(decodeAmqpMessage(delivered({ correlationId: 'c' })).correlationId).toBe('c');
+  });
+});
+
+describe('decodeAmqpMessage: bytes it cannot read faithfully', () => {
+  const latin1Cafe = Buffer.from('{"name":"caf\xe9"}', 'latin1');
+
+  it('rejects a body that is not valid UTF-8 (a Latin-1 café) instead of replacing the byte', () => {
+    const error = decodeError({ ...delivered(), content: latin1Cafe });
+    expect(error).toBeInstanceOf(MalformedMessageError);
+    expect(error.message).toBe('Message m-1 body is not valid UTF-8');
+  });
+
+  it('rejects a body that starts with a UTF-8 byte order mark', () => {
+    const error = decodeError({
+      ...delivered(),
+      content: Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from('{}')]),
+    });
+    expect(error.message).toContain('byte order mark');
+  });
+
+  it.each(['gzip', 'latin1', 'utf-16'])('rejects content-encoding %j', (encoding) => {
+    const error = decodeError(delivered({ contentEncoding: encoding }));
+    expect(error.message).toContain(`content-encoding "${encoding}"`);
+  });
+
+  it.each(['utf-8', 'UTF-8', 'utf8', undefined])('accepts content-encoding %j', (encoding) => {
+    expect(decodeAmqpMessage(delivered({ contentEncoding: encoding })).payload).toEqual({ a: 1 });
+  });
+
+  it('rejects a body over maxMessageBytes, and accepts one at the limit', () => {
+    const body = JSON.stringify({ pad: 'x'.repeat(90) });
+    expect(Buffer.byteLength(body)).toBe(100);
+    expect(decodeAmqpMessage(delivered({}, body), { maxMessageBytes: 100 }).payload).toEqual({ pad: 'x'.repeat(90) });
+    const error = decodeError(delivered({}, `${body} `), { maxMessageBytes: 100 });
+    expect(error.message).toBe("Message m-1 body is 101 bytes, over the consumer's maxMessageBytes of 100");
+  });
+
+  it("limits bodies to the writer's 256 KiB by default", () => {
+    expect(DEFAULT_MAX_MESSAGE_BYTES).toBe(256 * 1024);
+    const body = JSON.stringify({ pad: 'x'.repeat(DEFAULT_MAX_MESSAGE_BYTES) });
+    expect(decodeError(delivered({}, body)).message).toContain('maxMessageBytes');
   });
 });
 

@@ -79,8 +79,58 @@ export interface AmqpMessageLike {
     type?: unknown;
     timestamp?: unknown;
     correlationId?: unknown;
+    contentEncoding?: unknown;
     headers?: Record<string, unknown> | undefined;
   };
+}
+
+export interface DecodeOptions {
+  /** Largest body accepted, in bytes. @defaultValue {@link DEFAULT_MAX_MESSAGE_BYTES} */
+  maxMessageBytes?: number;
+}
+
+/** The writer's default payload limit (256 KiB): what txbox producers can send. */
+export const DEFAULT_MAX_MESSAGE_BYTES = 262_144;
+
+/**
+ * Headers RabbitMQ adds on dead-lettering (the delay queues are dead-letter hops) and on quorum
+ * redelivery. They describe the broker's handling, not the message: a handler that forwards its
+ * incoming headers must not carry them on.
+ */
+const BROKER_HEADER = /^x-(death|first-death-|last-death-|delivery-count$)/i;
+
+/** True for a header the handler must not see: txbox's own and the broker's bookkeeping. */
+export function isBookkeepingHeader(name: string): boolean {
+  return isReservedHeader(name) || BROKER_HEADER.test(name);
+}
+
+const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+/**
+ * The body as text, or a MalformedMessageError: a payload that cannot be read faithfully must
+ * never become an altered effect (a Latin-1 `café` decoded leniently would be applied as `caf\ufffd`).
+ */
+function bodyText(message: AmqpMessageLike, id: string, maxMessageBytes: number): string {
+  const { content, properties } = message;
+  if (content.length > maxMessageBytes) {
+    throw new MalformedMessageError(
+      `Message ${id} body is ${content.length} bytes, over the consumer's maxMessageBytes of ${maxMessageBytes}`,
+    );
+  }
+  const encoding = properties.contentEncoding;
+  if (encoding !== undefined && encoding !== null && !/^utf-?8$/i.test(String(encoding))) {
+    throw new MalformedMessageError(
+      `Message ${id} has content-encoding ${JSON.stringify(String(encoding))}; txbox reads UTF-8 JSON only (send no content-encoding, or utf-8)`,
+    );
+  }
+  if (content[0] === 0xef && content[1] === 0xbb && content[2] === 0xbf) {
+    throw new MalformedMessageError(`Message ${id} body starts with a byte order mark; send UTF-8 JSON without one`);
+  }
+  try {
+    return UTF8.decode(content);
+  } catch (cause) {
+    throw new MalformedMessageError(`Message ${id} body is not valid UTF-8`, { cause });
+  }
 }
 
 function optionalString(headers: Record<string, unknown>, name: string): string | null {
@@ -93,9 +143,10 @@ function optionalString(headers: Record<string, unknown>, name: string): string 
 
 /**
  * Decodes an AMQP message into an envelope with an unvalidated payload.
- * @throws MalformedMessageError when the body is not JSON or required properties are missing.
+ * @throws MalformedMessageError when required properties are missing or invalid, or the body is
+ *   too large, not UTF-8 (invalid bytes, a byte order mark, another content-encoding) or not JSON.
  */
-export function decodeAmqpMessage(message: AmqpMessageLike): Envelope<unknown> {
+export function decodeAmqpMessage(message: AmqpMessageLike, options: DecodeOptions = {}): Envelope<unknown> {
   const { properties } = message;
   const headers = { ...(properties.headers ?? {}) };
   if (typeof properties.messageId !== 'string' || properties.messageId.length === 0) {
@@ -125,9 +176,10 @@ export function decodeAmqpMessage(message: AmqpMessageLike): Envelope<unknown> {
   if (Number.isNaN(occurredAt.getTime())) {
     throw new MalformedMessageError(`Message ${properties.messageId} has an invalid ${WIRE_HEADERS.occurredAt} header`);
   }
+  const text = bodyText(message, properties.messageId, options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES);
   let payload: unknown;
   try {
-    payload = JSON.parse(message.content.toString('utf8'));
+    payload = JSON.parse(text);
   } catch (cause) {
     throw new MalformedMessageError(`Message ${properties.messageId} body is not valid JSON`, { cause });
   }
@@ -144,9 +196,10 @@ export function decodeAmqpMessage(message: AmqpMessageLike): Envelope<unknown> {
     headers: {},
     payload,
   };
-  for (const name of Object.values(WIRE_HEADERS)) delete headers[name];
   for (const [name, value] of Object.entries(headers)) {
-    // RabbitMQ adds x-death and friends; keep user headers only as strings.
+    // User headers only, and only as strings: txbox's and RabbitMQ's bookkeeping (attempt
+    // history, x-death, x-first-death-*) stays out, so forwarding them is safe on every attempt.
+    if (isBookkeepingHeader(name)) continue;
     if (typeof value === 'string') envelope.headers[name] = value;
     else if (Buffer.isBuffer(value)) envelope.headers[name] = value.toString('utf8');
   }
