@@ -102,7 +102,7 @@ describe('isRetryable: one classification for relay and consumer', () => {
     const cause = new Error('constraint violated');
     const error = new NonRetryableError('order cannot be billed', { cause });
     expect(error.cause).toBe(cause);
-    expect(error.code).toBe('NOT_RETRYABLE');
+    expect(error.code).toBe('HANDLER_FAILED');
     expect(error.retryable).toBe(false);
   });
 });

@@ -19,7 +19,6 @@ export type TxboxErrorCode =
   | 'PUBLISH_TIMEOUT'
   | 'CONNECTION_FAILED'
   | 'HANDLER_FAILED'
-  | 'NOT_RETRYABLE'
   | 'STOPPED';
 
 const TXBOX_ERROR = Symbol.for('txbox.error');
@@ -47,13 +46,14 @@ export function isTxboxError(value: unknown): value is TxboxError {
 }
 
 /**
- * Retrying cannot help: throw it from a handler (with the real error as `cause`) to dead-letter
- * the message at once. The relay and the consumer treat every txbox error whose `retryable` is
- * false the same way (see {@link isRetryable}).
+ * Throw from a handler when trying again cannot help (a business rule rejects the message): the
+ * message goes to the dead-letter queue at once instead of through the retry steps. The relay
+ * and the consumer treat every txbox error whose `retryable` is false the same way (see
+ * {@link isRetryable}).
  */
 export class NonRetryableError extends TxboxError {
   constructor(message: string, options: { cause?: unknown } = {}) {
-    super('NOT_RETRYABLE', message, { ...options, retryable: false });
+    super('HANDLER_FAILED', message, { ...options, retryable: false });
   }
 }
 
