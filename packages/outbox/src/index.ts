@@ -1,4 +1,5 @@
 export type { DatabaseInput } from '@txbox/core';
+export { createOutboxAdmin, OutboxAdmin, type OutboxAdminOptions } from './admin/outbox-admin.js';
 export { type DeadLetter, DeadLetters } from './dead-letters/dead-letters.js';
 export {
   type DeadLetteredEvent,

@@ -1,7 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { InboxStats } from '@txbox/inbox';
-import { type DeadLetter, DeadLetters, type OutboxStats, outboxTables, readOutboxStats } from '@txbox/outbox';
-import type pg from 'pg';
+import type { DeadLetter, OutboxStats } from '@txbox/outbox';
 import { TxboxRuntime } from '../runtime/txbox-runtime.js';
 
 export interface TxboxStats {
@@ -19,29 +18,21 @@ export class TxboxAdmin {
 
   async stats(): Promise<TxboxStats> {
     const consumers = await Promise.all([...this.runtime.consumers.values()].map((c) => c.stats()));
-    const outbox = await this.#withPool((pool) => readOutboxStats(pool, outboxTables(this.runtime.schema)));
+    const outbox = await this.runtime.outboxAdmin.stats();
     return { outbox, consumers };
   }
 
   /** Outbox messages that could not be published. */
   listDeadLetters(options: { type?: string; limit?: number; offset?: number } = {}): Promise<DeadLetter[]> {
-    return this.#withPool((pool) => this.#deadLetters(pool).list(options));
+    return this.runtime.outboxAdmin.deadLetters.list(options);
   }
 
   /** Puts outbox dead letters back, with their ids, due now. */
   requeueDeadLetters(ids: string[]): Promise<string[]> {
-    return this.#withPool((pool) => this.#deadLetters(pool).requeue(ids));
+    return this.runtime.outboxAdmin.deadLetters.requeue(ids);
   }
 
   purgeDeadLetters(ids: string[] | 'all'): Promise<number> {
-    return this.#withPool((pool) => this.#deadLetters(pool).purge(ids));
-  }
-
-  #deadLetters(pool: pg.Pool): DeadLetters {
-    return new DeadLetters(pool, outboxTables(this.runtime.schema));
-  }
-
-  async #withPool<T>(fn: (pool: pg.Pool) => Promise<T>): Promise<T> {
-    return fn(this.runtime.database.database);
+    return this.runtime.outboxAdmin.deadLetters.purge(ids);
   }
 }

@@ -1,5 +1,4 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { outboxTables, readOutboxStats } from '@txbox/outbox';
 import { TxboxRuntime } from '../runtime/txbox-runtime.js';
 
 /** `@nestjs/terminus`'s indicator result shape: `{ [key]: { status, ...details } }`. */
@@ -47,8 +46,7 @@ export class TxboxHealthIndicator {
     return { [key]: { status: 'up', ...details } };
   }
 
-  async #outboxStats() {
-    if (this.runtime.relay) return this.runtime.relay.stats();
-    return readOutboxStats(this.runtime.database.database, outboxTables(this.runtime.schema));
+  #outboxStats() {
+    return this.runtime.outboxAdmin.stats();
   }
 }

@@ -14,7 +14,15 @@ import {
   type InboxConsumer,
   migrateInbox,
 } from '@txbox/inbox';
-import { createOutbox, createRelay, migrateOutbox, type OutboxRelay, type OutboxWriter } from '@txbox/outbox';
+import {
+  createOutbox,
+  createOutboxAdmin,
+  createRelay,
+  migrateOutbox,
+  type OutboxAdmin,
+  type OutboxRelay,
+  type OutboxWriter,
+} from '@txbox/outbox';
 import pg from 'pg';
 import { readOnMessageMetadata } from '../decorators/on-message.decorator.js';
 import { type TxboxModuleOptions, validateModuleOptions } from '../options/txbox-module-options.js';
@@ -45,6 +53,7 @@ export class TxboxRuntime implements OnModuleInit, OnApplicationBootstrap, OnMod
   readonly consumers = new Map<string, InboxConsumer>();
   #amqp: AmqpConnection | undefined;
   #db: ResolvedDatabase | undefined;
+  #outboxAdmin: OutboxAdmin | undefined;
 
   constructor(
     @Inject(MODULE_OPTIONS_TOKEN) options: TxboxModuleOptions,
@@ -72,6 +81,12 @@ export class TxboxRuntime implements OnModuleInit, OnApplicationBootstrap, OnMod
 
   get amqp(): AmqpConnection | undefined {
     return this.#amqp;
+  }
+
+  /** Stats and dead letters of the outbox, on the runtime's pool (the admin service and health use it). */
+  get outboxAdmin(): OutboxAdmin {
+    this.#outboxAdmin ??= createOutboxAdmin({ database: this.database.database, schema: this.schema });
+    return this.#outboxAdmin;
   }
 
   get database(): ResolvedDatabase {

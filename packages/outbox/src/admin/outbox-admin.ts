@@ -1,0 +1,48 @@
+// The one object operators' tools use on an outbox: its stats and its dead letters. The relay,
+// the Nest admin service and health indicator, the CLI and scripts all go through it, so an
+// operation means the same thing everywhere and no caller needs the SQL or table names.
+import { ConfigurationError, type DatabaseInput } from '@txbox/core';
+import { type OwnedPool, resolvePool } from '@txbox/core/internal';
+import { DeadLetters } from '../dead-letters/dead-letters.js';
+import { outboxTables } from '../sql/outbox-tables.js';
+import { type OutboxStats, readOutboxStats } from '../stats/stats.js';
+
+export interface OutboxAdminOptions {
+  /** PostgreSQL: a connection string (the admin owns a small pool, ended by `close()`) or a `pg.Pool` (yours to end). */
+  database: DatabaseInput;
+  /** Schema of the outbox tables. @defaultValue `'txbox'` */
+  schema?: string;
+}
+
+/** Stats and dead letters of one outbox schema. */
+export class OutboxAdmin {
+  /** List, requeue (with the same id, due now) and purge messages the relay could not publish. */
+  readonly deadLetters: DeadLetters;
+  readonly #db: OwnedPool;
+  readonly #tables: ReturnType<typeof outboxTables>;
+  #closed = false;
+
+  constructor(options: OutboxAdminOptions) {
+    if (!options || typeof options !== 'object') throw new ConfigurationError('outboxAdmin', 'options are required');
+    this.#tables = outboxTables(options.schema ?? 'txbox');
+    this.#db = resolvePool(options.database, { max: 2, applicationName: 'txbox-outbox-admin' });
+    this.deadLetters = new DeadLetters(this.#db.pool, this.#tables);
+  }
+
+  /** Counts of pending, due and leased messages, dead letters, and the age of the oldest due one. */
+  stats(): Promise<OutboxStats> {
+    return readOutboxStats(this.#db.pool, this.#tables);
+  }
+
+  /** Ends the pool if the admin created it from a URL. Idempotent. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (this.#db.owned) await this.#db.pool.end();
+  }
+}
+
+/** Creates an {@link OutboxAdmin}. */
+export function createOutboxAdmin(options: OutboxAdminOptions): OutboxAdmin {
+  return new OutboxAdmin(options);
+}
