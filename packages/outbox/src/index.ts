@@ -14,7 +14,8 @@ export {
   outboxMigrations,
 } from './migrations/outbox-migrations.js';
 export { encodeOutboxRow, type OutboxRowLike } from './relay/encode-outbox-row.js';
-export { createRelay, OutboxRelay, type OutboxRelayOptions, type RelayBatchResult } from './relay/outbox-relay.js';
+export { createRelay, OutboxRelay } from './relay/outbox-relay.js';
+export type { OutboxRelayOptions } from './relay/relay-options.js';
 export {
   type DefaultRetryStrategyOptions,
   defaultRetryStrategy,
@@ -22,6 +23,7 @@ export {
   type RetryDecision,
   type RetryStrategy,
 } from './relay/retry-strategy.js';
+export type { RelayBatchResult } from './relay/settle-batch.js';
 export type { CleanupResult } from './retention/cleanup.js';
 export * as outboxSql from './sql/outbox-sql.js';
 export { type OutboxTables, outboxTables } from './sql/outbox-tables.js';

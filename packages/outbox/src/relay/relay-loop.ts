@@ -1,0 +1,117 @@
+// The relay's publish loop: when to claim (a NOTIFY, the poll interval, a full batch), how many
+// batches may await confirms at once, and how to back off after a failure. What a batch does
+// once claimed is the settler's business; this file only schedules.
+import { type AmqpConnection, sleep, type TxboxLogger } from '@txbox/core';
+import { outboxChannels } from '../diagnostics/outbox-diagnostics.js';
+import type { ConfirmPublisher } from './confirm-publisher.js';
+import type { RelayStore } from './relay-store.js';
+import type { BatchSettler } from './settle-batch.js';
+
+export interface RelayLoopOptions {
+  relayId: string;
+  amqp: AmqpConnection;
+  publisher: ConfirmPublisher;
+  store: RelayStore;
+  settler: BatchSettler;
+  batchSize: number;
+  pollIntervalMs: number;
+  maxInFlightBatches: number;
+  /** The relay's lifecycle: true once stop() began. */
+  isStopping: () => boolean;
+  logger: TxboxLogger;
+}
+
+export class RelayLoop {
+  readonly #deps: RelayLoopOptions;
+  #signalStop: () => void = () => {};
+  readonly #stopRequested = new Promise<void>((resolve) => {
+    this.#signalStop = resolve;
+  });
+  #wake: (() => void) | undefined;
+  #wakeRequested = false;
+
+  constructor(options: RelayLoopOptions) {
+    this.#deps = options;
+  }
+
+  /** Look for work now (a NOTIFY arrived, or the listener reconnected and may have missed some). */
+  requestWake(): void {
+    this.#wakeRequested = true;
+    const wake = this.#wake;
+    this.#wake = undefined;
+    wake?.();
+  }
+
+  /** Cuts short any wait or backoff, so the loop sees the relay stopping and winds down. */
+  stop(): void {
+    this.#signalStop();
+    this.requestWake();
+  }
+
+  /** Runs until the relay stops, then resolves once every in-flight batch has settled. */
+  async run(): Promise<void> {
+    let failures = 0;
+    // Claiming batch n+1 while batch n waits for confirms keeps both PostgreSQL and RabbitMQ
+    // busy. Per-key order still holds: batch n's messages are leased, so no newer message
+    // of their keys can be claimed until they are settled.
+    const inFlight = new Set<Promise<void>>();
+    while (!this.#deps.isStopping()) {
+      try {
+        if (this.#deps.amqp.isBlocked) {
+          // RabbitMQ is refusing publishes (resource alarm): claiming would only burn leases.
+          await this.#waitForWork();
+          this.#wakeRequested = false;
+          continue;
+        }
+        await this.#deps.publisher.ready();
+        failures = 0; // connected: the next failure starts a fresh backoff
+        while (inFlight.size >= this.#deps.maxInFlightBatches) await Promise.race(inFlight);
+        if (this.#deps.isStopping()) break;
+        this.#wakeRequested = false;
+        const started = performance.now();
+        const rows = await this.#deps.store.claim();
+        failures = 0;
+        if (rows.length > 0) {
+          const task: Promise<void> = this.#deps.settler
+            .publishAndSettle(rows, started)
+            .then(
+              () => undefined,
+              (error: unknown) => this.#reportError(error, 0),
+            )
+            .finally(() => inFlight.delete(task));
+          inFlight.add(task);
+        }
+        if (rows.length < this.#deps.batchSize) await this.#waitForWork();
+      } catch (error) {
+        if (this.#deps.isStopping()) break;
+        failures += 1;
+        this.#reportError(error, failures);
+        // Backoff that stop() cuts short (NOTIFYs do not: a broker outage under load would
+        // otherwise turn every commit into a connection attempt).
+        // Capped at 5 s so the relay resumes within seconds of the broker or database coming back.
+        await Promise.race([sleep(Math.min(5000, 100 * 2 ** Math.min(failures, 6))), this.#stopRequested]);
+      }
+    }
+    await Promise.allSettled(inFlight);
+  }
+
+  /** Waits for a NOTIFY, a stop, or the poll interval. */
+  async #waitForWork(): Promise<void> {
+    if (this.#wakeRequested) return;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        this.#wake = undefined;
+        resolve();
+      }, this.#deps.pollIntervalMs);
+      this.#wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+  }
+
+  #reportError(error: unknown, failures: number): void {
+    outboxChannels.error.publish({ relayId: this.#deps.relayId, error });
+    this.#deps.logger.error('Outbox relay error; it keeps running', { error: (error as Error).message, failures });
+  }
+}

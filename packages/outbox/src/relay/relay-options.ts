@@ -1,0 +1,128 @@
+// The relay's options and their one parser. Each default value is written once, in the
+// schema below; the JSDoc `@defaultValue` tags (which the README tables are checked against)
+// must name exactly what the schema produces.
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import {
+  type AmqpConnection,
+  ConfigurationError,
+  type DatabaseInput,
+  parseOptions,
+  silentLogger,
+  type TxboxLogger,
+} from '@txbox/core';
+import { z } from 'zod';
+import { defaultRetryStrategy, type RetryStrategy } from './retry-strategy.js';
+
+export interface OutboxRelayOptions {
+  /** PostgreSQL: a connection string (the relay owns its pool) or a `pg.Pool` (borrowed, never ended). */
+  database: DatabaseInput;
+  /** RabbitMQ: an amqp:// URL (the relay owns the connection) or a shared {@link AmqpConnection}. */
+  amqp: string | AmqpConnection;
+  /** Schema of the outbox tables. @defaultValue `'txbox'` */
+  schema?: string;
+  /** Identifies this relay in leases and logs. @defaultValue `<hostname>:<pid>:<random>` */
+  relayId?: string;
+  /** Most messages claimed and published per batch. @defaultValue `200` */
+  batchSize?: number;
+  /** How often to look for due messages when no NOTIFY arrives. @defaultValue `1000` */
+  pollIntervalMs?: number;
+  /** How long a claim is held; after it, another relay may publish the messages. @defaultValue `30000` */
+  leaseMs?: number;
+  /** Batches publishing at once per relay (the next is claimed while earlier ones await confirms). @defaultValue `2` */
+  maxInFlightBatches?: number;
+  /** Longest wait for broker confirms of a batch; must be below `leaseMs`. @defaultValue `10000` */
+  publishTimeoutMs?: number;
+  /** LISTEN for commits to wake at once. @defaultValue `true` */
+  listen?: boolean;
+  /** Declare each exchange (durable topic) before the first publish to it. @defaultValue `true` */
+  declareExchanges?: boolean;
+  /**
+   * What to do when the broker returns a message no queue is bound for:
+   * `'retry'` (back off and try again, dead-letter when the retry budget is spent),
+   * `'dead-letter'` (at once) or `'discard'` (count it as published).
+   * @defaultValue `'retry'`
+   */
+  onUnroutable?: 'retry' | 'dead-letter' | 'discard';
+  /** Failed publishes: when to retry and when to dead-letter. @defaultValue `defaultRetryStrategy()` */
+  retryStrategy?: RetryStrategy;
+  /**
+   * After confirm: `'delete'` the row, or `'keep'` it with `published_at` set (an audit
+   * trail, removed by retention after `retention.publishedMs`). @defaultValue `'delete'`
+   */
+  published?: 'delete' | 'keep';
+  retention?: {
+    /** Age after which kept published rows are deleted. @defaultValue `604800000` (7 days) */
+    publishedMs?: number;
+    /** Age after which dead letters are deleted; `null` keeps them until purged. @defaultValue `null` */
+    deadLettersMs?: number | null;
+    /** How often the relay runs cleanup; `0` disables it. @defaultValue `60000` */
+    intervalMs?: number;
+    /** Rows deleted per statement, keeping locks short. @defaultValue `1000` */
+    batchSize?: number;
+  };
+  /** How long `stop()` waits for an in-flight batch before releasing its leases. @defaultValue `10000` */
+  stopTimeoutMs?: number;
+  /** Where the relay logs (pino- and Nest-compatible: see `fromPino`, `consoleLogger`). @defaultValue silent */
+  logger?: TxboxLogger;
+}
+
+/** What the relay does with a message the broker returned as unroutable. */
+export type UnroutablePolicy = NonNullable<OutboxRelayOptions['onUnroutable']>;
+
+const relayOptionsSchema = z
+  .object({
+    schema: z.string().default('txbox'),
+    relayId: z
+      .string()
+      .min(1)
+      .max(200)
+      .default(() => `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`),
+    batchSize: z.number().int().min(1).max(10_000).default(200),
+    pollIntervalMs: z.number().int().min(10).max(3_600_000).default(1000),
+    leaseMs: z.number().int().min(1000).max(86_400_000).default(30_000),
+    publishTimeoutMs: z.number().int().min(100).max(3_600_000).default(10_000),
+    maxInFlightBatches: z.number().int().min(1).max(16).default(2),
+    listen: z.boolean().default(true),
+    declareExchanges: z.boolean().default(true),
+    onUnroutable: z.enum(['retry', 'dead-letter', 'discard']).default('retry'),
+    published: z.enum(['delete', 'keep']).default('delete'),
+    // `prefault` parses `{}` through the object, so the defaults above each field apply to an
+    // omitted `retention` too (a `default({...})` would repeat every value here).
+    retention: z
+      .object({
+        publishedMs: z
+          .number()
+          .int()
+          .min(0)
+          .default(7 * 24 * 3600 * 1000),
+        deadLettersMs: z.number().int().min(0).nullable().default(null),
+        intervalMs: z.number().int().min(0).default(60_000),
+        batchSize: z.number().int().min(1).max(100_000).default(1000),
+      })
+      .prefault({}),
+    stopTimeoutMs: z.number().int().min(0).max(3_600_000).default(10_000),
+    // Functions and objects are checked, not parsed. `null` means "the default", as it always
+    // has for these two (plain JavaScript callers pass it).
+    retryStrategy: z
+      .custom<RetryStrategy>((value) => value == null || typeof value === 'function', 'must be a function')
+      .optional()
+      .transform((value): RetryStrategy => value ?? defaultRetryStrategy()),
+    logger: z
+      .custom<TxboxLogger | null>()
+      .optional()
+      .transform((value): TxboxLogger => value ?? silentLogger),
+  })
+  .refine((o) => o.publishTimeoutMs < o.leaseMs, {
+    message: 'must be lower than leaseMs, or a slow publish would outlive its lease',
+    path: ['publishTimeoutMs'],
+  });
+
+/** The relay's options with every default applied; `database` and `amqp` are resolved by the relay. */
+export type ResolvedRelayOptions = z.output<typeof relayOptionsSchema>;
+
+/** Validates the options once, at construction, with errors naming the option (`relay.<name>`). */
+export function resolveRelayOptions(options: OutboxRelayOptions): ResolvedRelayOptions {
+  if (!options || typeof options !== 'object') throw new ConfigurationError('relay', 'options are required');
+  return parseOptions(relayOptionsSchema, options, 'relay');
+}
