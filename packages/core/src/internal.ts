@@ -30,4 +30,5 @@ export {
 } from './migrations/migration-runner.js';
 export { parseOptions } from './options/parse-options.js';
 export { type BackoffOptions, backoffDelayMs, backoffSchedule, jitteredBackoffMs } from './retry/backoff.js';
+export { type RetryPolicyDefaults, retryPolicySchema } from './retry/retry-options.js';
 export { type WithRetriesOptions, withRetries } from './retry/with-retries.js';

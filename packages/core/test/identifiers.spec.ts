@@ -8,13 +8,11 @@ import {
   NotInTransactionError,
   PayloadTooLargeError,
   PayloadValidationError,
-  quoteSqlIdentifier,
   redactUrl,
   TxboxError,
   UnknownContractError,
-  validateAmqpName,
-  validateSqlIdentifier,
 } from '@txbox/core';
+import { quoteSqlIdentifier, validateAmqpName, validateSqlIdentifier } from '@txbox/core/internal';
 import { describe, expect, it } from 'vitest';
 
 function thrown(fn: () => unknown): unknown {

@@ -1,15 +1,11 @@
+import { exportMigrationSql, InvalidIdentifierError, isTxboxError, migrate, migrationStatus } from '@txbox/core';
 import {
   assertSchemaCurrent,
-  exportMigrationSql,
-  InvalidIdentifierError,
-  isTxboxError,
   type Migration,
   type MigrationClient,
   type MigrationSet,
-  migrate,
-  migrationStatus,
   renderMigrationSql,
-} from '@txbox/core';
+} from '@txbox/core/internal';
 import type pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { uniqueName, useTestSchema } from '../../../test-support/index.js';

@@ -43,7 +43,7 @@ describe('relay options: the schema is the one source of each default', () => {
 
   it('documents, with a literal, the default of every option the schema fills in', () => {
     const filled = Object.entries(resolved).flatMap(([key, value]) =>
-      key === 'retention' ? Object.keys(value as object).map((child) => `${key}.${child}`) : [key],
+      key === 'retention' || key === 'retry' ? Object.keys(value as object).map((child) => `${key}.${child}`) : [key],
     );
     // The logger's default (silence) has no literal to name.
     expect([...documented.keys()].sort()).toEqual(filled.filter((key) => key !== 'logger').sort());
@@ -58,7 +58,7 @@ describe('relay options: the schema is the one source of each default', () => {
           new RegExp(`^${hostname().replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:${process.pid}:[0-9a-f]{6}$`),
         );
       } else if (option === 'retryStrategy') {
-        expect(literal).toBe('defaultRetryStrategy()');
+        expect(literal).toBe('defaultRetryStrategy(retry)');
         expect(value).toBeTypeOf('function');
       } else {
         const expected = literal.startsWith("'") ? literal.slice(1, -1) : JSON.parse(literal);
@@ -72,6 +72,23 @@ describe('relay options: the schema is the one source of each default', () => {
       ...resolved.retention,
       intervalMs: 0,
     });
+  });
+
+  it("takes the retry policy in the consumer's shape, and refuses it next to a custom retryStrategy", () => {
+    expect(resolveRelayOptions({ ...required, retry: { maxAttempts: 3 } }).retry).toEqual({
+      maxAttempts: 3,
+      baseDelayMs: 1000,
+      maxDelayMs: 300_000,
+    });
+    const strategy = resolveRelayOptions({ ...required, retry: { maxAttempts: 2 } }).retryStrategy;
+    expect(strategy({ attempt: 1, retryable: true, error: new Error('nack'), type: 't' })).toMatchObject({
+      retry: true,
+    });
+    expect(strategy({ attempt: 2, retryable: true, error: new Error('nack'), type: 't' })).toEqual({ retry: false });
+    expect(() =>
+      resolveRelayOptions({ ...required, retry: { maxAttempts: 2 }, retryStrategy: () => ({ retry: false }) }),
+    ).toThrow(/give retry or retryStrategy, not both/);
+    expect(() => resolveRelayOptions({ ...required, retry: { maxAttempts: 0 } })).toThrow(/relay\.retry\.maxAttempts/);
   });
 
   it('gives each relay its own id, and keeps one that is given', () => {

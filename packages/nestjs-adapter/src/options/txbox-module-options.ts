@@ -1,11 +1,5 @@
-import {
-  type AnyMessageContract,
-  ConfigurationError,
-  isMessageContract,
-  type TxboxLogger,
-  validateAmqpName,
-  validateSqlIdentifier,
-} from '@txbox/core';
+import { type AnyMessageContract, ConfigurationError, isMessageContract, type TxboxLogger } from '@txbox/core';
+import { validateAmqpName, validateSqlIdentifier } from '@txbox/core/internal';
 import type { InboxConsumerOptions } from '@txbox/inbox';
 import type { OutboxRelayOptions } from '@txbox/outbox';
 import type pg from 'pg';

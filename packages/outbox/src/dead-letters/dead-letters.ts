@@ -1,4 +1,5 @@
-import { ConfigurationError, isUuid, queryPool } from '@txbox/core';
+import { ConfigurationError } from '@txbox/core';
+import { isUuid, queryPool } from '@txbox/core/internal';
 import type pg from 'pg';
 import { listDeadLettersSql, purgeDeadLettersSql, requeueDeadLettersSql } from '../sql/outbox-sql.js';
 import type { OutboxTables } from '../sql/outbox-tables.js';

@@ -1,12 +1,5 @@
-import {
-  type DatabaseInput,
-  exportMigrationSql,
-  type MigrationSet,
-  type MigrationStatus,
-  migrate,
-  migrationStatus,
-  withDedicatedClient,
-} from '@txbox/core';
+import { type DatabaseInput, exportMigrationSql, type MigrationStatus, migrate, migrationStatus } from '@txbox/core';
+import { type MigrationSet, withDedicatedClient } from '@txbox/core/internal';
 
 /** The outbox's numbered migrations. Never edit a released one: add the next number. */
 export const outboxMigrations: MigrationSet = {

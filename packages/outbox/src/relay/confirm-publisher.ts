@@ -1,5 +1,6 @@
 import { once } from 'node:events';
-import { type AmqpConnection, type EncodedAmqpMessage, settlesWithin, TxboxError, type TxboxLogger } from '@txbox/core';
+import { type AmqpConnection, type EncodedAmqpMessage, TxboxError, type TxboxLogger } from '@txbox/core';
+import { settlesWithin } from '@txbox/core/internal';
 import type { ConfirmChannel, Message } from 'amqplib';
 
 export interface PublishItem extends EncodedAmqpMessage {

@@ -1,4 +1,5 @@
 import type { TxboxLogger } from '@txbox/core';
+import { backoffDelayMs } from '@txbox/core/internal';
 import pg from 'pg';
 
 /**
@@ -8,6 +9,9 @@ import pg from 'pg';
  * wakes the relay, since notifications sent while disconnected are gone. NOTIFY only
  * shortens latency: the relay's poll interval remains the correctness backstop.
  */
+/** LISTEN reconnects: 0.5 s, 1 s, 2 s … up to 30 s (a database restart takes seconds). */
+const LISTEN_BACKOFF = { baseDelayMs: 500, maxDelayMs: 30_000 };
+
 export class NotifyListener {
   readonly #config: pg.ClientConfig;
   readonly #channel: string;
@@ -78,7 +82,7 @@ export class NotifyListener {
   #scheduleReconnect(): void {
     if (this.#retryTimer || this.#stopped) return;
     this.#failures += 1;
-    const delay = Math.min(30_000, 250 * 2 ** Math.min(this.#failures, 7));
+    const delay = backoffDelayMs(this.#failures, LISTEN_BACKOFF);
     this.#retryTimer = setTimeout(() => {
       this.#retryTimer = undefined;
       void this.#connect();

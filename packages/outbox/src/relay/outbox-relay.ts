@@ -1,5 +1,5 @@
+import { type AmqpConnection, TxboxError, type TxboxLogger } from '@txbox/core';
 import {
-  type AmqpConnection,
   assertSchemaReady,
   every,
   Lifecycle,
@@ -7,15 +7,14 @@ import {
   resolveAmqpConnection,
   resolvePool,
   sleep,
-  TxboxError,
-  type TxboxLogger,
-} from '@txbox/core';
-import { DeadLetters } from '../dead-letters/dead-letters.js';
+} from '@txbox/core/internal';
+import { OutboxAdmin } from '../admin/outbox-admin.js';
+import type { DeadLetters } from '../dead-letters/dead-letters.js';
 import { outboxChannels } from '../diagnostics/outbox-diagnostics.js';
 import { outboxMigrations } from '../migrations/outbox-migrations.js';
 import { type CleanupResult, cleanupOutbox } from '../retention/cleanup.js';
 import { type OutboxTables, outboxTables } from '../sql/outbox-tables.js';
-import { type OutboxStats, readOutboxStats } from '../stats/stats.js';
+import type { OutboxStats } from '../stats/stats.js';
 import { ConfirmPublisher } from './confirm-publisher.js';
 import { NotifyListener } from './notify-listener.js';
 import { RelayLoop } from './relay-loop.js';
@@ -30,6 +29,7 @@ import { BatchSettler, type RelayBatchResult } from './settle-batch.js';
 export class OutboxRelay {
   readonly relayId: string;
   readonly deadLetters: DeadLetters;
+  readonly #admin: OutboxAdmin;
   readonly #options: ResolvedRelayOptions;
   readonly #tables: OutboxTables;
   readonly #db: OwnedPool;
@@ -100,7 +100,9 @@ export class OutboxRelay {
         logger: this.#logger,
       });
     }
-    this.deadLetters = new DeadLetters(this.#db.pool, this.#tables);
+    // The relay's pool, borrowed: the admin never ends it.
+    this.#admin = new OutboxAdmin({ database: this.#db.pool, schema: this.#options.schema });
+    this.deadLetters = this.#admin.deadLetters;
   }
 
   get isRunning(): boolean {
@@ -174,8 +176,8 @@ export class OutboxRelay {
   }
 
   /** Counts of pending, due and leased messages, dead letters, and the age of the oldest due one. */
-  async stats(): Promise<OutboxStats> {
-    return readOutboxStats(this.#db.pool, this.#tables);
+  stats(): Promise<OutboxStats> {
+    return this.#admin.stats();
   }
 
   /** Deletes old published rows and dead letters per the retention options, in small batches. */

@@ -1,7 +1,8 @@
 // The relay's publish loop: when to claim (a NOTIFY, the poll interval, a full batch), how many
 // batches may await confirms at once, and how to back off after a failure. What a batch does
 // once claimed is the settler's business; this file only schedules.
-import { type AmqpConnection, sleep, type TxboxLogger } from '@txbox/core';
+import type { AmqpConnection, TxboxLogger } from '@txbox/core';
+import { backoffDelayMs, sleep } from '@txbox/core/internal';
 import { outboxChannels } from '../diagnostics/outbox-diagnostics.js';
 import type { ConfirmPublisher } from './confirm-publisher.js';
 import type { RelayStore } from './relay-store.js';
@@ -20,6 +21,9 @@ export interface RelayLoopOptions {
   isStopping: () => boolean;
   logger: TxboxLogger;
 }
+
+/** After a failed round: 0.2 s, 0.4 s … capped at 5 s, so the relay resumes within seconds of a recovery. */
+const LOOP_BACKOFF = { baseDelayMs: 200, maxDelayMs: 5000 };
 
 export class RelayLoop {
   readonly #deps: RelayLoopOptions;
@@ -89,7 +93,7 @@ export class RelayLoop {
         // Backoff that stop() cuts short (NOTIFYs do not: a broker outage under load would
         // otherwise turn every commit into a connection attempt).
         // Capped at 5 s so the relay resumes within seconds of the broker or database coming back.
-        await Promise.race([sleep(Math.min(5000, 100 * 2 ** Math.min(failures, 6))), this.#stopRequested]);
+        await Promise.race([sleep(backoffDelayMs(failures, LOOP_BACKOFF)), this.#stopRequested]);
       }
     }
     await Promise.allSettled(inFlight);

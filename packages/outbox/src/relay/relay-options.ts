@@ -7,12 +7,12 @@ import {
   type AmqpConnection,
   ConfigurationError,
   type DatabaseInput,
-  parseOptions,
   silentLogger,
   type TxboxLogger,
 } from '@txbox/core';
+import { parseOptions } from '@txbox/core/internal';
 import { z } from 'zod';
-import { defaultRetryStrategy, type RetryStrategy } from './retry-strategy.js';
+import { defaultRetryStrategy, type RetryStrategy, relayRetrySchema } from './retry-strategy.js';
 
 export interface OutboxRelayOptions {
   /** PostgreSQL: a connection string (the relay owns its pool) or a `pg.Pool` (borrowed, never ended). */
@@ -44,7 +44,19 @@ export interface OutboxRelayOptions {
    * @defaultValue `'retry'`
    */
   onUnroutable?: 'retry' | 'dead-letter' | 'discard';
-  /** Failed publishes: when to retry and when to dead-letter. @defaultValue `defaultRetryStrategy()` */
+  /**
+   * Failed publishes: how often and how long to retry before dead-lettering (the same shape and
+   * meaning as the consumer's `retry`). Replaced by `retryStrategy` when that is given.
+   */
+  retry?: {
+    /** Attempts in total, the first included, before a message is dead-lettered. @defaultValue `10` */
+    maxAttempts?: number;
+    /** Delay before the first retry; doubles at each step (with jitter). @defaultValue `1000` */
+    baseDelayMs?: number;
+    /** Cap on one delay. @defaultValue `300000` */
+    maxDelayMs?: number;
+  };
+  /** A custom decision for failed publishes, instead of the default strategy that `retry` configures. @defaultValue `defaultRetryStrategy(retry)` */
   retryStrategy?: RetryStrategy;
   /**
    * After confirm: `'delete'` the row, or `'keep'` it with `published_at` set (an audit
@@ -102,12 +114,12 @@ const relayOptionsSchema = z
       })
       .prefault({}),
     stopTimeoutMs: z.number().int().min(0).max(3_600_000).default(10_000),
+    retry: relayRetrySchema.prefault({}),
     // Functions and objects are checked, not parsed. `null` means "the default", as it always
     // has for these two (plain JavaScript callers pass it).
     retryStrategy: z
       .custom<RetryStrategy>((value) => value == null || typeof value === 'function', 'must be a function')
-      .optional()
-      .transform((value): RetryStrategy => value ?? defaultRetryStrategy()),
+      .optional(),
     logger: z
       .custom<TxboxLogger | null>()
       .optional()
@@ -116,7 +128,8 @@ const relayOptionsSchema = z
   .refine((o) => o.publishTimeoutMs < o.leaseMs, {
     message: 'must be lower than leaseMs, or a slow publish would outlive its lease',
     path: ['publishTimeoutMs'],
-  });
+  })
+  .transform(({ retryStrategy, ...o }) => ({ ...o, retryStrategy: retryStrategy ?? defaultRetryStrategy(o.retry) }));
 
 /** The relay's options with every default applied; `database` and `amqp` are resolved by the relay. */
 export type ResolvedRelayOptions = z.output<typeof relayOptionsSchema>;
@@ -124,5 +137,11 @@ export type ResolvedRelayOptions = z.output<typeof relayOptionsSchema>;
 /** Validates the options once, at construction, with errors naming the option (`relay.<name>`). */
 export function resolveRelayOptions(options: OutboxRelayOptions): ResolvedRelayOptions {
   if (!options || typeof options !== 'object') throw new ConfigurationError('relay', 'options are required');
+  if (options.retry != null && options.retryStrategy != null) {
+    throw new ConfigurationError(
+      'relay.retry',
+      'give retry or retryStrategy, not both (retryStrategy replaces the policy retry configures)',
+    );
+  }
   return parseOptions(relayOptionsSchema, options, 'relay');
 }

@@ -1,8 +1,7 @@
 // Every statement the relay runs against the outbox, in one place, so that fencing can be
 // checked at a glance: the claim hands out a lease token, and each later write presents it
 // (a relay whose lease expired and was re-claimed changes nothing). SQL text lives in sql/.
-import { checkOut, queryPool, statementName } from '@txbox/core';
-import pRetry from 'p-retry';
+import { checkOut, queryPool, statementName, withRetries } from '@txbox/core/internal';
 import type pg from 'pg';
 import {
   claimBatchSql,
@@ -116,7 +115,7 @@ export class RelayStore {
 
 /** Settling must not be lost to a blip, or the batch is published again after the lease. */
 function persist<T>(write: () => Promise<T>): Promise<T> {
-  return pRetry(write, { retries: 3, minTimeout: 100, maxTimeout: 1000 });
+  return withRetries(write, { retries: 3, baseDelayMs: 100, maxDelayMs: 1000 });
 }
 
 function prepared(text: string): Statement {

@@ -1,3 +1,5 @@
+import { jitteredBackoffMs, parseOptions, retryPolicySchema } from '@txbox/core/internal';
+
 /** What the relay knows when a publish attempt fails. */
 export interface PublishFailure {
   /** Failed attempts so far, including this one (1 on the first failure). */
@@ -13,28 +15,28 @@ export type RetryDecision = { retry: true; delayMs: number } | { retry: false };
 /** Decides whether, and when, a failed publish is tried again. */
 export type RetryStrategy = (failure: PublishFailure) => RetryDecision;
 
+/** The relay's retry policy: the same shape, meaning and parser as the consumer's `retry` option. */
 export interface DefaultRetryStrategyOptions {
-  /** Failed attempts before a message is dead-lettered. @defaultValue `10` */
+  /** Attempts in total, the first included, before a message is dead-lettered. @defaultValue `10` */
   maxAttempts?: number;
-  /** Delay before the first retry. @defaultValue `1000` */
+  /** Delay before the first retry; doubles at each step. @defaultValue `1000` */
   baseDelayMs?: number;
-  /** Cap on any single delay. @defaultValue `300000` (5 minutes) */
+  /** Cap on one delay. @defaultValue `300000` (5 minutes) */
   maxDelayMs?: number;
 }
 
+/** The relay's defaults, written once: used by `defaultRetryStrategy()` and the relay's `retry` option. */
+export const relayRetrySchema = retryPolicySchema({ maxAttempts: 10, baseDelayMs: 1000, maxDelayMs: 300_000 });
+
 /**
- * Exponential backoff with "equal jitter" (delay = step/2 + random(0, step/2), where
- * step = min(max, base * 2^(attempt-1))) up to `maxAttempts`; non-retryable failures are
- * dead-lettered at once. The jitter spreads retries of a burst that failed together (a
- * broker outage) over the window, while keeping at least half of each step.
+ * Exponential backoff with equal jitter (core's `jitteredBackoffMs`: half of each step fixed,
+ * half random) up to `maxAttempts`; non-retryable failures are dead-lettered at once. The
+ * jitter spreads the retries of a burst that failed together (a broker outage).
  */
 export function defaultRetryStrategy(options: DefaultRetryStrategyOptions = {}): RetryStrategy {
-  const maxAttempts = options.maxAttempts ?? 10;
-  const base = options.baseDelayMs ?? 1000;
-  const max = options.maxDelayMs ?? 300_000;
+  const policy = parseOptions(relayRetrySchema, options, 'defaultRetryStrategy');
   return ({ attempt, retryable }) => {
-    if (!retryable || attempt >= maxAttempts) return { retry: false };
-    const ceiling = Math.min(max, base * 2 ** (attempt - 1));
-    return { retry: true, delayMs: Math.round(ceiling / 2 + (Math.random() * ceiling) / 2) };
+    if (!retryable || attempt >= policy.maxAttempts) return { retry: false };
+    return { retry: true, delayMs: jitteredBackoffMs(attempt, policy) };
   };
 }

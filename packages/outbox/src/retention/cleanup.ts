@@ -1,4 +1,4 @@
-import { queryPool } from '@txbox/core';
+import { queryPool } from '@txbox/core/internal';
 import type pg from 'pg';
 import { deleteOldDeadLettersSql, deleteOldPublishedSql } from '../sql/outbox-sql.js';
 import type { OutboxTables } from '../sql/outbox-tables.js';

@@ -1,4 +1,4 @@
-import { validateSqlIdentifier } from '@txbox/core';
+import { validateSqlIdentifier } from '@txbox/core/internal';
 
 /** Quoted, validated names of everything the outbox SQL touches, derived from the schema. */
 export interface OutboxTables {

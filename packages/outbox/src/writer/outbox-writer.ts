@@ -4,19 +4,15 @@ import {
   InvalidMessageError,
   isMessageContract,
   isReservedHeader,
-  isUuid,
   MessageRegistry,
   newMessageId,
   type OutgoingMessage,
   PayloadTooLargeError,
-  parseOptions,
-  statementName,
   type Transaction,
   toTransaction,
   UnknownContractError,
-  validateAmqpName,
-  validateRoutingKey,
 } from '@txbox/core';
+import { isUuid, parseOptions, statementName, validateAmqpName, validateRoutingKey } from '@txbox/core/internal';
 import { z } from 'zod';
 import { insertMessagesSql } from '../sql/outbox-sql.js';
 import { type OutboxTables, outboxTables } from '../sql/outbox-tables.js';
