@@ -2,7 +2,8 @@
 // Units behind the consumer (intake, triage, delivery, settlement, failure policy) stay private
 // so they can change without a breaking release.
 export type { InboxConsumerOptions } from './consumer/consumer-options.js';
-export { createConsumer, INBOX_HEADERS, InboxConsumer, type InboxStats } from './consumer/inbox-consumer.js';
+export { createConsumer, INBOX_HEADERS, InboxConsumer } from './consumer/inbox-consumer.js';
+export type { InboxStats } from './consumer/inbox-stats.js';
 export type { DataSourceLike, QueryRunnerLike } from './database/handler-session.js';
 export { INBOX_CHANNELS, type InboxMessageEvent } from './diagnostics/inbox-diagnostics.js';
 export {

@@ -8,9 +8,7 @@ import {
   ConfigurationError,
   every,
   guardPool,
-  isMessageContract,
   Lifecycle,
-  MessageRegistry,
   type OwnedPool,
   parseOptions,
   queryPool,
@@ -29,6 +27,7 @@ import { TransactionRunner } from '../delivery/transaction-runner.js';
 import { type FailurePolicy, failurePolicy } from '../failure/failure-policy.js';
 import type { MessageHandler } from '../handlers/handler.js';
 import { runHandler } from '../handlers/handler-context.js';
+import { HandlerTable } from '../handlers/handler-table.js';
 import { DeliveryIntake } from '../intake/delivery-intake.js';
 import { inboxMigrations } from '../migrations/inbox-migrations.js';
 import { DeliveryCounters } from '../settlement/delivery-counters.js';
@@ -36,29 +35,10 @@ import { Settlement } from '../settlement/settlement.js';
 import { deleteOldRecordsSql, type InboxTables, inboxStatsSql, inboxTables } from '../sql/inbox-sql.js';
 import { type GroupTopology, groupTopology, type TopologyNames } from '../topology/topology.js';
 import { consumerOptionsSchema, type InboxConsumerOptions, type ResolvedConsumerOptions } from './consumer-options.js';
+import type { InboxStats } from './inbox-stats.js';
 
 /** Headers the inbox writes on retried and dead-lettered copies. */
 export const INBOX_HEADERS = REPUBLISH_HEADERS;
-
-export interface InboxStats {
-  group: string;
-  /** Handlers committed by this instance since start. */
-  processed: number;
-  duplicatesSkipped: number;
-  retried: number;
-  deadLettered: number;
-  /** Messages of unknown type discarded (`onUnknownType: 'discard'`). */
-  discarded: number;
-  /** Handlers running now. */
-  inFlight: number;
-  /** Mean and max handler duration (ms) since start. */
-  handlerDurationMs: { mean: number; max: number };
-  /** Inbox records kept for the group, and the age of the oldest: redeliveries older than the retention window would run again. */
-  records: number;
-  oldestRecordAgeMs: number;
-  retentionMs: number;
-  connected: boolean;
-}
 
 /**
  * Consumes a consumer group's queue and runs each message's handler exactly once per
@@ -76,8 +56,7 @@ export class InboxConsumer {
   readonly #amqp: AmqpConnection;
   readonly #ownsAmqp: boolean;
   readonly #logger: TxboxLogger;
-  readonly #registry = new MessageRegistry();
-  readonly #handlers = new Map<string, MessageHandler>();
+  readonly #handlers: HandlerTable;
   readonly #policy: FailurePolicy;
   readonly #lifecycle = new Lifecycle('inbox consumer');
   readonly #counters = new DeliveryCounters();
@@ -92,6 +71,7 @@ export class InboxConsumer {
     this.#tables = inboxTables(this.#options.schema);
     this.#logger = options.logger ?? silentLogger;
     this.#policy = failurePolicy(this.#options.retry, options.classifyError);
+    this.#handlers = new HandlerTable(this.group);
     const dataSource = options.dataSource;
     if (dataSource && typeof dataSource.createQueryRunner !== 'function') {
       throw new ConfigurationError('inbox.dataSource', 'expected a TypeORM DataSource');
@@ -129,8 +109,8 @@ export class InboxConsumer {
     const pipeline = new DeliveryPipeline({
       rules: {
         group: this.group,
-        handlers: this.#handlers,
-        registry: this.#registry,
+        handlers: this.#handlers.handlers,
+        registry: this.#handlers.registry,
         onUnknownType: this.#options.onUnknownType,
         isCurrent: (channel) => this.#channels.isCurrent(channel),
       },
@@ -163,7 +143,7 @@ export class InboxConsumer {
       exchange: this.#options.exchange,
       names: this.#names,
       retryDelaysMs: [...this.#policy.delaysMs],
-      bindings: this.#options.bindings ?? [...this.#handlers.keys()],
+      bindings: this.#options.bindings ?? [...this.#handlers.handlers.keys()],
       queueType: this.#options.queueType,
       deliveryLimit: this.#options.deliveryLimit,
       singleActiveConsumer: this.#options.singleActiveConsumer,
@@ -178,20 +158,7 @@ export class InboxConsumer {
   handle<C extends AnyMessageContract>(contract: C, handler: MessageHandler<C>): this {
     if (this.#lifecycle.state !== 'new')
       throw new ConfigurationError('inbox.handlers', 'register handlers before start()');
-    if (!isMessageContract(contract)) throw new ConfigurationError('inbox.handlers', 'expected a message contract');
-    if (typeof handler !== 'function')
-      throw new ConfigurationError('inbox.handlers', `handler of ${contract.type} must be a function`);
-    if (this.#handlers.has(contract.type)) {
-      throw new ConfigurationError('inbox.handlers', `${contract.type} already has a handler in group ${this.group}`);
-    }
-    this.#registry.register(contract);
-    if (this.#registry.latest(contract.type) !== contract) {
-      throw new ConfigurationError(
-        'inbox.handlers',
-        `register the newest version of ${contract.type}; handlers receive payloads upcast to it`,
-      );
-    }
-    this.#handlers.set(contract.type, handler as MessageHandler);
+    this.#handlers.add(contract, handler);
     this.#topology = undefined; // the bindings follow the handled types
     return this;
   }
@@ -207,7 +174,7 @@ export class InboxConsumer {
    */
   async start(): Promise<void> {
     return this.#lifecycle.start(async () => {
-      if (this.#handlers.size === 0) {
+      if (this.#handlers.handlers.size === 0) {
         throw new ConfigurationError('inbox.handlers', `group ${this.group} has no handlers; register at least one`);
       }
       await assertSchemaReady(this.#db, inboxMigrations, this.#options.schema);
