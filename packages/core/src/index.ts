@@ -52,6 +52,15 @@ export {
 } from './envelope/amqp-codec.js';
 export { type Envelope, isUuid, newMessageId } from './envelope/envelope.js';
 export {
+  type AttemptRecord,
+  attemptOf,
+  deadLetterHeaders,
+  describeError,
+  REPUBLISH_HEADERS,
+  type RepublishedMessageLike,
+  retryHeaders,
+} from './envelope/republish-headers.js';
+export {
   ConfigurationError,
   InvalidIdentifierError,
   InvalidMessageError,

@@ -1,11 +1,9 @@
-export {
-  createConsumer,
-  INBOX_HEADERS,
-  InboxConsumer,
-  type InboxConsumerOptions,
-  type InboxStats,
-} from './consumer/inbox-consumer.js';
-export { KeySerializer } from './consumer/key-serializer.js';
+// The public surface of @txbox/inbox: every name a user may import, and nothing internal.
+// Units behind the consumer (intake, triage, delivery, settlement, failure policy) stay private
+// so they can change without a breaking release.
+export type { InboxConsumerOptions } from './consumer/consumer-options.js';
+export { createConsumer, INBOX_HEADERS, InboxConsumer } from './consumer/inbox-consumer.js';
+export type { InboxStats } from './consumer/inbox-stats.js';
 export type { DataSourceLike, QueryRunnerLike } from './database/handler-session.js';
 export { INBOX_CHANNELS, type InboxMessageEvent } from './diagnostics/inbox-diagnostics.js';
 export {
@@ -17,6 +15,7 @@ export {
   type MessageHandler,
   NonRetryableError,
 } from './handlers/handler.js';
+export { KeySerializer } from './intake/key-serializer.js';
 export {
   INBOX_SCHEMA_VERSION,
   inboxMigrationSql,

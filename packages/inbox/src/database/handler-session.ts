@@ -1,3 +1,6 @@
+// One handler transaction on one connection, whether the user works with pg or TypeORM: the
+// inbox record and the handler's writes must share that connection to commit together, so both
+// drivers are adapted to the same small session shape.
 import { checkOut, fromPg, fromTypeOrm, type Transaction, type TypeOrmEntityManagerLike } from '@txbox/core';
 import type pg from 'pg';
 

@@ -1,3 +1,6 @@
+// Typed lifecycle events for metrics and tracing libraries, on node:diagnostics_channel: a
+// subscriber costs nothing when absent and needs no hook in the consumer's options.
+// The channel names are public API; the events are published by settlement and the channel code.
 import diagnosticsChannel from 'node:diagnostics_channel';
 
 /**

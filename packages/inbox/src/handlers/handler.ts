@@ -1,3 +1,6 @@
+// What a handler is and receives: the types users write handlers against, the registration
+// helper, and the error that skips retries. The consumer depends on these shapes; users never
+// see how the consumer runs them.
 import {
   type AnyMessageContract,
   type Envelope,

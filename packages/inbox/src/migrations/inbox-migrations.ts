@@ -1,3 +1,6 @@
+// The inbox table's numbered migrations and the functions that apply, export or inspect them.
+// The consumer refuses to start on a schema it does not know, so the schema version lives here,
+// next to the SQL that defines it.
 import {
   type DatabaseInput,
   exportMigrationSql,

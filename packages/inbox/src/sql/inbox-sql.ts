@@ -1,3 +1,6 @@
+// Every statement the inbox runs, as pure functions of the quoted table names: the names are
+// validated and quoted once, all values are bound parameters, and the text can be unit-tested
+// (and prepared by name) without a database.
 import { validateSqlIdentifier } from '@txbox/core';
 
 /** Quoted, validated names the inbox SQL uses. */
@@ -12,23 +15,12 @@ export function inboxTables(schema: string): InboxTables {
 }
 
 /**
- * Records a delivery: $1 group, $2 message id, $3 type, $4 version, $5 attempt, $6 received_at.
- * Returns a row only for the first delivery of (group, id). A concurrent transaction holding
- * the same key makes this wait until it commits (then: no row, a duplicate) or rolls back
- * (then: a row, this delivery runs the handler).
- */
-export function recordDeliverySql(t: InboxTables): string {
-  return `INSERT INTO ${t.inbox} (consumer_group, message_id, type, version, attempts, received_at)
-VALUES ($1, $2, $3, $4, $5, $6)
-ON CONFLICT (consumer_group, message_id) DO NOTHING
-RETURNING 1 AS recorded`;
-}
-
-/**
- * Records a batch of deliveries in one statement: $1 group, then parallel arrays $2 ids,
+ * Records deliveries (one, or a batch) in one statement: $1 group, then parallel arrays $2 ids,
  * $3 types, $4 versions, $5 attempts. Returns the ids recorded now (first deliveries);
- * an id already present, or repeated in the batch, is returned at most once. Rows go in
- * id order so that two concurrent batches wait on each other's keys in one order (no deadlock).
+ * an id already present, or repeated in the batch, is returned at most once. A concurrent
+ * transaction holding one of the keys makes this wait until it commits (then: a duplicate) or
+ * rolls back (then: recorded now, this delivery runs the handler). Rows go in id order so that
+ * two concurrent batches wait on each other's keys in one order (no deadlock).
  */
 export function recordDeliveriesSql(t: InboxTables): string {
   return `INSERT INTO ${t.inbox} (consumer_group, message_id, type, version, attempts, received_at)

@@ -1,3 +1,6 @@
+// The RabbitMQ objects of one consumer group, derived from its options (names, delay queues,
+// bindings) and declared idempotently. Derived, not hand-built, so a bad name is refused at
+// construction and every instance of the group declares the same arguments.
 import { validateAmqpName, validateRoutingKey } from '@txbox/core';
 import type { Channel } from 'amqplib';
 
@@ -95,9 +98,4 @@ export async function declareTopology(channel: Channel, t: GroupTopology): Promi
     });
   }
   for (const key of t.bindings) await channel.bindQueue(t.queue, t.exchange, key);
-}
-
-/** Delays before retry n (1-based): base, base*factor, ... capped at max. */
-export function exponentialDelays(steps: number, baseMs: number, factor: number, maxMs: number): number[] {
-  return Array.from({ length: steps }, (_, i) => Math.min(maxMs, Math.round(baseMs * factor ** i)));
 }

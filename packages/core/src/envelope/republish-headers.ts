@@ -1,0 +1,99 @@
+// What a retried or dead-lettered copy of a message carries on the wire: the attempt counter,
+// the attempt history and where it first came from. These are part of the wire format (other
+// languages read them), so they live next to the codec; the consumer only decides when to copy.
+
+/** Headers written on retried and dead-lettered copies. */
+export const REPUBLISH_HEADERS = {
+  attempt: 'x-txbox-attempt',
+  history: 'x-txbox-attempt-history',
+  reason: 'x-txbox-dead-letter-reason',
+  error: 'x-txbox-error',
+  group: 'x-txbox-group',
+  originalExchange: 'x-txbox-original-exchange',
+  originalRoutingKey: 'x-txbox-original-routing-key',
+} as const;
+
+/** One failed attempt, as kept in {@link REPUBLISH_HEADERS.history} (JSON array). */
+export interface AttemptRecord {
+  attempt: number;
+  at: string;
+  error: string;
+}
+
+/** The parts of an amqplib `ConsumeMessage` a republished copy is built from. */
+export interface RepublishedMessageLike {
+  fields: { exchange: string; routingKey: string };
+  properties: { headers?: Record<string, unknown> | undefined };
+}
+
+// The broker's x-death grows with every pass through a delay queue; our history replaces it.
+const BROKER_DEATH_HEADERS = [
+  'x-death',
+  'x-first-death-exchange',
+  'x-first-death-queue',
+  'x-first-death-reason',
+  'x-last-death-exchange',
+  'x-last-death-queue',
+  'x-last-death-reason',
+];
+
+/** The delivery attempt a message carries: 1 on a first delivery, or when the header is garbled. */
+export function attemptOf(message: { properties: { headers?: Record<string, unknown> | undefined } }): number {
+  const raw = message.properties.headers?.[REPUBLISH_HEADERS.attempt];
+  const n = typeof raw === 'number' ? raw : Number(raw);
+  return Number.isSafeInteger(n) && n >= 1 ? n : 1;
+}
+
+/** An error's message, or the thrown value as text (handlers may throw anything). */
+export function describeError(error: unknown): string {
+  if (error instanceof Error) return error.message;
+  return String(error);
+}
+
+/** Headers of the copy sent to a delay queue: attempt `attempt` failed, the copy is attempt + 1. */
+export function retryHeaders(
+  message: RepublishedMessageLike,
+  attempt: number,
+  error: unknown,
+): Record<string, unknown> {
+  const headers = copyWithAttempt(message, attempt, error);
+  headers[REPUBLISH_HEADERS.attempt] = attempt + 1;
+  return headers;
+}
+
+/** Headers of the copy sent to a dead-letter queue, saying why and from which group. */
+export function deadLetterHeaders(
+  message: RepublishedMessageLike,
+  failure: { attempt: number; reason: string; error: unknown; group: string },
+): Record<string, unknown> {
+  const headers = copyWithAttempt(message, failure.attempt, failure.error);
+  headers[REPUBLISH_HEADERS.reason] = failure.reason;
+  headers[REPUBLISH_HEADERS.error] = describeError(failure.error).slice(0, 4000);
+  headers[REPUBLISH_HEADERS.group] = failure.group;
+  return headers;
+}
+
+/** The original's headers, plus this attempt in the history. */
+function copyWithAttempt(message: RepublishedMessageLike, attempt: number, error: unknown): Record<string, unknown> {
+  const headers: Record<string, unknown> = { ...(message.properties.headers ?? {}) };
+  for (const name of BROKER_DEATH_HEADERS) delete headers[name];
+  const history = parseHistory(headers[REPUBLISH_HEADERS.history]);
+  history.push({ attempt, at: new Date().toISOString(), error: describeError(error).slice(0, 1000) });
+  headers[REPUBLISH_HEADERS.history] = JSON.stringify(history);
+  headers[REPUBLISH_HEADERS.attempt] = attempt;
+  // After a pass through a delay queue the delivery's exchange is '' and its routing key the
+  // queue name: keep where the message first came from.
+  headers[REPUBLISH_HEADERS.originalExchange] ??= message.fields.exchange;
+  headers[REPUBLISH_HEADERS.originalRoutingKey] ??= message.fields.routingKey;
+  return headers;
+}
+
+function parseHistory(raw: unknown): AttemptRecord[] {
+  if (raw === undefined || raw === null) return [];
+  try {
+    const parsed = JSON.parse(Buffer.isBuffer(raw) ? raw.toString('utf8') : String(raw));
+    return Array.isArray(parsed) ? parsed : [];
+  } catch {
+    return [];
+  }
+}

@@ -1,0 +1,138 @@
+// Keeps one consuming channel open for the group: declares the topology, consumes, and comes back
+// after a lost connection or a broker-side cancel, with backoff, until stop. Which channel is
+// current matters to the rest: a delivery of a dead channel is already requeued by the broker.
+import { type AmqpConnection, isTxboxError, settlesWithin, type TxboxLogger } from '@txbox/core';
+import type { ConfirmChannel, ConsumeMessage } from 'amqplib';
+import { inboxChannels } from '../diagnostics/inbox-diagnostics.js';
+import { declareTopology, type GroupTopology } from '../topology/topology.js';
+
+export interface ChannelSupervisorOptions {
+  group: string;
+  amqp: AmqpConnection;
+  logger: TxboxLogger;
+  prefetch: number;
+  /** Read at each (re)connect: the topology follows the handlers registered before start. */
+  topology(): GroupTopology;
+  isStopping(): boolean;
+  onDelivery(channel: ConfirmChannel, message: ConsumeMessage): void;
+}
+
+export class ChannelSupervisor {
+  readonly #o: ChannelSupervisorOptions;
+  #channel: ConfirmChannel | undefined;
+  #consumerTag: string | undefined;
+  #reconnectTimer: NodeJS.Timeout | undefined;
+  #reconnectFailures = 0;
+
+  constructor(options: ChannelSupervisorOptions) {
+    this.#o = options;
+  }
+
+  get connected(): boolean {
+    return this.#channel !== undefined;
+  }
+
+  isCurrent(channel: ConfirmChannel): boolean {
+    return this.#channel === channel;
+  }
+
+  /**
+   * Connects once. Refused credentials fail it (a configuration error); an unreachable broker
+   * does not: the application's API and outbox writes work without RabbitMQ, so start() must
+   * not hold up its startup. It keeps trying in the background; stats().connected says so.
+   */
+  async start(): Promise<void> {
+    try {
+      await this.#connect();
+    } catch (error) {
+      if (isTxboxError(error) && error.code === 'CONNECTION_FAILED' && !error.retryable) throw error;
+      this.#o.logger.error('Inbox consumer cannot reach RabbitMQ yet; retrying in the background', {
+        group: this.#o.group,
+        url: this.#o.amqp.safeUrl,
+        error: (error as Error).message,
+      });
+      queueMicrotask(() => this.#scheduleReconnect());
+    }
+  }
+
+  /** Stops reconnecting and consuming; deliveries already received keep their channel until close(). */
+  async cancel(): Promise<void> {
+    if (this.#reconnectTimer) clearTimeout(this.#reconnectTimer);
+    const channel = this.#channel;
+    // Each broker round trip is bounded: a broker that stopped answering must not hang stop().
+    if (channel && this.#consumerTag) await settlesWithin(channel.cancel(this.#consumerTag), 2000);
+  }
+
+  /** Closes the channel: unacknowledged deliveries return to the queue. */
+  async close(): Promise<void> {
+    const channel = this.#channel;
+    this.#channel = undefined;
+    if (channel) await settlesWithin(channel.close(), 2000);
+  }
+
+  async #connect(): Promise<void> {
+    const { group, logger } = this.#o;
+    // One attempt: retries are #scheduleReconnect's timer, which stop() can cancel.
+    const model = await this.#o.amqp.channelModel({ retry: false });
+    const channel = await model.createConfirmChannel();
+    channel.on('error', (error: Error) => {
+      logger.warn('Inbox channel error', { group, error: error.message });
+    });
+    channel.on('close', () => {
+      if (this.#channel !== channel) return;
+      this.#channel = undefined;
+      this.#consumerTag = undefined;
+      if (!this.#o.isStopping()) {
+        inboxChannels.error.publish({ group, error: new Error('channel closed') });
+        logger.warn('Inbox channel closed; reconnecting', { group });
+        this.#scheduleReconnect();
+      }
+    });
+    try {
+      const topology = this.#o.topology();
+      await declareTopology(channel, topology);
+      await channel.prefetch(this.#o.prefetch);
+      if (this.#o.isStopping()) {
+        // stop() ran while this (re)connect was under way: do not start consuming.
+        await settlesWithin(channel.close(), 2000);
+        return;
+      }
+      this.#channel = channel;
+      const { consumerTag } = await channel.consume(topology.queue, (message) => {
+        if (message) {
+          this.#o.onDelivery(channel, message);
+          return;
+        }
+        // null: the broker cancelled the consumer (queue deleted, node failover). Consuming
+        // would silently stop: drop the channel and come back through the reconnect path.
+        logger.warn('RabbitMQ cancelled the inbox consumer; re-declaring and resuming', { group });
+        channel.close().catch(() => {});
+      });
+      this.#consumerTag = consumerTag;
+      this.#reconnectFailures = 0;
+    } catch (error) {
+      this.#channel = undefined;
+      await channel.close().catch(() => {});
+      throw error;
+    }
+  }
+
+  #scheduleReconnect(): void {
+    if (this.#reconnectTimer || this.#o.isStopping()) return;
+    this.#reconnectFailures += 1;
+    const delay = Math.min(10_000, 100 * 2 ** Math.min(this.#reconnectFailures, 7));
+    this.#reconnectTimer = setTimeout(() => {
+      this.#reconnectTimer = undefined;
+      if (this.#o.isStopping()) return;
+      this.#connect().catch((error: unknown) => {
+        if (this.#o.isStopping()) return;
+        inboxChannels.error.publish({ group: this.#o.group, error });
+        this.#o.logger.warn('Inbox reconnect failed; retrying', {
+          group: this.#o.group,
+          error: (error as Error).message,
+        });
+        this.#scheduleReconnect();
+      });
+    }, delay);
+  }
+}

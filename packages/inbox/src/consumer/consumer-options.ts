@@ -1,0 +1,140 @@
+// The consumer's options: the public interface (JSDoc for users, read by the README check) and
+// the zod schema that is the only place a default value is written. Parsed once at construction;
+// everything inside the consumer reads the resolved type.
+import type { AmqpConnection, DatabaseInput, TxboxLogger } from '@txbox/core';
+import type { OutboxWriter } from '@txbox/outbox';
+import { z } from 'zod';
+import type { DataSourceLike } from '../database/handler-session.js';
+import type { HandlerRegistration } from '../handlers/handler.js';
+import type { TopologyNames } from '../topology/topology.js';
+
+export interface InboxConsumerOptions {
+  /** Consumer group: one queue, one dedup scope. Every instance of a service uses the same group. */
+  group: string;
+  /** PostgreSQL: a connection string (the consumer owns a pool of `concurrency + 2`) or a `pg.Pool`. */
+  database: DatabaseInput;
+  /** RabbitMQ: an amqp:// URL (owned) or a shared {@link AmqpConnection}. */
+  amqp: string | AmqpConnection;
+  /** Handlers, one per message type (or add them with `consumer.handle()` before `start()`). */
+  handlers?: HandlerRegistration[];
+  /** Schema of the inbox table. @defaultValue `'txbox'` */
+  schema?: string;
+  /** Topic exchange the producers publish to. @defaultValue `'txbox.events'` */
+  exchange?: string;
+  /** Override derived queue names (see the README's naming rule). */
+  names?: TopologyNames;
+  /** Routing keys to bind; @defaultValue the handled message types */
+  bindings?: string[];
+  /** `'quorum'` for replicated queues (recommended on clusters). @defaultValue `'classic'` */
+  queueType?: 'classic' | 'quorum';
+  /** Quorum queues: broker-side cap on redeliveries of one message (crash loops). @defaultValue none */
+  deliveryLimit?: number;
+  /**
+   * Let only one instance of the group consume at a time (RabbitMQ single active consumer);
+   * the others take over if it goes away. Turn it on when per-key order must hold across
+   * several instances: with competing consumers each instance orders only what it receives.
+   * @defaultValue `false`
+   */
+  singleActiveConsumer?: boolean;
+  /**
+   * Handle several deliveries in one transaction (each handler in its own savepoint; acks
+   * after the commit): far fewer commits and round trips under load. `maxMessages: 1`
+   * handles each delivery in its own transaction. At most 64: each handler is a
+   * subtransaction, and PostgreSQL slows down past 64 of them in one transaction.
+   */
+  batch?: {
+    /** Most deliveries per transaction. @defaultValue `1` (off) */
+    maxMessages?: number;
+    /** How long to wait for more deliveries before handling a partial batch. @defaultValue `0` (what arrived together) */
+    maxWaitMs?: number;
+  };
+  /** Unacknowledged deliveries the broker sends ahead. @defaultValue `concurrency * max(4, batch.maxMessages)` */
+  prefetch?: number;
+  /** Handlers running at once (different ordering keys). @defaultValue `8` */
+  concurrency?: number;
+  retry?: {
+    /** Deliveries in total, including the first, before a failing message is dead-lettered. @defaultValue `5` */
+    maxAttempts?: number;
+    /** Delay before the first retry; doubles at each step. @defaultValue `1000` */
+    baseDelayMs?: number;
+    /** Cap on one delay step. @defaultValue `300000` */
+    maxDelayMs?: number;
+    /** Explicit delays, one per retry step (overrides the three above; maxAttempts = length + 1). */
+    delaysMs?: number[];
+  };
+  /** A delivery whose type no handler knows: `'dead-letter'` it or `'discard'` (ack) it. @defaultValue `'dead-letter'` */
+  onUnknownType?: 'dead-letter' | 'discard';
+  /** Decide whether a handler error is retried. @defaultValue retry unless it is a txbox error with `retryable: false` */
+  classifyError?: (error: unknown) => 'retry' | 'dead-letter';
+  /** Run handlers in TypeORM transactions (the context gets `manager`). Must use the postgres driver. */
+  dataSource?: DataSourceLike;
+  /** An outbox writer to bind to each handler's transaction (`context.outbox`). */
+  outbox?: OutboxWriter;
+  retention?: {
+    /** Inbox records older than this are deleted; a redelivery older than this would run again. @defaultValue `1209600000` (14 days) */
+    processedMs?: number;
+    /** How often to run retention; `0` disables it. @defaultValue `300000` */
+    intervalMs?: number;
+    /** Rows per delete statement. @defaultValue `1000` */
+    batchSize?: number;
+  };
+  /** How long `stop()` waits for running handlers. @defaultValue `10000` */
+  stopTimeoutMs?: number;
+  logger?: TxboxLogger;
+}
+
+/**
+ * The options that are values, with their defaults. Nested objects default to `{}` run through
+ * their own schema (`prefault`), so each default is written once, on its field.
+ */
+export const consumerOptionsSchema = z
+  .object({
+    group: z
+      .string()
+      .min(1)
+      .max(200)
+      .regex(/^[A-Za-z0-9_.:-]+$/, 'use letters, digits, ".", "_", "-" and ":" only'),
+    schema: z.string().default('txbox'),
+    exchange: z.string().default('txbox.events'),
+    bindings: z.array(z.string()).optional(),
+    queueType: z.enum(['classic', 'quorum']).default('classic'),
+    deliveryLimit: z.number().int().min(1).optional(),
+    singleActiveConsumer: z.boolean().default(false),
+    prefetch: z.number().int().min(1).max(65_535).optional(),
+    concurrency: z.number().int().min(1).max(1000).default(8),
+    batch: z
+      .object({
+        maxMessages: z.number().int().min(1).max(64, 'must be at most 64 (PostgreSQL subtransaction cache)').default(1),
+        maxWaitMs: z.number().int().min(0).max(10_000).default(0),
+      })
+      .prefault({}),
+    retry: z
+      .object({
+        maxAttempts: z.number().int().min(1).max(100).default(5),
+        baseDelayMs: z.number().int().min(1).max(86_400_000).default(1000),
+        maxDelayMs: z.number().int().min(1).max(86_400_000).default(300_000),
+        delaysMs: z.array(z.number().int().min(1).max(86_400_000)).max(99).optional(),
+      })
+      .prefault({}),
+    onUnknownType: z.enum(['dead-letter', 'discard']).default('dead-letter'),
+    retention: z
+      .object({
+        processedMs: z
+          .number()
+          .int()
+          .min(0)
+          .default(14 * 24 * 3600 * 1000),
+        intervalMs: z.number().int().min(0).default(300_000),
+        batchSize: z.number().int().min(1).max(100_000).default(1000),
+      })
+      .prefault({}),
+    stopTimeoutMs: z.number().int().min(0).max(3_600_000).default(10_000),
+  })
+  .transform((options) => ({
+    ...options,
+    // Enough deliveries in flight to fill a batch for every concurrent transaction.
+    prefetch: options.prefetch ?? options.concurrency * Math.max(4, options.batch.maxMessages),
+  }));
+
+/** The value options with every default applied; `prefetch` is always set. */
+export type ResolvedConsumerOptions = z.output<typeof consumerOptionsSchema>;

@@ -1,0 +1,22 @@
+// What stats() reports: this instance's counts since start, joined with what the inbox table
+// says about the group (records kept, oldest record). Its own file so the facade reads as
+// wiring and lifecycle; the counts come from settlement's DeliveryCounters.
+export interface InboxStats {
+  group: string;
+  /** Handlers committed by this instance since start. */
+  processed: number;
+  duplicatesSkipped: number;
+  retried: number;
+  deadLettered: number;
+  /** Messages of unknown type discarded (`onUnknownType: 'discard'`). */
+  discarded: number;
+  /** Handlers running now. */
+  inFlight: number;
+  /** Mean and max handler duration (ms) since start. */
+  handlerDurationMs: { mean: number; max: number };
+  /** Inbox records kept for the group, and the age of the oldest: redeliveries older than the retention window would run again. */
+  records: number;
+  oldestRecordAgeMs: number;
+  retentionMs: number;
+  connected: boolean;
+}

@@ -1,0 +1,42 @@
+// Builds what a handler receives and runs it inside the delivery's transaction. The context's
+// client, manager, transaction and bound outbox are all the one session, so everything the
+// handler writes commits (or rolls back) together with the inbox record.
+import { ConfigurationError, type Envelope, type OutgoingMessage } from '@txbox/core';
+import type { OutboxWriter } from '@txbox/outbox';
+import type { HandlerSession } from '../database/handler-session.js';
+import type { ReadyDelivery } from '../triage/triage.js';
+import { type BoundOutbox, causedBy, type HandlerContext } from './handler.js';
+
+export async function runHandler(
+  session: HandlerSession,
+  item: ReadyDelivery,
+  consumer: { group: string; outbox: OutboxWriter | undefined },
+): Promise<void> {
+  const { typed: envelope, handler, attempt } = item;
+  const context: HandlerContext = {
+    envelope,
+    group: consumer.group,
+    attempt,
+    client: session.client,
+    manager: session.manager,
+    transaction: session.transaction,
+    outbox: bindOutbox(session, envelope, consumer.outbox),
+  };
+  await handler(envelope.payload as never, context as never);
+}
+
+function bindOutbox(session: HandlerSession, envelope: Envelope, writer: OutboxWriter | undefined): BoundOutbox {
+  const add = (input: OutgoingMessage | readonly OutgoingMessage[]) => {
+    if (!writer) {
+      throw new ConfigurationError('inbox.outbox', 'pass an outbox writer to the consumer to use context.outbox');
+    }
+    if (Array.isArray(input)) {
+      return writer.add(
+        session.transaction,
+        input.map((m) => causedBy(envelope, m)),
+      );
+    }
+    return writer.add(session.transaction, causedBy(envelope, input as OutgoingMessage));
+  };
+  return { add } as BoundOutbox;
+}
