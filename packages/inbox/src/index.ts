@@ -1,6 +1,8 @@
 // The public surface of @txbox/inbox: every name a user may import, and nothing internal.
 // Units behind the consumer (intake, triage, delivery, settlement, failure policy) stay private
 // so they can change without a breaking release.
+// The one non-retryable error of txbox, re-exported where handler authors look for it.
+export { NonRetryableError } from '@txbox/core';
 export type { InboxConsumerOptions } from './consumer/consumer-options.js';
 export { createConsumer, INBOX_HEADERS, InboxConsumer } from './consumer/inbox-consumer.js';
 export type { InboxStats } from './consumer/inbox-stats.js';
@@ -13,9 +15,7 @@ export {
   type HandlerContext,
   type HandlerRegistration,
   type MessageHandler,
-  NonRetryableError,
 } from './handlers/handler.js';
-export { KeySerializer } from './intake/key-serializer.js';
 export {
   INBOX_SCHEMA_VERSION,
   inboxMigrationSql,

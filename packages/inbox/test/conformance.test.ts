@@ -7,7 +7,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { defineMessage } from '@txbox/core';
 import { createConsumer, defineHandler, INBOX_HEADERS, type InboxConsumer, migrateInbox } from '@txbox/inbox';
-import type { ConsumeMessage, Options } from 'amqplib';
+import type { GetMessage, Options } from 'amqplib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { testAmqpUrl, uniqueName, useAmqp, useTestSchema } from '../../../test-support/index.js';
@@ -104,7 +104,7 @@ const deadLettered = suite.cases.flatMap((c, index) => (c.expect.outcome === 'de
 
 describe('wire-format conformance (conformance/wire-format/cases.json)', () => {
   let rows: { case_index: number; envelope: Record<string, unknown>; payload: unknown }[] = [];
-  let dlq: ConsumeMessage[] = [];
+  let dlq: GetMessage[] = [];
 
   beforeAll(async () => {
     const dlqDepth = () => queueDepth(amqp.channel, consumer.topology.deadLetterQueue);

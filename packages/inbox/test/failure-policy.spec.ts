@@ -1,13 +1,7 @@
 import { TxboxError } from '@txbox/core';
 import { NonRetryableError } from '@txbox/inbox';
 import { describe, expect, it } from 'vitest';
-import {
-  decide,
-  defaultClassifyError,
-  exponentialDelays,
-  failurePolicy,
-  retryDelays,
-} from '../src/failure/failure-policy.js';
+import { decide, defaultClassifyError, failurePolicy, retryDelays } from '../src/failure/failure-policy.js';
 
 const defaults = { maxAttempts: 5, baseDelayMs: 1000, maxDelayMs: 300_000 };
 
@@ -21,7 +15,6 @@ describe('failure policy', () => {
     expect(retryDelays({ maxAttempts: 6, baseDelayMs: 1000, maxDelayMs: 5000 })).toEqual([
       1000, 2000, 4000, 5000, 5000,
     ]);
-    expect(exponentialDelays(3, 100, 3, 10_000)).toEqual([100, 300, 900]);
   });
 
   it('explicit delaysMs override the exponential ones (and maxAttempts)', () => {

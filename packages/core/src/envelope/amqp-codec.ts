@@ -99,9 +99,14 @@ export const DEFAULT_MAX_MESSAGE_BYTES = 262_144;
  */
 const BROKER_HEADER = /^x-(death|first-death-|last-death-|delivery-count$)/i;
 
+/** True for a header RabbitMQ writes on dead-lettering or redelivery (`x-death`, `x-first-death-*`, …). */
+export function isBrokerHeader(name: string): boolean {
+  return BROKER_HEADER.test(name);
+}
+
 /** True for a header the handler must not see: txbox's own and the broker's bookkeeping. */
 export function isBookkeepingHeader(name: string): boolean {
-  return isReservedHeader(name) || BROKER_HEADER.test(name);
+  return isReservedHeader(name) || isBrokerHeader(name);
 }
 
 const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });

@@ -2,6 +2,8 @@
 // the attempt history and where it first came from. These are part of the wire format (other
 // languages read them), so they live next to the codec; the consumer only decides when to copy.
 
+import { isBrokerHeader } from './amqp-codec.js';
+
 /** Headers written on retried and dead-lettered copies. */
 export const REPUBLISH_HEADERS = {
   attempt: 'x-txbox-attempt',
@@ -25,17 +27,6 @@ export interface RepublishedMessageLike {
   fields: { exchange: string; routingKey: string };
   properties: { headers?: Record<string, unknown> | undefined };
 }
-
-// The broker's x-death grows with every pass through a delay queue; our history replaces it.
-const BROKER_DEATH_HEADERS = [
-  'x-death',
-  'x-first-death-exchange',
-  'x-first-death-queue',
-  'x-first-death-reason',
-  'x-last-death-exchange',
-  'x-last-death-queue',
-  'x-last-death-reason',
-];
 
 /** The delivery attempt a message carries: 1 on a first delivery, or when the header is garbled. */
 export function attemptOf(message: { properties: { headers?: Record<string, unknown> | undefined } }): number {
@@ -76,7 +67,8 @@ export function deadLetterHeaders(
 /** The original's headers, plus this attempt in the history. */
 function copyWithAttempt(message: RepublishedMessageLike, attempt: number, error: unknown): Record<string, unknown> {
   const headers: Record<string, unknown> = { ...(message.properties.headers ?? {}) };
-  for (const name of BROKER_DEATH_HEADERS) delete headers[name];
+  // The broker's x-death grows with every pass through a delay queue; our history replaces it.
+  for (const name of Object.keys(headers)) if (isBrokerHeader(name)) delete headers[name];
   const history = parseHistory(headers[REPUBLISH_HEADERS.history]);
   history.push({ attempt, at: new Date().toISOString(), error: describeError(error).slice(0, 1000) });
   headers[REPUBLISH_HEADERS.history] = JSON.stringify(history);

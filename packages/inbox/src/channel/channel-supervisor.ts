@@ -1,10 +1,14 @@
 // Keeps one consuming channel open for the group: declares the topology, consumes, and comes back
 // after a lost connection or a broker-side cancel, with backoff, until stop. Which channel is
 // current matters to the rest: a delivery of a dead channel is already requeued by the broker.
-import { type AmqpConnection, isTxboxError, settlesWithin, type TxboxLogger } from '@txbox/core';
+import { type AmqpConnection, isTxboxError, type TxboxLogger } from '@txbox/core';
+import { backoffDelayMs, settlesWithin } from '@txbox/core/internal';
 import type { ConfirmChannel, ConsumeMessage } from 'amqplib';
 import { inboxChannels } from '../diagnostics/inbox-diagnostics.js';
 import { declareTopology, type GroupTopology } from '../topology/topology.js';
+
+/** Reconnects: 0.2 s, 0.4 s … up to 10 s. */
+const RECONNECT_BACKOFF = { baseDelayMs: 200, maxDelayMs: 10_000 };
 
 export interface ChannelSupervisorOptions {
   group: string;
@@ -120,7 +124,7 @@ export class ChannelSupervisor {
   #scheduleReconnect(): void {
     if (this.#reconnectTimer || this.#o.isStopping()) return;
     this.#reconnectFailures += 1;
-    const delay = Math.min(10_000, 100 * 2 ** Math.min(this.#reconnectFailures, 7));
+    const delay = backoffDelayMs(this.#reconnectFailures, RECONNECT_BACKOFF);
     this.#reconnectTimer = setTimeout(() => {
       this.#reconnectTimer = undefined;
       if (this.#o.isStopping()) return;

@@ -1,8 +1,14 @@
 // The consumer's options: the public interface (JSDoc for users, read by the README check) and
 // the zod schema that is the only place a default value is written. Parsed once at construction;
 // everything inside the consumer reads the resolved type.
-import type { AmqpConnection, DatabaseInput, TxboxLogger } from '@txbox/core';
-import type { OutboxWriter } from '@txbox/outbox';
+import {
+  type AmqpConnection,
+  type DatabaseInput,
+  DEFAULT_MAX_MESSAGE_BYTES,
+  type OutboxPort,
+  type TxboxLogger,
+} from '@txbox/core';
+import { retryPolicySchema } from '@txbox/core/internal';
 import { z } from 'zod';
 import type { DataSourceLike } from '../database/handler-session.js';
 import type { HandlerRegistration } from '../handlers/handler.js';
@@ -52,8 +58,9 @@ export interface InboxConsumerOptions {
   prefetch?: number;
   /** Handlers running at once (different ordering keys). @defaultValue `8` */
   concurrency?: number;
+  /** Failed handlers: how often and how long to retry (the same shape and meaning as the relay's `retry`). */
   retry?: {
-    /** Deliveries in total, including the first, before a failing message is dead-lettered. @defaultValue `5` */
+    /** Deliveries in total, the first included, before a failing message is dead-lettered. @defaultValue `5` */
     maxAttempts?: number;
     /** Delay before the first retry; doubles at each step. @defaultValue `1000` */
     baseDelayMs?: number;
@@ -68,8 +75,13 @@ export interface InboxConsumerOptions {
   classifyError?: (error: unknown) => 'retry' | 'dead-letter';
   /** Run handlers in TypeORM transactions (the context gets `manager`). Must use the postgres driver. */
   dataSource?: DataSourceLike;
-  /** An outbox writer to bind to each handler's transaction (`context.outbox`). */
-  outbox?: OutboxWriter;
+  /** An outbox writer (`createOutbox(…)` from `@txbox/outbox`) to bind to each handler's transaction (`context.outbox`). */
+  outbox?: OutboxPort;
+  /**
+   * Largest message body accepted, in bytes; a larger one is dead-lettered (`malformed`) without
+   * running its handler. Matches the writer's `maxPayloadBytes` default. @defaultValue `262144`
+   */
+  maxMessageBytes?: number;
   retention?: {
     /** Inbox records older than this are deleted; a redelivery older than this would run again. @defaultValue `1209600000` (14 days) */
     processedMs?: number;
@@ -108,14 +120,15 @@ export const consumerOptionsSchema = z
         maxWaitMs: z.number().int().min(0).max(10_000).default(0),
       })
       .prefault({}),
-    retry: z
-      .object({
-        maxAttempts: z.number().int().min(1).max(100).default(5),
-        baseDelayMs: z.number().int().min(1).max(86_400_000).default(1000),
-        maxDelayMs: z.number().int().min(1).max(86_400_000).default(300_000),
-        delaysMs: z.array(z.number().int().min(1).max(86_400_000)).max(99).optional(),
-      })
+    retry: retryPolicySchema({ maxAttempts: 5, baseDelayMs: 1000, maxDelayMs: 300_000 })
+      .extend({ delaysMs: z.array(z.number().int().min(1).max(86_400_000)).max(99).optional() })
       .prefault({}),
+    maxMessageBytes: z
+      .number()
+      .int()
+      .min(1)
+      .max(128 * 1024 * 1024, 'must be at most 128 MiB (RabbitMQ’s default max message size)')
+      .default(DEFAULT_MAX_MESSAGE_BYTES),
     onUnknownType: z.enum(['dead-letter', 'discard']).default('dead-letter'),
     retention: z
       .object({

@@ -4,21 +4,24 @@
 import {
   type AmqpConnection,
   type AnyMessageContract,
-  assertSchemaReady,
   ConfigurationError,
+  REPUBLISH_HEADERS,
+  silentLogger,
+  TxboxError,
+  type TxboxLogger,
+} from '@txbox/core';
+import {
+  assertSchemaReady,
   every,
   guardPool,
   Lifecycle,
   type OwnedPool,
   parseOptions,
   queryPool,
-  REPUBLISH_HEADERS,
   resolveAmqpConnection,
   resolvePool,
-  silentLogger,
   sleep,
-  type TxboxLogger,
-} from '@txbox/core';
+} from '@txbox/core/internal';
 import type pg from 'pg';
 import { ChannelSupervisor } from '../channel/channel-supervisor.js';
 import { openPgSession, openTypeOrmSession } from '../database/handler-session.js';
@@ -132,6 +135,7 @@ export class InboxConsumer {
     this.#intake = new DeliveryIntake({
       concurrency: this.#options.concurrency,
       batch: this.#options.batch,
+      maxMessageBytes: this.#options.maxMessageBytes,
       process: (deliveries) => pipeline.process(deliveries),
     });
   }
@@ -156,6 +160,7 @@ export class InboxConsumer {
    * Call before `start()`.
    */
   handle<C extends AnyMessageContract>(contract: C, handler: MessageHandler<C>): this {
+    this.#assertNotStopped('handle()');
     if (this.#lifecycle.state !== 'new')
       throw new ConfigurationError('inbox.handlers', 'register handlers before start()');
     this.#handlers.add(contract, handler);
@@ -216,20 +221,19 @@ export class InboxConsumer {
     });
   }
 
+  /**
+   * This instance's counters and the group's inbox records. Works after `stop()` too: the
+   * counters are final then, and the record figures are `null` if the consumer closed its own pool.
+   */
   async stats(): Promise<InboxStats> {
-    const { rows } = await queryPool<{ records: number; oldest_record_age_ms: number }>(
-      this.#db.pool,
-      inboxStatsSql(this.#tables),
-      [this.group],
-    );
-    const row = rows[0] ?? { records: 0, oldest_record_age_ms: 0 };
+    const row = await this.#recordStats();
     return {
       group: this.group,
       ...this.#counters.counts,
       inFlight: this.#intake.inFlight,
       handlerDurationMs: this.#counters.handlerDurationMs,
-      records: row.records,
-      oldestRecordAgeMs: Math.round(row.oldest_record_age_ms),
+      records: row?.records ?? null,
+      oldestRecordAgeMs: row ? Math.round(row.oldest_record_age_ms) : null,
       retentionMs: this.#options.retention.processedMs,
       connected: this.#channels.connected,
     };
@@ -237,6 +241,7 @@ export class InboxConsumer {
 
   /** Deletes this group's inbox records older than the retention window, in small batches. */
   async cleanup(): Promise<{ deleted: number }> {
+    if (this.#db.owned) this.#assertNotStopped('cleanup()');
     const { processedMs, batchSize } = this.#options.retention;
     let deleted = 0;
     for (;;) {
@@ -247,6 +252,22 @@ export class InboxConsumer {
       ]);
       deleted += rowCount ?? 0;
       if ((rowCount ?? 0) < batchSize) return { deleted };
+    }
+  }
+
+  async #recordStats() {
+    if (this.#db.owned && this.#lifecycle.isStopping) return undefined;
+    const empty = { records: 0, oldest_record_age_ms: 0 };
+    const { rows } = await queryPool<typeof empty>(this.#db.pool, inboxStatsSql(this.#tables), [this.group]);
+    return rows[0] ?? empty;
+  }
+
+  #assertNotStopped(method: string): void {
+    if (this.#lifecycle.isStopping) {
+      throw new TxboxError(
+        'STOPPED',
+        `Consumer group ${this.group} was stopped: ${method} is not available; create a new consumer`,
+      );
     }
   }
 }

@@ -14,9 +14,13 @@ export interface InboxStats {
   inFlight: number;
   /** Mean and max handler duration (ms) since start. */
   handlerDurationMs: { mean: number; max: number };
-  /** Inbox records kept for the group, and the age of the oldest: redeliveries older than the retention window would run again. */
-  records: number;
-  oldestRecordAgeMs: number;
+  /**
+   * Inbox records kept for the group, and the age of the oldest: redeliveries older than the
+   * retention window would run again. `null` once the consumer has stopped and closed the pool it
+   * created from a URL (the counters above stay readable).
+   */
+  records: number | null;
+  oldestRecordAgeMs: number | null;
   retentionMs: number;
   connected: boolean;
 }

@@ -1,7 +1,8 @@
 // One handler transaction on one connection, whether the user works with pg or TypeORM: the
 // inbox record and the handler's writes must share that connection to commit together, so both
 // drivers are adapted to the same small session shape.
-import { checkOut, fromPg, fromTypeOrm, type Transaction, type TypeOrmEntityManagerLike } from '@txbox/core';
+import { fromPg, fromTypeOrm, type Transaction, type TypeOrmEntityManagerLike } from '@txbox/core';
+import { checkOut } from '@txbox/core/internal';
 import type pg from 'pg';
 
 /** The parts of a TypeORM `DataSource` the inbox uses (0.3.x and 1.x). */

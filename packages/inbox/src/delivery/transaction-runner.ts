@@ -1,7 +1,8 @@
 // The exactly-once step: record the deliveries and run their handlers in one transaction, so a
 // handler's writes and its inbox record commit together. A single delivery is a batch of one on
 // the same dedup path, without a savepoint: BEGIN, record, handler, COMMIT.
-import { statementName, type TxboxLogger } from '@txbox/core';
+import type { TxboxLogger } from '@txbox/core';
+import { statementName } from '@txbox/core/internal';
 import type { HandlerSession } from '../database/handler-session.js';
 import type { FailureSource } from '../failure/failure-policy.js';
 import { forgetDeliverySql, type InboxTables, recordDeliveriesSql } from '../sql/inbox-sql.js';

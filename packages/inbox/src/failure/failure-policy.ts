@@ -1,20 +1,15 @@
 // Whether a failed delivery is retried or dead-lettered, and after how long. One pure place for
 // the rule (maxAttempts counts every delivery, the first included), so it can be read and tested
 // without a broker or a database; settlement carries the decision out.
-import { isTxboxError } from '@txbox/core';
+import { isRetryable } from '@txbox/core';
+import { backoffSchedule } from '@txbox/core/internal';
 
 /** Decides whether a handler error is worth another delivery. */
 export type ErrorClassifier = (error: unknown) => 'retry' | 'dead-letter';
 
-/** Retry unless the error is a txbox error that says it cannot succeed (`retryable: false`). */
+/** Retry unless the error says it cannot succeed: core's `isRetryable`, as the relay decides. */
 export function defaultClassifyError(error: unknown): 'retry' | 'dead-letter' {
-  if (isTxboxError(error) && !error.retryable) return 'dead-letter';
-  return 'retry';
-}
-
-/** Delays before retry n (1-based): base, base*factor, ... capped at max. */
-export function exponentialDelays(steps: number, baseMs: number, factor: number, maxMs: number): number[] {
-  return Array.from({ length: steps }, (_, i) => Math.min(maxMs, Math.round(baseMs * factor ** i)));
+  return isRetryable(error) ? 'retry' : 'dead-letter';
 }
 
 /** The consumer's resolved `retry` option. */
@@ -27,7 +22,7 @@ export interface RetrySettings {
 
 /** One delay per retry step, in order (each step is a delay queue of the group's topology). */
 export function retryDelays(retry: RetrySettings): number[] {
-  return retry.delaysMs ?? exponentialDelays(retry.maxAttempts - 1, retry.baseDelayMs, 2, retry.maxDelayMs);
+  return retry.delaysMs ?? backoffSchedule(retry.maxAttempts - 1, retry);
 }
 
 export interface FailurePolicy {

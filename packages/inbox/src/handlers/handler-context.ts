@@ -1,8 +1,7 @@
 // Builds what a handler receives and runs it inside the delivery's transaction. The context's
 // client, manager, transaction and bound outbox are all the one session, so everything the
 // handler writes commits (or rolls back) together with the inbox record.
-import { ConfigurationError, type Envelope, type OutgoingMessage } from '@txbox/core';
-import type { OutboxWriter } from '@txbox/outbox';
+import { ConfigurationError, type Envelope, type OutboxPort, type OutgoingMessage } from '@txbox/core';
 import type { HandlerSession } from '../database/handler-session.js';
 import type { ReadyDelivery } from '../triage/triage.js';
 import { type BoundOutbox, causedBy, type HandlerContext } from './handler.js';
@@ -10,7 +9,7 @@ import { type BoundOutbox, causedBy, type HandlerContext } from './handler.js';
 export async function runHandler(
   session: HandlerSession,
   item: ReadyDelivery,
-  consumer: { group: string; outbox: OutboxWriter | undefined },
+  consumer: { group: string; outbox: OutboxPort | undefined },
 ): Promise<void> {
   const { typed: envelope, handler, attempt } = item;
   const context: HandlerContext = {
@@ -25,7 +24,7 @@ export async function runHandler(
   await handler(envelope.payload as never, context as never);
 }
 
-function bindOutbox(session: HandlerSession, envelope: Envelope, writer: OutboxWriter | undefined): BoundOutbox {
+function bindOutbox(session: HandlerSession, envelope: Envelope, writer: OutboxPort | undefined): BoundOutbox {
   const add = (input: OutgoingMessage | readonly OutgoingMessage[]) => {
     if (!writer) {
       throw new ConfigurationError('inbox.outbox', 'pass an outbox writer to the consumer to use context.outbox');

@@ -1,14 +1,13 @@
 // What a handler is and receives: the types users write handlers against, the registration
 // helper, and the error that skips retries. The consumer depends on these shapes; users never
 // see how the consumer runs them.
-import {
-  type AnyMessageContract,
-  type Envelope,
-  type MessageOptions,
-  type OutgoingMessage,
-  type PayloadOf,
-  type Transaction,
-  TxboxError,
+import type {
+  AnyMessageContract,
+  Envelope,
+  MessageOptions,
+  OutgoingMessage,
+  PayloadOf,
+  Transaction,
 } from '@txbox/core';
 import type pg from 'pg';
 
@@ -62,16 +61,6 @@ export function defineHandler<C extends AnyMessageContract>(
   handle: MessageHandler<C>,
 ): HandlerRegistration<C> {
   return { contract, handle };
-}
-
-/**
- * Throw from a handler when trying again cannot help (a business rule rejects the message):
- * the message goes to the dead-letter queue at once instead of through the retry steps.
- */
-export class NonRetryableError extends TxboxError {
-  constructor(message: string, options: { cause?: unknown } = {}) {
-    super('HANDLER_FAILED', message, { ...options, retryable: false });
-  }
 }
 
 /** Options a bound outbox fills in from the consumed message. */

@@ -8,6 +8,7 @@ import { KeySerializer } from './key-serializer.js';
 export interface DeliveryIntakeOptions {
   concurrency: number;
   batch: { maxMessages: number; maxWaitMs: number };
+  maxMessageBytes: number;
   process(deliveries: readonly Delivery[]): Promise<void>;
 }
 
@@ -33,7 +34,7 @@ export class DeliveryIntake {
   }
 
   receive(channel: ConfirmChannel, message: ConsumeMessage): void {
-    const delivery = decodeDelivery(channel, message);
+    const delivery = decodeDelivery(channel, message, this.#o.maxMessageBytes);
     if (this.#o.batch.maxMessages === 1) {
       // Undecodable messages have no key: they wait for nothing.
       void this.#serializer.submit(delivery.envelope?.key ?? null, () => this.#o.process([delivery]));

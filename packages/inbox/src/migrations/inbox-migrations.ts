@@ -1,15 +1,8 @@
 // The inbox table's numbered migrations and the functions that apply, export or inspect them.
 // The consumer refuses to start on a schema it does not know, so the schema version lives here,
 // next to the SQL that defines it.
-import {
-  type DatabaseInput,
-  exportMigrationSql,
-  type MigrationSet,
-  type MigrationStatus,
-  migrate,
-  migrationStatus,
-  withDedicatedClient,
-} from '@txbox/core';
+import { type DatabaseInput, exportMigrationSql, type MigrationStatus, migrate, migrationStatus } from '@txbox/core';
+import { type MigrationSet, withDedicatedClient } from '@txbox/core/internal';
 
 /** The inbox's numbered migrations. Never edit a released one: add the next number. */
 export const inboxMigrations: MigrationSet = {

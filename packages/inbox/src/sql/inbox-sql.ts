@@ -1,7 +1,7 @@
 // Every statement the inbox runs, as pure functions of the quoted table names: the names are
 // validated and quoted once, all values are bound parameters, and the text can be unit-tested
 // (and prepared by name) without a database.
-import { validateSqlIdentifier } from '@txbox/core';
+import { validateSqlIdentifier } from '@txbox/core/internal';
 
 /** Quoted, validated names the inbox SQL uses. */
 export interface InboxTables {

@@ -1,7 +1,7 @@
 // The RabbitMQ objects of one consumer group, derived from its options (names, delay queues,
 // bindings) and declared idempotently. Derived, not hand-built, so a bad name is refused at
 // construction and every instance of the group declares the same arguments.
-import { validateAmqpName, validateRoutingKey } from '@txbox/core';
+import { validateAmqpName, validateRoutingKey } from '@txbox/core/internal';
 import type { Channel } from 'amqplib';
 
 /**

@@ -50,9 +50,9 @@ export interface TriageRules {
   isCurrent(channel: ConfirmChannel): boolean;
 }
 
-export function decodeDelivery(channel: ConfirmChannel, message: ConsumeMessage): Delivery {
+export function decodeDelivery(channel: ConfirmChannel, message: ConsumeMessage, maxMessageBytes: number): Delivery {
   try {
-    return { channel, message, envelope: decodeAmqpMessage(message), decodeError: undefined };
+    return { channel, message, envelope: decodeAmqpMessage(message, { maxMessageBytes }), decodeError: undefined };
   } catch (error) {
     return { channel, message, envelope: undefined, decodeError: error };
   }
