@@ -9,8 +9,6 @@ export function libraryBuild(entry: string[]): ReturnType<typeof defineConfig> {
     sourcemap: true,
     clean: true,
     target: 'node20',
-    // p-retry is ESM-only; bundling it keeps the CommonJS build loadable on every Node 20.
-    noExternal: ['p-retry', 'is-network-error'],
   };
   return defineConfig(options);
 }

@@ -1,9 +1,7 @@
-export {
-  AmqpConnection,
-  type AmqpConnectionEvents,
-  type AmqpConnectionOptions,
-  resolveAmqpConnection,
-} from './amqp/amqp-connection.js';
+// The public surface of @txbox/core: what users and adapters call. Plumbing the txbox packages
+// share (pools, lifecycle, option parsing, backoff, republish headers) is on '@txbox/core/internal';
+// contracts alone, without the AMQP and PostgreSQL clients, on '@txbox/core/contracts'.
+export { AmqpConnection, type AmqpConnectionEvents, type AmqpConnectionOptions } from './amqp/amqp-connection.js';
 export { redactUrl } from './amqp/redact-url.js';
 export {
   type AnyMessageContract,
@@ -17,15 +15,7 @@ export {
   type Upcaster,
 } from './contracts/define-message.js';
 export { MessageRegistry, type ResolvedPayload } from './contracts/message-registry.js';
-export {
-  checkOut,
-  type DatabaseInput,
-  guardPool,
-  type OwnedPool,
-  queryPool,
-  resolvePool,
-  withDedicatedClient,
-} from './database/database-input.js';
+export type { DatabaseInput } from './database/database-input.js';
 export {
   fromPg,
   fromTypeOrm,
@@ -33,7 +23,6 @@ export {
   type PgClientLike,
   type SqlExecutor,
   type SqlResult,
-  statementName,
   type Transaction,
   type TypeOrmEntityManagerLike,
   toTransaction,
@@ -47,19 +36,12 @@ export {
   type EncodedAmqpMessage,
   encodeAmqpMessage,
   isBookkeepingHeader,
+  isBrokerHeader,
   isReservedHeader,
   WIRE_HEADERS,
 } from './envelope/amqp-codec.js';
-export { type Envelope, isUuid, newMessageId } from './envelope/envelope.js';
-export {
-  type AttemptRecord,
-  attemptOf,
-  deadLetterHeaders,
-  describeError,
-  REPUBLISH_HEADERS,
-  type RepublishedMessageLike,
-  retryHeaders,
-} from './envelope/republish-headers.js';
+export { type Envelope, newMessageId } from './envelope/envelope.js';
+export { type AttemptRecord, REPUBLISH_HEADERS } from './envelope/republish-headers.js';
 export {
   ConfigurationError,
   InvalidIdentifierError,
@@ -76,26 +58,11 @@ export {
   type TxboxErrorCode,
   UnknownContractError,
 } from './errors/txbox-error.js';
-export {
-  quoteSqlIdentifier,
-  validateAmqpName,
-  validateRoutingKey,
-  validateSqlIdentifier,
-} from './identifiers/identifiers.js';
-export { every, Lifecycle, type LifecycleState, settlesWithin, sleep } from './lifecycle/lifecycle.js';
 export { consoleLogger, fromPino, type PinoLike, silentLogger, type TxboxLogger } from './logger/logger.js';
-export { runMigrationCli } from './migrations/migration-cli.js';
 export {
-  assertSchemaCurrent,
-  assertSchemaReady,
   exportMigrationSql,
-  type Migration,
-  type MigrationClient,
-  type MigrationSet,
   type MigrationStatus,
   migrate,
   migrationStatus,
-  renderMigrationSql,
 } from './migrations/migration-runner.js';
-export { parseOptions } from './options/parse-options.js';
 export type { OutboxPort } from './ports/outbox-port.js';

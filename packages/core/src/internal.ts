@@ -13,6 +13,13 @@ export {
 export { statementName } from './database/transaction.js';
 export { isUuid } from './envelope/envelope.js';
 export {
+  attemptOf,
+  deadLetterHeaders,
+  describeError,
+  type RepublishedMessageLike,
+  retryHeaders,
+} from './envelope/republish-headers.js';
+export {
   quoteSqlIdentifier,
   validateAmqpName,
   validateRoutingKey,

@@ -1,4 +1,5 @@
-import { attemptOf, deadLetterHeaders, REPUBLISH_HEADERS, retryHeaders } from '@txbox/core';
+import { REPUBLISH_HEADERS } from '@txbox/core';
+import { attemptOf, deadLetterHeaders, retryHeaders } from '@txbox/core/internal';
 import { describe, expect, it } from 'vitest';
 
 function delivered(headers: Record<string, unknown> = {}, fields = { exchange: 'txbox.events', routingKey: 'a.b' }) {

@@ -1,7 +1,8 @@
 // Turns the outcome of a delivery into what the broker, the counters, the diagnostics channels
 // and the logs see: ack a handled or duplicate delivery, copy a failed one to a delay queue or
 // to the dead-letter queue as the failure policy decides, and leave it unacked if that fails.
-import { deadLetterHeaders, describeError, retryHeaders, type TxboxLogger } from '@txbox/core';
+import type { TxboxLogger } from '@txbox/core';
+import { deadLetterHeaders, describeError, retryHeaders } from '@txbox/core/internal';
 import type { Outcome } from '../delivery/transaction-runner.js';
 import { type InboxMessageEvent, inboxChannels } from '../diagnostics/inbox-diagnostics.js';
 import { decide, type FailurePolicy } from '../failure/failure-policy.js';

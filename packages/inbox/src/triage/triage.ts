@@ -1,14 +1,8 @@
 // What can be decided about a delivery without the database: a malformed, unknown or invalid
 // message is rejected at once (waiting never fixes it) with the reason its dead letter carries,
 // and anything else is handed on, validated and upcast, ready for its handler's transaction.
-import {
-  attemptOf,
-  decodeAmqpMessage,
-  type Envelope,
-  isTxboxError,
-  type MessageRegistry,
-  TxboxError,
-} from '@txbox/core';
+import { decodeAmqpMessage, type Envelope, isTxboxError, type MessageRegistry, TxboxError } from '@txbox/core';
+import { attemptOf } from '@txbox/core/internal';
 import type { ConfirmChannel, ConsumeMessage } from 'amqplib';
 import type { InboxMessageEvent } from '../diagnostics/inbox-diagnostics.js';
 import type { MessageHandler } from '../handlers/handler.js';
