@@ -9,16 +9,15 @@ import {
 } from '@txbox/inbox';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { testAmqpUrl, uniqueName, useAmqp, useTestSchema } from '../../../test-support/index.js';
 import {
-  createEffectsTable,
   deleteTopology,
-  drainQueue,
-  effectCounts,
-  publishEnvelope,
-  queueDepth,
+  testAmqpUrl,
+  uniqueName,
+  useAmqp,
+  useTestSchema,
   waitUntil,
-} from './fixtures.js';
+} from '../../../test-support/index.js';
+import { createEffectsTable, drainQueue, effectCounts, publishEnvelope, queueDepth } from './fixtures.js';
 
 const Charge = defineMessage({
   type: 'billing.charge',
@@ -75,7 +74,10 @@ function publish(behaviour: string, extra: Record<string, unknown> = {}) {
 describe('failing handlers', () => {
   it('a handler that fails twice then succeeds is applied once, after two delays', async () => {
     const id = publish('fail-twice');
-    await waitUntil(() => (attemptsSeen.get(id)?.length ?? 0) >= 3 && consumer.stats().then((s) => s.processed >= 1));
+    await waitUntil(
+      'the third attempt to succeed',
+      () => (attemptsSeen.get(id)?.length ?? 0) >= 3 && consumer.stats().then((s) => s.processed >= 1),
+    );
     expect(attemptsSeen.get(id)).toEqual([1, 2, 3]);
     expect((await effectCounts(pool, effects)).get(id)).toBe(1);
     const { rows } = await pool.query(`SELECT attempts FROM "${schema}".inbox WHERE message_id = $1`, [id]);
@@ -85,7 +87,10 @@ describe('failing handlers', () => {
   it('one that always fails ends in the dead-letter queue with its history, while the queue keeps flowing', async () => {
     const poison = publish('always-fail');
     const healthy = Array.from({ length: 20 }, () => publish('ok'));
-    await waitUntil(async () => (await queueDepth(amqp.channel, consumer.topology.deadLetterQueue)) >= 1);
+    await waitUntil(
+      'a dead letter',
+      async () => (await queueDepth(amqp.channel, consumer.topology.deadLetterQueue)) >= 1,
+    );
     const counts = await effectCounts(pool, effects);
     expect(healthy.every((id) => counts.get(id) === 1)).toBe(true);
     expect(counts.get(poison)).toBeUndefined();
@@ -106,7 +111,10 @@ describe('failing handlers', () => {
 
   it('a NonRetryableError dead-letters at once', async () => {
     const id = publish('reject');
-    await waitUntil(async () => (await queueDepth(amqp.channel, consumer.topology.deadLetterQueue)) >= 1);
+    await waitUntil(
+      'a dead letter',
+      async () => (await queueDepth(amqp.channel, consumer.topology.deadLetterQueue)) >= 1,
+    );
     const [dead] = await drainQueue(amqp.channel, consumer.topology.deadLetterQueue);
     expect(dead?.properties.messageId).toBe(id);
     expect(dead?.properties.headers?.[INBOX_HEADERS.reason]).toBe('not retryable');
@@ -117,7 +125,10 @@ describe('failing handlers', () => {
 describe('bad input never loops and never crashes the consumer', () => {
   async function deadLetterOf(send: () => void) {
     send();
-    await waitUntil(async () => (await queueDepth(amqp.channel, consumer.topology.deadLetterQueue)) >= 1);
+    await waitUntil(
+      'a dead letter',
+      async () => (await queueDepth(amqp.channel, consumer.topology.deadLetterQueue)) >= 1,
+    );
     const [dead] = await drainQueue(amqp.channel, consumer.topology.deadLetterQueue);
     return dead;
   }
@@ -164,7 +175,7 @@ describe('bad input never loops and never crashes the consumer', () => {
 
   it('the consumer is still consuming afterwards', async () => {
     const id = publish('ok');
-    await waitUntil(async () => (await effectCounts(pool, effects)).get(id) === 1);
+    await waitUntil('the message to be applied', async () => (await effectCounts(pool, effects)).get(id) === 1);
     expect((await consumer.stats()).connected).toBe(true);
   });
 });

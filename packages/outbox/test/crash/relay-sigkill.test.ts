@@ -1,15 +1,17 @@
 import { fileURLToPath } from 'node:url';
-import { createRelay, migrateOutbox, type OutboxRelay, outboxSql, outboxTables } from '@txbox/outbox';
-import { afterEach, describe, expect, it } from 'vitest';
+import { createRelay, migrateOutbox, outboxSql, outboxTables } from '@txbox/outbox';
+import { describe, expect, it } from 'vitest';
 import {
-  type RunningChild,
   runChild,
+  sleep,
   testAmqpUrl,
   uniqueName,
   useAmqp,
+  useCleanup,
   useTestSchema,
+  waitUntil,
 } from '../../../../test-support/index.js';
-import { startTcpProxy, type TcpProxy } from '../../../../test-support/tcp-proxy.mjs';
+import { startTcpProxy } from '../../../../test-support/tcp-proxy.mjs';
 import {
   arrivalsOf,
   claimsWaiting,
@@ -19,10 +21,8 @@ import {
   leasedBy,
   outboxCount,
   perKeyOrderViolation,
-  sleep,
   type WrittenMessage,
   waitForIds,
-  waitUntil,
   writeCommitted,
 } from './crash-support.js';
 
@@ -33,19 +33,7 @@ const LEASE_MS = 3000;
 const WAIT_MS = 30_000;
 
 const broker = useAmqp();
-
-let children: RunningChild[] = [];
-let proxies: TcpProxy[] = [];
-let relays: OutboxRelay[] = [];
-
-afterEach(async () => {
-  await Promise.all(children.map((c) => c.kill('SIGKILL').catch(() => null)));
-  await Promise.all(relays.map((r) => r.stop().catch(() => {})));
-  await Promise.all(proxies.map((p) => p.close().catch(() => {})));
-  children = [];
-  proxies = [];
-  relays = [];
-});
+const cleanup = useCleanup();
 
 /** N messages over LANES concurrent writers; each lane owns two keys, every 10th message has no key. */
 async function writeBacklog(
@@ -88,7 +76,7 @@ function killedRelayScenario(name: string, mode: 'stalled' | 'publishing') {
       const amqpUrl = testAmqpUrl();
       const target = new URL(amqpUrl);
       const proxy = await startTcpProxy(target.hostname, Number(target.port || 5672));
-      proxies.push(proxy);
+      cleanup.defer(() => proxy.close());
 
       const childRelayId = uniqueName('doomed');
       const child = runChild(CHILD, [], {
@@ -101,7 +89,7 @@ function killedRelayScenario(name: string, mode: 'stalled' | 'publishing') {
         TXBOX_PUBLISH_TIMEOUT_MS: '2000',
         TXBOX_POLL_INTERVAL_MS: '200',
       });
-      children.push(child);
+      cleanup.defer(() => child.kill('SIGKILL'));
       await child.waitForLine('READY', WAIT_MS);
 
       // Warm-up: one message the child publishes end to end, so its connection, confirm
@@ -112,35 +100,36 @@ function killedRelayScenario(name: string, mode: 'stalled' | 'publishing') {
         committed.map((m) => m.id),
         WAIT_MS,
       );
-      await waitUntil(
-        'the warm-up message to be deleted',
-        async () => (await outboxCount(pool, schema)) === 0,
-        WAIT_MS,
-      );
+      await waitUntil('the warm-up message to be deleted', async () => (await outboxCount(pool, schema)) === 0, {
+        timeoutMs: WAIT_MS,
+      });
 
       // Park the child at its next claim, write the backlog, then let it claim everything at once.
       const gate = await holdClaimLock(pool, outboxSql.claimLockSql(outboxTables(schema)));
       try {
-        await waitUntil('the child relay to wait at its claim', () => claimsWaiting(pool, schema), WAIT_MS);
+        await waitUntil('the child relay to wait at its claim', () => claimsWaiting(pool, schema), {
+          timeoutMs: WAIT_MS,
+        });
         await writeBacklog(pool, writer, committed);
         if (mode === 'stalled') proxy.stall();
       } finally {
         await gate.release();
       }
 
-      const leased = await waitUntil(
-        'the child to lease the batch',
-        () => leasedBy(pool, schema, childRelayId),
-        WAIT_MS,
-        2,
-      );
+      const leased = await waitUntil('the child to lease the batch', () => leasedBy(pool, schema, childRelayId), {
+        timeoutMs: WAIT_MS,
+        intervalMs: 2,
+      });
       if (mode === 'stalled') {
         // Give it time to write the batch into the stalled socket; no confirm can come back.
         await sleep(300);
       } else {
         // Kill as soon as the first messages of the batch reach the broker (some confirms are
         // on their way or done; the batch is not settled yet, most likely).
-        await waitUntil('the child to start publishing', async () => collector.messages.length > 1, WAIT_MS, 1);
+        await waitUntil('the child to start publishing', async () => collector.messages.length > 1, {
+          timeoutMs: WAIT_MS,
+          intervalMs: 1,
+        });
       }
       const arrivedBeforeKill = collector.messages.length - 1;
       await child.kill('SIGKILL');
@@ -163,12 +152,14 @@ function killedRelayScenario(name: string, mode: 'stalled' | 'publishing') {
         pollIntervalMs: 100,
         retention: { intervalMs: 0 },
       });
-      relays.push(rescuer);
+      cleanup.defer(() => rescuer.stop());
       await rescuer.start();
 
       const allIds = committed.map((m) => m.id);
       await waitForIds(collector, allIds, WAIT_MS + LEASE_MS);
-      await waitUntil('the outbox to drain', async () => (await outboxCount(pool, schema)) === 0, WAIT_MS);
+      await waitUntil('the outbox to drain', async () => (await outboxCount(pool, schema)) === 0, {
+        timeoutMs: WAIT_MS,
+      });
       await rescuer.stop();
       // Let any straggler deliveries land before counting duplicates.
       await sleep(200);
