@@ -133,11 +133,24 @@ function killedRelayScenario(name: string, mode: 'stalled' | 'publishing') {
       }
       const arrivedBeforeKill = collector.messages.length - 1;
       await child.kill('SIGKILL');
+      // The child prints a BATCH line once a batch is settled (confirmed and marked); all of its
+      // output has been read once kill() resolves. Only the warm-up batch (claimed=1) may be there.
+      const settledBatchesAtKill = child.stdout.filter(
+        (line) => line.startsWith('BATCH ') && !line.includes('claimed=1 '),
+      );
       const { rows: killedRows } = await pool.query<{ id: string }>(
         `SELECT id FROM "${schema}".outbox WHERE lease_owner = $1`,
         [childRelayId],
       );
       const killedBatch = new Set(killedRows.map((r) => r.id));
+      if (mode === 'publishing') {
+        // The window this test names: publishing had begun (messages reached the broker), and the
+        // batch was not settled (no BATCH line, rows still leased). A kill after the batch settled
+        // would test nothing, so it fails instead of passing.
+        expect(arrivedBeforeKill, 'messages of the batch on the broker before the kill').toBeGreaterThan(0);
+        expect(settledBatchesAtKill, 'the batch had already settled when the child was killed').toEqual([]);
+        expect(killedBatch.size, 'rows of the batch still leased by the killed child').toBeGreaterThan(0);
+      }
       proxy.resume();
       proxy.restore();
 
@@ -161,8 +174,8 @@ function killedRelayScenario(name: string, mode: 'stalled' | 'publishing') {
         timeoutMs: WAIT_MS,
       });
       await rescuer.stop();
-      // Let any straggler deliveries land before counting duplicates.
-      await sleep(200);
+      // Every delivery still on its way lands before duplicates are counted.
+      await collector.flush();
 
       const arrivals = arrivalsOf(collector.messages);
       const arrived = new Set(arrivals.map((a) => a.id));
