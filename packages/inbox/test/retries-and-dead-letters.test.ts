@@ -173,9 +173,42 @@ describe('bad input never loops and never crashes the consumer', () => {
     expect(garbled?.properties.headers?.[INBOX_HEADERS.reason]).toBe('malformed');
   });
 
-  it('the consumer is still consuming afterwards', async () => {
+  it('the consumer is still consuming after a burst of every kind of bad input', async () => {
+    // Self-contained: its own bad input, counted from an empty dead-letter queue.
+    await drainQueue(amqp.channel, consumer.topology.deadLetterQueue);
+    const deadBefore = (await consumer.stats()).deadLettered;
+    publishEnvelope(amqp.channel, exchange, { type: Charge.type, payload: { behaviour: 'ok', amountCents: 'ten' } });
+    amqp.channel.publish(exchange, Charge.type, Buffer.from('{not json'), {
+      messageId: 'm-burst-1',
+      type: Charge.type,
+    });
+    amqp.channel.publish(exchange, Charge.type, Buffer.from('{}'), { type: Charge.type });
+    publishEnvelope(amqp.channel, exchange, {
+      type: Charge.type,
+      version: 7,
+      payload: { behaviour: 'ok', amountCents: 1 },
+    });
+    amqp.channel.publish(exchange, Charge.type, Buffer.from('{}'), {
+      messageId: 'm-burst-2',
+      type: Charge.type,
+      headers: { 'x-txbox-version': 'abc' },
+    });
+    await waitUntil(
+      'the five bad deliveries in the dead-letter queue',
+      async () => (await queueDepth(amqp.channel, consumer.topology.deadLetterQueue)) >= 5,
+    );
+
     const id = publish('ok');
     await waitUntil('the message to be applied', async () => (await effectCounts(pool, effects)).get(id) === 1);
     expect((await consumer.stats()).connected).toBe(true);
+    expect((await consumer.stats()).deadLettered).toBe(deadBefore + 5);
+    const dead = await drainQueue(amqp.channel, consumer.topology.deadLetterQueue);
+    expect(dead.map((m) => m.properties.headers?.[INBOX_HEADERS.reason]).sort()).toEqual([
+      'invalid payload',
+      'malformed',
+      'malformed',
+      'malformed',
+      'unknown version',
+    ]);
   });
 });
