@@ -1,4 +1,4 @@
-export { type RunningChild, runChild } from './child-process.js';
+export { type ChildExit, type RunningChild, runChild } from './child-process.mjs';
 export { type Cleanup, useCleanup } from './cleanup.js';
 export {
   DEFAULT_AMQP_URL,

@@ -10,11 +10,11 @@ import { createOutbox, createRelay } from '@txbox/outbox';
 import pg from 'pg';
 import { z } from 'zod';
 import { ChaosEvent } from '../lib/contracts.mjs';
-import { required } from './common.mjs';
+import { requiredEnv } from './common.mjs';
 
-const databaseUrl = required('CHAOS_DATABASE_URL');
-const amqpUrl = required('CHAOS_AMQP_URL');
-const exchange = required('CHAOS_EXCHANGE');
+const databaseUrl = requiredEnv('CHAOS_DATABASE_URL');
+const amqpUrl = requiredEnv('CHAOS_AMQP_URL');
+const exchange = requiredEnv('CHAOS_EXCHANGE');
 const SECRET = 's3cr3t-pw';
 const amqpHost = new URL(amqpUrl);
 

@@ -104,7 +104,7 @@ describe('inbox consumer killed with SIGKILL', () => {
       TXBOX_GATE_FILE: gate,
     });
     cleanup.defer(() => child.kill('SIGKILL'));
-    await child.waitForLine('READY', WAIT_MS);
+    await child.waitReady(WAIT_MS);
 
     const publisher = await openPublisher(broker.connection);
     cleanup.defer(() => publisher.close());
@@ -167,7 +167,7 @@ describe('inbox consumer killed with SIGKILL', () => {
       TXBOX_MODE: 'hang',
     });
     cleanup.defer(() => child.kill('SIGKILL'));
-    await child.waitForLine('READY', WAIT_MS);
+    await child.waitReady(WAIT_MS);
 
     const publisher = await openPublisher(broker.connection);
     cleanup.defer(() => publisher.close());

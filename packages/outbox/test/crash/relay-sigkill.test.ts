@@ -90,7 +90,7 @@ function killedRelayScenario(name: string, mode: 'stalled' | 'publishing') {
         TXBOX_POLL_INTERVAL_MS: '200',
       });
       cleanup.defer(() => child.kill('SIGKILL'));
-      await child.waitForLine('READY', WAIT_MS);
+      await child.waitReady(WAIT_MS);
 
       // Warm-up: one message the child publishes end to end, so its connection, confirm
       // channel and exchange declaration are all in place before the crash batch.
