@@ -14,6 +14,9 @@
  * @property {string[]} [violations]
  * @property {string[]} [findings]
  * @property {ReturnType<typeof import('./checker.mjs').check>['report']} [report]
+ * @property {number} [durationMs]
+ * @property {Record<string, unknown>} [producers] each producer's DONE statistics
+ * @property {import('./checker.mjs').BoundaryResult[]} [boundaryResults]
  * @property {string} runDir
  */
 
