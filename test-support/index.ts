@@ -11,4 +11,4 @@ export { type MessageCollector, type TestAmqp, useAmqp } from './test-amqp.js';
 export { type TestSchema, useTestSchema } from './test-schema.js';
 export { type ConsumerTopologyNames, deleteTopology, type TopologyNames } from './topology.mjs';
 export { uniqueName } from './unique-name.js';
-export { sleep, type WaitOptions, waitUntil, withDeadline } from './wait.js';
+export { sleep, type WaitOptions, waitUntil, withDeadline } from './wait.mjs';

@@ -21,19 +21,10 @@ export function uniqueName(prefix) {
   return `${prefix}_${suffix.slice(0, 8)}`;
 }
 
-export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+export { sleep, waitUntil } from '../../../test-support/wait.mjs';
 
 /** Wall-clock milliseconds comparable across the whole process (timeOrigin + performance.now()). */
 export const nowMs = () => performance.timeOrigin + performance.now();
-
-export async function waitFor(condition, { timeoutMs = 60_000, intervalMs = 20, what = 'condition' } = {}) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await condition()) return;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(intervalMs);
-  }
-}
 
 /**
  * Cleanup actions run last-in first-out, each one on its own: a failing step is reported and

@@ -26,7 +26,7 @@ import {
   summarize,
   topologyQueues,
   uniqueName,
-  waitFor,
+  waitUntil,
 } from '../lib/common.mjs';
 import { cpuMeter } from '../lib/cpu.mjs';
 
@@ -170,10 +170,9 @@ async function runMode(mode, { settings, databaseUrl, amqpUrl, log }) {
     }
     const offeredMs = nowMs() - t0;
     await Promise.all(inFlight);
-    await waitFor(() => handledCount >= committedCount, {
+    await waitUntil(`${mode}: every message handled`, () => handledCount >= committedCount, {
       timeoutMs: 60_000,
       intervalMs: 20,
-      what: `${mode}: every message handled`,
     }).catch((error) => log(`  ${error.message}`));
     const cpu = meter.stop();
     const { rows } = await pool.query(`SELECT count(*)::int AS n FROM ${effects}`);

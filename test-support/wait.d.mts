@@ -1,5 +1,5 @@
 /**
- * Waiting in tests. Two verbs, one meaning each:
+ * Waiting in tests, the bench and chaos tools. Two verbs, one meaning each:
  * - `waitUntil(what, condition)` polls until `condition` returns something truthy and resolves with it;
  * - `withDeadline(promise, ms, what)` settles as `promise` does, or rejects once `ms` have passed.
  * Both fail with a message naming `what`, so a timeout says what never happened.
@@ -19,43 +19,21 @@ type Falsy = undefined | null | false | 0 | '';
  * `const leased = await waitUntil('rows leased', () => leasedBy(...))` reads the count that ended
  * the wait). Rejects with "Timed out after … waiting for <what>" after `timeoutMs`.
  */
-export async function waitUntil<T>(
+export function waitUntil<T>(
   what: string | (() => string),
   condition: () => Promise<T | Falsy> | T | Falsy,
-  { timeoutMs = 30_000, intervalMs = 25 }: WaitOptions = {},
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await condition();
-    if (value) return value;
-    if (Date.now() > deadline) {
-      throw new Error(`Timed out after ${timeoutMs} ms waiting for ${typeof what === 'function' ? what() : what}`);
-    }
-    await sleep(intervalMs);
-  }
-}
+  options?: WaitOptions,
+): Promise<T>;
 
 /**
  * Settles as `promise` does, or rejects with "<what> did not finish within <ms> ms": a bound on an
- * operation that must not hang (stop(), a start() against an unreachable broker), failing the test
- * with a name instead of running into the test timeout.
+ * operation that must not hang (stop(), a start() against an unreachable broker), failing with a
+ * name instead of running into the test timeout.
  */
-export async function withDeadline<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} did not finish within ${ms} ms`)), ms);
-  });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
+export function withDeadline<T>(promise: Promise<T>, ms: number, what: string): Promise<T>;
 
 /**
  * A plain pause: for a handler that must be slow, or to let a background loop run a few times.
  * Not for "nothing else arrived": assert a count that can be observed instead.
  */
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
+export function sleep(ms: number): Promise<void>;
