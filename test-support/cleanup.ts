@@ -1,4 +1,5 @@
 import { afterEach } from 'vitest';
+import { CleanupStack } from './cleanup-stack.mjs';
 
 export interface Cleanup {
   /**
@@ -10,26 +11,20 @@ export interface Cleanup {
 
 /**
  * A cleanup registry for one test file (or `describe`): what a test defers runs in `afterEach`,
- * in reverse order. A failing step does not stop the others and does not fail the test: after a
- * crash test a channel or process is often already gone, which is the point of the test.
- * Call it at the top level: `const cleanup = useCleanup();`.
+ * in reverse order (a CleanupStack, as the bench scenarios use). A failing step does not stop the
+ * others and does not fail the test: after a crash test a channel or process is often already
+ * gone, which is the point of the test. Call it at the top level: `const cleanup = useCleanup();`.
  */
 export function useCleanup(): Cleanup {
-  let pending: (() => unknown)[] = [];
+  let stack = new CleanupStack();
   afterEach(async () => {
-    const steps = pending.reverse();
-    pending = [];
-    for (const step of steps) {
-      try {
-        await step();
-      } catch {
-        // See above: cleanup is best effort.
-      }
-    }
+    const steps = stack;
+    stack = new CleanupStack();
+    await steps.run();
   });
   return {
     defer(undo) {
-      pending.push(undo);
+      stack.add('test cleanup', undo);
     },
   };
 }

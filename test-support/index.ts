@@ -1,5 +1,6 @@
 export { type ChildExit, type RunningChild, runChild } from './child-process.mjs';
 export { type Cleanup, useCleanup } from './cleanup.js';
+export { CleanupStack } from './cleanup-stack.mjs';
 export {
   DEFAULT_AMQP_URL,
   DEFAULT_DATABASE_URL,

@@ -26,30 +26,7 @@ export { sleep, waitUntil } from '../../../test-support/wait.mjs';
 /** Wall-clock milliseconds comparable across the whole process (timeOrigin + performance.now()). */
 export const nowMs = () => performance.timeOrigin + performance.now();
 
-/**
- * Cleanup actions run last-in first-out, each one on its own: a failing step is reported and
- * the others still run. Scenarios register what they create as soon as it exists.
- */
-export class Cleanup {
-  /** Cleanups not yet run, so an interrupted run (Ctrl-C) can still run them. */
-  static active = new Set();
-  #steps = [];
-  add(label, fn) {
-    Cleanup.active.add(this);
-    this.#steps.push({ label, fn });
-  }
-  async run(log = () => {}) {
-    Cleanup.active.delete(this);
-    while (this.#steps.length > 0) {
-      const { label, fn } = this.#steps.pop();
-      try {
-        await fn();
-      } catch (error) {
-        log(`cleanup "${label}" failed: ${error.message}`);
-      }
-    }
-  }
-}
+export { CleanupStack } from '../../../test-support/cleanup-stack.mjs';
 
 /** Percentiles by nearest rank over a numeric array (sorted in place). */
 export function percentile(sorted, p) {

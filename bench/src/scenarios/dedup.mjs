@@ -9,7 +9,7 @@ import { createConsumer, declareTopology, defineHandler, INBOX_CHANNELS, migrate
 import {
   AMQP_URL,
   Blob,
-  Cleanup,
+  CleanupStack,
   connectAmqp,
   DATABASE_URL,
   deleteAmqp,
@@ -53,7 +53,7 @@ async function runDesign({ settings, batchMessages, databaseUrl, amqpUrl, log })
   const schema = uniqueName('bench_dedup');
   const group = schema.replace('_', '.');
   const exchange = `${group}.events`;
-  const cleanup = new Cleanup();
+  const cleanup = new CleanupStack();
   const pool = newPool(4, databaseUrl);
   cleanup.add('pool', () => pool.end());
   const connection = await connectAmqp(amqpUrl);

@@ -9,7 +9,7 @@ import { createConsumer, declareTopology, defineHandler, INBOX_CHANNELS, migrate
 import {
   AMQP_URL,
   Blob,
-  Cleanup,
+  CleanupStack,
   connectAmqp,
   DATABASE_URL,
   deleteAmqp,
@@ -41,7 +41,7 @@ export async function run({ settings, databaseUrl = DATABASE_URL, amqpUrl = AMQP
   const group = schema.replace('_', '.');
   const exchange = `${group}.events`;
   const rawQueue = `${group}.raw`;
-  const cleanup = new Cleanup();
+  const cleanup = new CleanupStack();
   const pool = newPool(concurrency + 2, databaseUrl);
   cleanup.add('pool', () => pool.end());
   const connection = await connectAmqp(amqpUrl);

@@ -13,7 +13,7 @@ import { createConsumer, defineHandler, INBOX_CHANNELS, migrateInbox } from '@tx
 import { createOutbox, createRelay, migrateOutbox } from '@txbox/outbox';
 import {
   AMQP_URL,
-  Cleanup,
+  CleanupStack,
   connectAmqp,
   DATABASE_URL,
   deleteAmqp,
@@ -53,7 +53,7 @@ async function runMode(mode, { settings, databaseUrl, amqpUrl, log }) {
   const schema = uniqueName(`bench_lat_${mode}`);
   const group = schema.replaceAll('_', '.');
   const exchange = `${group}.events`;
-  const cleanup = new Cleanup();
+  const cleanup = new CleanupStack();
   const pool = newPool(producers, databaseUrl);
   cleanup.add('pool', () => pool.end());
   const connection = await connectAmqp(amqpUrl);

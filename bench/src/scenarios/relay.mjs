@@ -8,7 +8,7 @@ import {
   AMQP_URL,
   Blob,
   blobPayload,
-  Cleanup,
+  CleanupStack,
   connectAmqp,
   DATABASE_URL,
   deleteAmqp,
@@ -36,7 +36,7 @@ export async function run({ settings, databaseUrl = DATABASE_URL, amqpUrl = AMQP
   const schema = uniqueName('bench_relay');
   const exchange = schema.replace('_', '.');
   const queue = exchange;
-  const cleanup = new Cleanup();
+  const cleanup = new CleanupStack();
   const pool = newPool(4, databaseUrl);
   cleanup.add('pool', () => pool.end());
   const connection = await connectAmqp(amqpUrl);
