@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+// @ts-check
 // npm run chaos [-- --seed N --duration 180 --settle-timeout 180 --rate 15 --keep --strict-order
 //                   --no-broker-restart --no-boundary]
 // Exit code 0 when every check passed, 1 on any violation (the seed is named), 2 on bad usage.
@@ -7,7 +8,14 @@ import { killAllChildren } from './lib/children.mjs';
 import { DEFAULTS, runChaos } from './lib/orchestrator.mjs';
 import { formatReport } from './lib/report.mjs';
 
+/** @typedef {Partial<typeof DEFAULTS> & { seed?: number, faults?: boolean }} ChaosArgs */
+
+/**
+ * @param {readonly string[]} argv
+ * @returns {ChaosArgs & { seed: number }}
+ */
 function parseArgs(argv) {
+  /** @type {ChaosArgs} */
   const o = {};
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
@@ -16,6 +24,10 @@ function parseArgs(argv) {
       if (v === undefined) usage(`${arg} needs a value`);
       return v;
     };
+    /**
+     * @param {string} v
+     * @param {string} name
+     */
     const num = (v, name) => {
       const n = Number(v);
       if (!Number.isFinite(n) || n < 0) usage(`${name} must be a non-negative number`);
@@ -36,10 +48,13 @@ function parseArgs(argv) {
   if (process.env.CHAOS_SEED && o.seed === undefined) o.seed = Number(process.env.CHAOS_SEED);
   if (process.env.CHAOS_DURATION && o.durationMs === undefined)
     o.durationMs = Number(process.env.CHAOS_DURATION) * 1000;
-  o.seed ??= Math.floor(Math.random() * 1_000_000);
-  return o;
+  return { ...o, seed: o.seed ?? Math.floor(Math.random() * 1_000_000) };
 }
 
+/**
+ * @param {string} [problem]
+ * @returns {never}
+ */
 function usage(problem) {
   if (problem) process.stderr.write(`${problem}\n`);
   process.stderr.write(
@@ -51,7 +66,7 @@ function usage(problem) {
 
 const options = parseArgs(process.argv.slice(2));
 let interrupted = false;
-for (const signal of ['SIGINT', 'SIGTERM']) {
+for (const signal of /** @type {const} */ (['SIGINT', 'SIGTERM'])) {
   process.on(signal, () => {
     if (interrupted) return;
     interrupted = true;

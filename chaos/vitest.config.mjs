@@ -1,3 +1,4 @@
+// @ts-check
 // Runs only the 30-second chaos test: npx vitest run --config chaos/vitest.config.mjs
 // (the root vitest.config.ts should carry the same project, after the integration tests).
 import { fileURLToPath } from 'node:url';

@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+// @ts-check
 // Checks what users would install rather than what the build wrote: every public workspace under
 // packages/ that has a dist/ is packed with `npm pack`, the tarball is linted with publint and
 // are-the-types-wrong, and all tarballs are installed together into a throwaway directory where
@@ -10,15 +11,21 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const bin = (name) => join(root, 'node_modules', '.bin', name);
+const bin = (/** @type {string} */ name) => join(root, 'node_modules', '.bin', name);
 
 /** Named exports that must be functions in both module systems, per package. */
+/** @type {Record<string, string[]>} */
 const requiredFunctions = {
   '@txbox/core': ['defineMessage'],
 };
 
 const STEP_TIMEOUT_MS = 120_000;
 
+/**
+ * @param {string} command
+ * @param {readonly string[]} args
+ * @param {import('node:child_process').SpawnSyncOptions} [options]
+ */
 function run(command, args, options = {}) {
   const result = spawnSync(command, args, {
     encoding: 'utf8',
@@ -32,9 +39,14 @@ function run(command, args, options = {}) {
     .join('\n')
     .trim();
   const ok = result.status === 0 && !result.error;
-  return { ok, output: result.error ? `${output}\n${result.error.message}`.trim() : output, stdout: result.stdout };
+  return {
+    ok,
+    output: result.error ? `${output}\n${result.error.message}`.trim() : output,
+    stdout: String(result.stdout ?? ''),
+  };
 }
 
+/** @param {string} text */
 function indent(text) {
   return text
     .split('\n')
@@ -61,32 +73,42 @@ const smokeDir = join(workDir, 'smoke');
 mkdirSync(packDir);
 let failed = false;
 
+/**
+ * @param {string} line
+ * @param {string} [details]
+ */
 function fail(line, details) {
   failed = true;
   console.log(`FAIL ${line}`);
   if (details) console.log(indent(details));
 }
 
+/** @typedef {{ keys: string[], notFunctions: string[] }} LoadedExports what load.cjs / load.mjs print */
+
+/** @param {string} name */
 function smokeTest(name) {
   const required = requiredFunctions[name] ?? [];
+  /** @type {Partial<Record<'require' | 'import', LoadedExports>>} */
   const results = {};
-  for (const [kind, file] of [
+  for (const [kind, file] of /** @type {const} */ ([
     ['require', 'load.cjs'],
     ['import', 'load.mjs'],
-  ]) {
+  ])) {
     const loaded = run(process.execPath, [file, name, ...required], { cwd: smokeDir });
     if (!loaded.ok) {
       fail(`${name}: ${kind}('${name}') from the installed tarball threw`, loaded.output);
       return;
     }
-    results[kind] = JSON.parse(loaded.stdout.trim().split('\n').pop());
-    if (results[kind].notFunctions.length > 0) {
-      fail(`${name}: ${kind}('${name}') does not expose ${results[kind].notFunctions.join(', ')} as a function`);
+    /** @type {LoadedExports} */
+    const exported = JSON.parse(loaded.stdout.trim().split('\n').pop() ?? '');
+    results[kind] = exported;
+    if (exported.notFunctions.length > 0) {
+      fail(`${name}: ${kind}('${name}') does not expose ${exported.notFunctions.join(', ')} as a function`);
       return;
     }
   }
-  const cjs = results.require.keys;
-  const esm = results.import.keys;
+  const cjs = results.require?.keys ?? [];
+  const esm = results.import?.keys ?? [];
   const onlyCjs = cjs.filter((k) => !esm.includes(k));
   const onlyEsm = esm.filter((k) => !cjs.includes(k));
   if (cjs.length === 0 || onlyCjs.length > 0 || onlyEsm.length > 0) {
@@ -176,7 +198,10 @@ try {
     }
   }
 } catch (error) {
-  fail(`check-packages crashed: ${error instanceof Error ? error.message : String(error)}`, error?.stack);
+  fail(
+    `check-packages crashed: ${error instanceof Error ? error.message : String(error)}`,
+    error instanceof Error ? error.stack : undefined,
+  );
 } finally {
   rmSync(workDir, { recursive: true, force: true });
 }

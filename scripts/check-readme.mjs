@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+// @ts-check
 // Keeps the README honest, so the docs cannot drift from the code:
 //
 //  1. Every ```ts block is type-checked against the built packages with the repository's strict
@@ -24,6 +25,7 @@ const workDir = join(root, '.readme-check');
 const keep = process.argv.includes('--keep');
 const readme = readFileSync(readmePath, 'utf8');
 const lines = readme.split('\n');
+/** @type {string[]} */
 const problems = [];
 let optionTableCount = 0;
 
@@ -44,9 +46,16 @@ console.log(
 
 // ---------------------------------------------------------------------------------------------
 
-/** Fenced code blocks with their language and the README line of the opening fence (1-based). */
+/** @typedef {{ lang: string, line: number, body: string[] }} CodeBlock */
+
+/**
+ * Fenced code blocks with their language and the README line of the opening fence (1-based).
+ * @param {readonly string[]} all
+ */
 function codeBlocks(all) {
+  /** @type {CodeBlock[]} */
   const found = [];
+  /** @type {CodeBlock | undefined} */
   let open;
   all.forEach((line, index) => {
     if (open) {
@@ -59,11 +68,12 @@ function codeBlocks(all) {
       return;
     }
     const fence = /^\s*```\s*([\w-]*)/.exec(line);
-    if (fence) open = { lang: fence[1], line: index + 1, body: [] };
+    if (fence) open = { lang: fence[1] ?? '', line: index + 1, body: [] };
   });
   return found;
 }
 
+/** @param {readonly CodeBlock[]} all */
 function checkCommands(all) {
   const first = all.find((b) => b.lang === 'bash' || b.lang === 'sh' || b.lang === 'shell');
   if (!first) {
@@ -82,7 +92,7 @@ function checkCommands(all) {
     );
   }
   for (const match of text.matchAll(/\bnpm run ([\w:-]+)/g)) {
-    if (!scripts[match[1]])
+    if (!scripts[match[1] ?? ''])
       problems.push(`README.md:${first.line}: \`npm run ${match[1]}\` is not a script in package.json`);
   }
 }
@@ -95,7 +105,7 @@ function checkOptionTables() {
     const marker = /<!--\s*options:\s*([\w]+)\s*-->/.exec(line);
     if (!marker) return;
     optionTableCount += 1;
-    const name = marker[1];
+    const name = marker[1] ?? '';
     const where = `README.md:${index + 1}`;
     const declared = interfaces.get(name);
     if (!declared) {
@@ -146,18 +156,23 @@ function checkOptionTables() {
   });
 }
 
-/** The body rows of the Markdown table that starts after `fromIndex` (blank lines allowed before it). */
+/**
+ * The body rows of the Markdown table that starts after `fromIndex` (blank lines allowed before it).
+ * @param {number} fromIndex
+ */
 function tableRows(fromIndex) {
   let i = fromIndex;
-  while (i < lines.length && lines[i].trim() === '') i += 1;
+  while (i < lines.length && lines[i]?.trim() === '') i += 1;
+  /** @type {{ line: number, cells: string[] }[]} */
   const rows = [];
-  for (; i < lines.length && lines[i].trim().startsWith('|'); i += 1) {
-    rows.push({ line: i + 1, cells: splitRow(lines[i]) });
+  for (let line = lines[i]; line?.trim().startsWith('|'); i += 1, line = lines[i]) {
+    rows.push({ line: i + 1, cells: splitRow(line) });
   }
   // Header and separator.
   return rows.slice(2);
 }
 
+/** @param {string} line */
 function splitRow(line) {
   // Split on pipes that are not escaped (`\|` appears inside cells).
   return line
@@ -168,8 +183,9 @@ function splitRow(line) {
     .map((cell) => cell.trim());
 }
 
+/** @param {string} text */
 function backticked(text) {
-  return [...text.matchAll(/`([^`]+)`/g)].map((m) => m[1].replaceAll('\\|', '|'));
+  return [...text.matchAll(/`([^`]+)`/g)].map((m) => (m[1] ?? '').replaceAll('\\|', '|'));
 }
 
 /**
@@ -177,11 +193,13 @@ function backticked(text) {
  * flattened to `parent.child`) → whether it is required and the literal its @defaultValue gives.
  */
 function collectInterfaces() {
+  /** @type {Map<string, Map<string, DeclaredOption>>} */
   const result = new Map();
   for (const file of sourceFiles(join(root, 'packages'))) {
     const source = ts.createSourceFile(file, readFileSync(file, 'utf8'), ts.ScriptTarget.Latest, true);
     source.forEachChild((node) => {
       if (!ts.isInterfaceDeclaration(node)) return;
+      /** @type {Map<string, DeclaredOption>} */
       const properties = new Map();
       collectProperties(node.members, '', properties, relative(root, file));
       result.set(node.name.text, properties);
@@ -190,6 +208,14 @@ function collectInterfaces() {
   return result;
 }
 
+/** @typedef {{ required: boolean, defaultLiteral: string | undefined, file: string }} DeclaredOption */
+
+/**
+ * @param {import('typescript').NodeArray<import('typescript').TypeElement>} members
+ * @param {string} prefix
+ * @param {Map<string, DeclaredOption>} into
+ * @param {string} file
+ */
 function collectProperties(members, prefix, into, file) {
   for (const member of members) {
     if (!ts.isPropertySignature(member) || !member.name) continue;
@@ -204,7 +230,12 @@ function collectProperties(members, prefix, into, file) {
   }
 }
 
+/**
+ * @param {string} dir
+ * @returns {string[]}
+ */
 function sourceFiles(dir) {
+  /** @type {string[]} */
   const found = [];
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
     const path = join(dir, entry.name);
@@ -220,16 +251,18 @@ function sourceFiles(dir) {
 
 // --- TypeScript blocks --------------------------------------------------------------------------
 
+/** @param {readonly CodeBlock[]} tsBlocks */
 function checkTypeScriptBlocks(tsBlocks) {
   rmSync(workDir, { recursive: true, force: true });
   mkdirSync(workDir, { recursive: true });
+  /** @type {Map<string, CodeBlock>} */
   const byFile = new Map();
   for (const block of tsBlocks) {
     const named = /^\/\/\s*([\w.-]+\.ts)\s*$/.exec(block.body[0] ?? '');
-    const file = named ? named[1] : `block-line-${block.line}.ts`;
+    const file = named?.[1] ?? `block-line-${block.line}.ts`;
     if (byFile.has(file)) {
       problems.push(
-        `README.md:${block.line}: a second block names itself ${file} (first at line ${byFile.get(file).line})`,
+        `README.md:${block.line}: a second block names itself ${file} (first at line ${byFile.get(file)?.line})`,
       );
       continue;
     }
@@ -264,7 +297,7 @@ function checkTypeScriptBlocks(tsBlocks) {
     let mapped = 0;
     for (const line of output.split('\n')) {
       const m = /^(?:\.readme-check\/)?([\w.-]+\.ts)\((\d+),(\d+)\): (.*)$/.exec(line.trim());
-      const block = m && byFile.get(m[1]);
+      const block = m?.[1] === undefined ? undefined : byFile.get(m[1]);
       if (!m || !block) {
         if (line.trim() && !line.startsWith(' ')) problems.push(line);
         continue;

@@ -9,6 +9,13 @@ export interface MessageCollector {
   readonly messages: ConsumeMessage[];
   /** Resolves with the messages once at least `count` have arrived; rejects after `timeoutMs`. */
   waitFor(count: number, timeoutMs?: number): Promise<ConsumeMessage[]>;
+  /**
+   * Resolves once every message already routed to the queue has been received, so `messages` can
+   * be counted exactly ("nothing else arrived") without sleeping: sends a marker to the back of the
+   * queue and waits for it (one queue, one consumer: delivery is in queue order). The marker is
+   * not added to `messages`. Call it after whatever publishes has confirmed or stopped.
+   */
+  flush(timeoutMs?: number): Promise<ConsumeMessage[]>;
 }
 
 export interface TestAmqp {
@@ -21,6 +28,8 @@ export interface TestAmqp {
 }
 
 const POLL_INTERVAL_MS = 20;
+/** AMQP `type` of the markers `flush()` sends; never a txbox message type (those contain a dot). */
+const FLUSH_MARKER_TYPE = 'txbox-test-flush';
 
 /**
  * Connects to the test broker for one test file (in `beforeAll`); the connection is closed, and the
@@ -82,15 +91,33 @@ export function useAmqp(): TestAmqp {
     const { queue } = await consumer.assertQueue('', { exclusive: true, autoDelete: true });
     await consumer.bindQueue(queue, exchange, routingPattern);
     const messages: ConsumeMessage[] = [];
+    const markersSeen = new Set<string>();
+    let markers = 0;
     await consumer.consume(
       queue,
       (message) => {
         if (!message) return;
-        messages.push(message);
         consumer.ack(message);
+        if (message.properties.type === FLUSH_MARKER_TYPE) markersSeen.add(String(message.properties.messageId));
+        else messages.push(message);
       },
       { noAck: false },
     );
+
+    async function flush(timeoutMs = 20_000): Promise<ConsumeMessage[]> {
+      markers += 1;
+      const marker = `${queue}-flush-${markers}`;
+      // Straight to the queue (default exchange), behind everything routed to it so far.
+      consumer.sendToQueue(queue, Buffer.from(''), { messageId: marker, type: FLUSH_MARKER_TYPE });
+      const deadline = Date.now() + timeoutMs;
+      while (!markersSeen.has(marker)) {
+        if (Date.now() >= deadline) {
+          throw new Error(`the flush marker on queue "${queue}" did not come back within ${timeoutMs} ms`);
+        }
+        await new Promise((resolve) => setTimeout(resolve, POLL_INTERVAL_MS));
+      }
+      return [...messages];
+    }
 
     function waitFor(count: number, timeoutMs = 20_000): Promise<ConsumeMessage[]> {
       const deadline = Date.now() + timeoutMs;
@@ -110,7 +137,7 @@ export function useAmqp(): TestAmqp {
       });
     }
 
-    return { queue, messages, waitFor };
+    return { queue, messages, waitFor, flush };
   }
 
   return {

@@ -9,7 +9,7 @@ import { cpus, release, totalmem, type } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { AMQP_URL, Cleanup, connectAmqp, DATABASE_URL, newPool } from './lib/common.mjs';
+import { AMQP_URL, CleanupStack, connectAmqp, DATABASE_URL, newPool } from './lib/common.mjs';
 import { backgroundLoad } from './lib/cpu.mjs';
 import { enableProfiling } from './lib/profiler.mjs';
 import { charts, evaluateTargets, html, markdownTable, stackedSvg, targetsChart } from './lib/report.mjs';
@@ -104,7 +104,7 @@ process.on('SIGINT', () => {
   if (interrupted) process.exit(130);
   interrupted = true;
   console.error('\ninterrupted: cleaning up (Ctrl-C again to skip)');
-  const pending = [...Cleanup.active].map((c) => c.run((m) => console.error(m)));
+  const pending = [...CleanupStack.active].map((c) => c.run((m) => console.error(m)));
   Promise.race([Promise.allSettled(pending), new Promise((r) => setTimeout(r, 15_000))]).then(() => process.exit(130));
 });
 

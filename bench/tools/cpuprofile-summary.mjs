@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+// @ts-check
 // Summarizes a V8 .cpuprofile (node --cpu-prof): self time by function and by package.
 //   node bench/tools/cpuprofile-summary.mjs <file.cpuprofile> [--top 25]
 import { readFileSync } from 'node:fs';
@@ -12,23 +13,32 @@ if (positionals.length === 0) {
   console.error('usage: cpuprofile-summary.mjs <file.cpuprofile> [--top N]');
   process.exit(2);
 }
-const profile = JSON.parse(readFileSync(positionals[0], 'utf8'));
+/**
+ * The parts of a V8 .cpuprofile read here.
+ * @typedef {{ id: number, callFrame: { functionName: string, url: string, lineNumber: number } }} ProfileNode
+ * @typedef {{ nodes: ProfileNode[], samples: number[], timeDeltas: number[] }} CpuProfile
+ */
+/** @type {CpuProfile} */
+const profile = JSON.parse(readFileSync(String(positionals[0]), 'utf8'));
 const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+/** @type {Map<number, number>} */
 const selfUs = new Map();
 const deltas = profile.timeDeltas;
 for (let i = 0; i < profile.samples.length; i++) {
-  const id = profile.samples[i];
+  const id = /** @type {number} */ (profile.samples[i]);
   selfUs.set(id, (selfUs.get(id) ?? 0) + (deltas[i] ?? 0));
 }
 const total = [...selfUs.values()].reduce((a, b) => a + b, 0);
 
+/** @param {string} url */
 function packageOf(url) {
   if (!url) return '(native/vm)';
   if (url.startsWith('node:')) return 'node internals';
   const nm = url.lastIndexOf('node_modules/');
   if (nm >= 0) {
     const rest = url.slice(nm + 'node_modules/'.length).split('/');
-    return rest[0].startsWith('@') ? `${rest[0]}/${rest[1]}` : rest[0];
+    const [scopeOrName = '', name = ''] = rest;
+    return scopeOrName.startsWith('@') ? `${scopeOrName}/${name}` : scopeOrName;
   }
   const pkg = url.match(/packages\/([^/]+)\//);
   if (pkg) return `@txbox/${pkg[1]}`;
@@ -36,10 +46,14 @@ function packageOf(url) {
   return url;
 }
 
+/** @type {Map<string, number>} */
 const byFunction = new Map();
+/** @type {Map<string, number>} */
 const byPackage = new Map();
 for (const [id, us] of selfUs) {
-  const { callFrame } = byId.get(id);
+  const node = byId.get(id);
+  if (!node) continue; // every sample names a node of the profile
+  const { callFrame } = node;
   const name = callFrame.functionName || '(anonymous)';
   const where = callFrame.url
     ? `${callFrame.url.replace(/^.*\/(node_modules|packages|bench)\//, '$1/')}:${callFrame.lineNumber + 1}`
@@ -49,7 +63,8 @@ for (const [id, us] of selfUs) {
   const pkg = ['(idle)', '(garbage collector)', '(program)'].includes(name) ? name : packageOf(callFrame.url);
   byPackage.set(pkg, (byPackage.get(pkg) ?? 0) + us);
 }
-const fmt = (us) => `${(us / 1000).toFixed(0).padStart(7)} ms ${((us / total) * 100).toFixed(1).padStart(5)}%`;
+const fmt = (/** @type {number} */ us) =>
+  `${(us / 1000).toFixed(0).padStart(7)} ms ${((us / total) * 100).toFixed(1).padStart(5)}%`;
 const top = Number(values.top);
 console.log(`total sampled: ${(total / 1000).toFixed(0)} ms`);
 console.log('\nself time by package:');

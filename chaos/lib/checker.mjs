@@ -1,9 +1,51 @@
+// @ts-check
 // The checker: from what the databases and the broker hold after the system settled, decides
 // whether the run kept txbox's guarantees. Pure: takes the collected data, returns the report.
 import { CONSUMER_RETRY_DELAYS_MS } from './contracts.mjs';
 
 const MAX_ATTEMPTS = CONSUMER_RETRY_DELAYS_MS.length + 1;
 const SAMPLE = 5;
+
+/**
+ * A message read back from a group's dead-letter queue.
+ * @typedef {object} DeadLetterEntry
+ * @property {string | null} messageId
+ * @property {string | null} chaosId x-chaos-id of a raw poison delivery
+ * @property {string | undefined} type
+ * @property {string | null} reason
+ * @property {string | null} error
+ * @property {string | null} group
+ * @property {{ attempt?: number }[] | null} history
+ */
+
+/** @typedef {{ id: string, type: string, reason: string, last_error: string | null }} OutboxDeadLetter */
+
+/** @typedef {{ area: string, name: string, ok: boolean, expect: string | null, got: unknown }} BoundaryResult */
+
+/**
+ * @typedef {object} GroupReport
+ * @property {string} group
+ * @property {number} instances
+ * @property {number} applied
+ * @property {number} effectRows
+ * @property {number} lost
+ * @property {number} duplicatedEffects
+ * @property {number} rolledBackApplied
+ * @property {number} unexpected
+ * @property {{ afterFailedAttempt: number, competingConsumers: number, unexplained: number }} outOfOrder
+ * @property {{ entries: number, expected: number, missing: number, unexpected: number, wrong: number,
+ *   duplicateCopies: number, reasons: Record<string, number> }} deadLettered
+ * @property {{ lost: string[], duplicated: string[], outOfOrder: string[], deadLetter: string[] }} samples
+ */
+
+/**
+ * @typedef {object} PublicationReport
+ * @property {number} published
+ * @property {number} notPublished
+ * @property {number} outOfOrder
+ * @property {number} duplicatePublications
+ * @property {number} rolledBackPublished
+ */
 
 /**
  * @param {object} d
@@ -13,18 +55,24 @@ const SAMPLE = 5;
  * @param {{ grp: string, message_id: string, key: string|null, key_seq: number|null, prev_max: number|null,
  *   instance: string, attempt: number, applied_seq: number }[]} d.effects
  * @param {Map<string, Set<string>>} d.failedAttempts group -> ids that had a failed attempt
- * @param {Map<string, object[]>} d.deadLetters group -> dead-letter queue contents
+ * @param {Map<string, DeadLetterEntry[]>} d.deadLetters group -> dead-letter queue contents
  * @param {{ chaosId: string, messageId: string|null, reason: string, name: string }[]} d.rawExpected
  * @param {{ id: string|undefined, key: string|undefined, redelivered: boolean }[]} d.tap publication order seen by the broker
- * @param {{ pending: number, due: number, deadLetters: object[] }} d.outbox
+ * @param {{ pending: number, due: number, deadLetters: OutboxDeadLetter[] }} d.outbox
  * @param {{ queue: string, messages: number }[]} d.leftovers
- * @param {object[]} d.crashes
- * @param {object[]} d.boundary
+ * @param {import('./children.mjs').Crash[]} d.crashes
+ * @param {BoundaryResult[]} d.boundary
  * @param {boolean} [d.strictOrder] fail on documented / design-level reorderings too
  */
 export function check(d) {
+  /** @type {string[]} */
   const violations = [];
+  /** @type {string[]} */
   const findings = [];
+  /**
+   * @param {string} what
+   * @param {readonly string[]} [sample]
+   */
   const violation = (what, sample = []) =>
     violations.push(sample.length ? `${what} e.g. ${sample.slice(0, SAMPLE).join(', ')}` : what);
 
@@ -39,8 +87,10 @@ export function check(d) {
       rawPoison: d.rawExpected.length,
     },
     rolledBack: d.rolledBack.size,
+    /** @type {Record<string, GroupReport>} */
     groups: {},
-    publication: {},
+    /** @type {PublicationReport} filled in once the tap is read, below */
+    publication: { published: 0, notPublished: 0, outOfOrder: 0, duplicatePublications: 0, rolledBackPublished: 0 },
     outbox: { pending: d.outbox.pending, due: d.outbox.due, deadLetters: d.outbox.deadLetters.length },
     leftovers: d.leftovers.filter((l) => l.messages > 0),
     crashes: d.crashes.length,
@@ -50,6 +100,7 @@ export function check(d) {
   // --- per consumer group: exactly once, nothing rolled back or unexpected, per-key order -----
   for (const g of d.groups) {
     const rows = d.effects.filter((e) => e.grp === g.name);
+    /** @type {Map<string, typeof rows>} */
     const byId = new Map();
     for (const e of rows) {
       const list = byId.get(e.message_id) ?? [];
@@ -67,7 +118,9 @@ export function check(d) {
       .map((list) => list.reduce((a, b) => (Number(a.applied_seq) < Number(b.applied_seq) ? a : b)))
       .filter((e) => e.key !== null && e.key_seq !== null && ledgerById.get(e.message_id)?.expect === 'apply')
       .sort((a, b) => Number(a.applied_seq) - Number(b.applied_seq));
+    /** @type {Map<string | null, number>} */
     const maxByKey = new Map();
+    /** @type {Record<'afterFailedAttempt' | 'competingConsumers' | 'unexplained', string[]>} */
     const order = { afterFailedAttempt: [], competingConsumers: [], unexplained: [] };
     for (const e of firsts) {
       const before = maxByKey.get(e.key) ?? 0;
@@ -84,16 +137,20 @@ export function check(d) {
 
     // Dead-letter queue: every poison message, with its reason and history; nothing else.
     const entries = d.deadLetters.get(g.name) ?? [];
+    /** @type {Map<string, { reason: string, what: string }>} */
     const expected = new Map();
     for (const r of poison) expected.set(r.id, { reason: r.expect.slice(4), what: r.kind });
     for (const r of d.rawExpected) expected.set(r.chaosId, { reason: r.reason, what: `raw: ${r.name}` });
+    /** @type {Map<string, number>} */
     const seen = new Map();
+    /** @type {string[]} */
     const wrong = [];
+    /** @type {string[]} */
     const unexpectedDlq = [];
     for (const m of entries) {
       const ident = m.chaosId && expected.has(m.chaosId) ? m.chaosId : m.messageId;
       const exp = ident ? expected.get(ident) : undefined;
-      if (!exp) {
+      if (!ident || !exp) {
         unexpectedDlq.push(`${m.messageId ?? m.chaosId ?? '?'} (${m.type}, ${m.reason}: ${m.error})`);
         continue;
       }
@@ -108,8 +165,9 @@ export function check(d) {
     }
     const missingDlq = [...expected].filter(([id]) => !seen.has(id)).map(([id, e]) => `${id} (${e.what})`);
     const dlqDuplicates = [...seen.values()].reduce((n, c) => n + c - 1, 0);
+    /** @type {Record<string, number>} */
     const reasons = {};
-    for (const m of entries) reasons[m.reason] = (reasons[m.reason] ?? 0) + 1;
+    for (const m of entries) reasons[String(m.reason)] = (reasons[String(m.reason)] ?? 0) + 1;
 
     report.groups[g.label] = {
       group: g.name,
@@ -171,6 +229,7 @@ export function check(d) {
   }
 
   // --- publication, seen from the broker (a tap queue bound to everything) ---------------------
+  /** @type {Map<string, (typeof d.tap)[number]>} */
   const firstSeen = new Map();
   let duplicatesPublished = 0;
   for (const t of d.tap) {
@@ -183,7 +242,9 @@ export function check(d) {
   }
   const notPublished = d.ledger.filter((r) => !firstSeen.has(r.id)).map((r) => r.id);
   const rolledBackPublished = [...d.rolledBack].filter((id) => firstSeen.has(id));
+  /** @type {Map<string, number>} */
   const pubMax = new Map();
+  /** @type {string[]} */
   const pubOrder = [];
   for (const id of firstSeen.keys()) {
     const r = ledgerById.get(id);

@@ -1,21 +1,29 @@
+// @ts-check
 // Child processes of a chaos run: spawn, watch for READY, SIGKILL, restart, stop gracefully.
-// Each child's stdout and stderr go to a log file in the run directory; stdout lines are also
-// handed to the orchestrator (producers print rolled-back ids, consumers print failed attempts).
-// An exit the orchestrator did not cause is recorded as a crash (a finding) and restarted.
-import { spawn } from 'node:child_process';
+// Spawning, line capture and READY are the child-process protocol the crash tests use
+// (test-support/child-process.mjs); what is chaos-specific lives here: each child's stdout and
+// stderr go to a log file in the run directory, stdout lines are handed to the orchestrator
+// (producers print rolled-back ids, consumers print failed attempts), and an exit the
+// orchestrator did not cause is recorded as a crash (a finding) and restarted.
 import { createWriteStream } from 'node:fs';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
+import { READY_LINE, runChild } from '../../test-support/child-process.mjs';
 
-const live = new Set();
-process.once('exit', () => {
-  for (const child of live) child.kill('SIGKILL');
-});
+export { killAllChildren } from '../../test-support/child-process.mjs';
 
-/** SIGKILLs every child still running (also done on process exit). */
-export function killAllChildren() {
-  for (const child of live) child.kill('SIGKILL');
-}
+/** Lines of stderr kept for a crash report. */
+const STDERR_TAIL_LINES = 30;
+
+/**
+ * @typedef {object} Crash
+ * @property {string} role
+ * @property {number | null} code
+ * @property {NodeJS.Signals | null} signal
+ * @property {string} at ISO timestamp
+ * @property {string[]} stderr last lines of stderr
+ */
+
+/** @typedef {import('../../test-support/child-process.d.mts').ChildExit} ChildExit */
 
 export class Role {
   /**
@@ -25,7 +33,7 @@ export class Role {
    * @param {Record<string,string>} o.env
    * @param {string} o.runDir
    * @param {(line: string, role: Role) => void} [o.onLine]
-   * @param {(crash: object) => void} [o.onCrash]
+   * @param {(crash: Crash) => void} [o.onCrash]
    */
   constructor({ name, script, env, runDir, onLine = () => {}, onCrash = () => {} }) {
     this.name = name;
@@ -34,23 +42,28 @@ export class Role {
     this.onLine = onLine;
     this.onCrash = onCrash;
     this.log = createWriteStream(join(runDir, `${name}.log`), { flags: 'a' });
+    /** @type {import('../../test-support/child-process.d.mts').RunningChild | undefined} */
     this.proc = undefined;
+    /** @type {'down' | 'starting' | 'up'} */
     this.state = 'down';
     this.restarts = 0;
     this.autoRestart = true;
+    /** @type {string[]} */
     this.stderrTail = [];
-    this.#expectExit = false;
   }
 
-  #expectExit;
+  #expectExit = false;
   #started = false;
-  #exited = Promise.resolve();
+  /** @type {Promise<ChildExit>} */
+  #exited = Promise.resolve({ code: null, signal: null });
+  /** @type {Promise<void>} */
   #ready = Promise.resolve();
 
   get isUp() {
     return this.state === 'up' || this.state === 'starting';
   }
 
+  /** @returns {Promise<void>} resolves once the worker printed READY */
   start() {
     if (this.proc) return this.#ready;
     this.#expectExit = false;
@@ -58,58 +71,51 @@ export class Role {
     this.#started = true;
     this.state = 'starting';
     this.log.write(`--- ${new Date().toISOString()} start ${this.name}\n`);
-    const proc = spawn(process.execPath, [this.script], {
-      env: { ...process.env, ...this.env },
-      stdio: ['ignore', 'pipe', 'pipe'],
+    const proc = runChild(this.script, [], this.env, {
+      // The log file has everything; memory keeps only what a crash report shows.
+      keepLines: STDERR_TAIL_LINES,
+      onLine: (line) => {
+        this.log.write(`${line}\n`);
+        if (line === READY_LINE && this.proc === proc) this.state = 'up';
+        this.onLine(line, this);
+      },
+      onStderrLine: (line) => {
+        this.log.write(`${line}\n`);
+        this.stderrTail.push(line);
+        if (this.stderrTail.length > STDERR_TAIL_LINES) this.stderrTail.shift();
+      },
     });
     this.proc = proc;
-    live.add(proc);
-    let resolveReady;
-    let rejectReady;
-    this.#ready = new Promise((resolve, reject) => {
-      resolveReady = resolve;
-      rejectReady = reject;
-    });
+    // No deadline here: waitReady() bounds the wait; an exit before READY rejects it.
+    this.#ready = proc.waitReady(Number.POSITIVE_INFINITY);
     this.#ready.catch(() => {});
-    createInterface({ input: proc.stdout }).on('line', (line) => {
-      this.log.write(`${line}\n`);
-      if (line === 'READY') {
-        if (this.proc === proc) this.state = 'up';
-        resolveReady();
-      }
-      this.onLine(line, this);
-    });
-    createInterface({ input: proc.stderr }).on('line', (line) => {
-      this.log.write(`${line}\n`);
-      this.stderrTail.push(line);
-      if (this.stderrTail.length > 30) this.stderrTail.shift();
-    });
-    this.#exited = new Promise((resolve) => {
-      proc.once('close', (code, signal) => {
-        live.delete(proc);
-        this.log.write(`--- ${new Date().toISOString()} exit code=${code} signal=${signal}\n`);
-        if (this.proc === proc) {
-          this.proc = undefined;
-          this.state = 'down';
-        }
-        rejectReady(new Error(`${this.name} exited (code ${code}, signal ${signal}) before READY`));
-        if (!this.#expectExit) {
-          this.onCrash({
-            role: this.name,
-            code,
-            signal,
-            at: new Date().toISOString(),
-            stderr: this.stderrTail.slice(-10),
-          });
-          if (this.autoRestart) setTimeout(() => this.start().catch(() => {}), 1000).unref();
-        }
-        resolve({ code, signal });
+    // A spawn that failed ('error' instead of 'close') is handled as an exit without code.
+    this.#exited = proc.closed
+      .catch(() => ({ code: null, signal: null }))
+      .then((exit) => {
+        this.#onExit(proc, exit);
+        return exit;
       });
-    });
     return this.#ready;
   }
 
+  /**
+   * @param {import('../../test-support/child-process.d.mts').RunningChild} proc
+   * @param {ChildExit} exit
+   */
+  #onExit(proc, { code, signal }) {
+    this.log.write(`--- ${new Date().toISOString()} exit code=${code} signal=${signal}\n`);
+    if (this.proc === proc) {
+      this.proc = undefined;
+      this.state = 'down';
+    }
+    if (this.#expectExit) return;
+    this.onCrash({ role: this.name, code, signal, at: new Date().toISOString(), stderr: this.stderrTail.slice(-10) });
+    if (this.autoRestart) setTimeout(() => this.start().catch(() => {}), 1000).unref();
+  }
+
   async waitReady(timeoutMs = 30_000) {
+    /** @type {NodeJS.Timeout | undefined} */
     let timer;
     const timeout = new Promise((_, reject) => {
       timer = setTimeout(
@@ -124,23 +130,26 @@ export class Role {
     }
   }
 
-  /** SIGKILL; resolves once the process is gone. No-op when down. */
+  /** SIGKILL; resolves once the process is gone. No-op (false) when down. */
   async kill() {
     if (!this.proc) return false;
     this.#expectExit = true;
-    this.proc.kill('SIGKILL');
+    this.proc.child.kill('SIGKILL');
     await this.#exited;
     return true;
   }
 
-  /** SIGTERM, then SIGKILL after graceMs. Returns the exit. */
+  /**
+   * SIGTERM, then SIGKILL after graceMs. Returns the exit.
+   * @returns {Promise<ChildExit & { alreadyDown?: true }>}
+   */
   async stop(graceMs = 20_000) {
     this.autoRestart = false;
     const proc = this.proc;
     if (!proc) return { code: null, signal: null, alreadyDown: true };
     this.#expectExit = true;
-    proc.kill('SIGTERM');
-    const timer = setTimeout(() => proc.kill('SIGKILL'), graceMs);
+    proc.child.kill('SIGTERM');
+    const timer = setTimeout(() => proc.child.kill('SIGKILL'), graceMs);
     const exit = await this.#exited;
     clearTimeout(timer);
     return exit;

@@ -1,3 +1,4 @@
+// @ts-check
 // Message contracts of the chaos workload. Producers and consumers share the "good" contracts;
 // a few producer-side contracts are deliberately out of step with the consumers' to make poison:
 // a laxer schema (the consumer's stricter one rejects the payload) and a version no consumer knows.

@@ -1,3 +1,4 @@
+// @ts-check
 // One chaos run: a dedicated database, topology, proxies and child processes; a mixed workload
 // under a seeded fault schedule; a settle phase; the checker; cleanup that always leaves
 // RabbitMQ running and no child behind.
@@ -24,6 +25,7 @@ import { buildSchedule, formatSchedule, PROCESS_TARGETS } from './schedule.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const workers = join(here, '..', 'workers');
+/** @param {number} ms */
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export const DEFAULTS = {
@@ -41,12 +43,28 @@ export const DEFAULTS = {
   amqpUrl: process.env.TXBOX_TEST_AMQP_URL || 'amqp://guest:guest@127.0.0.1:5672',
 };
 
+/**
+ * @param {string} url
+ * @param {string} database
+ */
 function withDatabase(url, database) {
   const u = new URL(url);
   u.pathname = `/${database}`;
   return u.toString();
 }
 
+/**
+ * @typedef {typeof DEFAULTS & { seed: number, faults?: boolean, runDir?: string, log?: (line: string) => void }} ChaosOptions
+ */
+
+/** @typedef {import('amqplib').Channel} Channel */
+/** @typedef {import('./checker.mjs').BoundaryResult} BoundaryResult */
+/** @typedef {import('./schedule.mjs').FaultEvent} FaultEvent */
+
+/**
+ * @param {Partial<ChaosOptions> & { seed: number }} input
+ * @returns {Promise<import('./report.mjs').ChaosRunResult>}
+ */
 export async function runChaos(input) {
   const o = { ...DEFAULTS, ...input };
   const seed = o.seed >>> 0;
@@ -56,15 +74,15 @@ export async function runChaos(input) {
   const runDir = o.runDir ?? join(here, '..', '.runs', `${seed}-${new Date().toISOString().replace(/[:.]/g, '-')}`);
   mkdirSync(runDir, { recursive: true });
   const started = Date.now();
+  /** @param {string} line */
   const log = (line) => {
     const text = `[chaos ${((Date.now() - started) / 1000).toFixed(1).padStart(6)}s] ${line}`;
     (o.log ?? console.log)(text);
   };
   const chaosDbUrl = withDatabase(o.adminDatabaseUrl, database);
-  const groups = [
-    { label: 'A', name: `${tag}_a`, instances: 2 },
-    { label: 'B', name: `${tag}_b`, instances: 1 },
-  ];
+  const groupA = { label: 'A', name: `${tag}_a`, instances: 2 };
+  const groupB = { label: 'B', name: `${tag}_b`, instances: 1 };
+  const groups = [groupA, groupB];
   const faults = {
     kill: 0,
     cut: 0,
@@ -75,18 +93,43 @@ export async function runChaos(input) {
     'raw-poison': 0,
     skipped: 0,
   };
+  /** @type {import('./children.mjs').Crash[]} */
   const crashes = [];
+  /** @type {Set<string>} */
   const rolledBack = new Set();
+  /** @type {Map<string, Set<string>>} */
   const failedAttempts = new Map(groups.map((g) => [g.name, new Set()]));
+  /** @type {{ chaosId: string, messageId: string | null, reason: string, name: string }[]} */
   const rawExpected = [];
+  /** @type {Record<string, Role>} */
   const roles = {};
+  /** @type {Record<string, import('../../test-support/tcp-proxy.d.mts').TcpProxy>} */
   const proxies = {};
+  /** @param {string | undefined} name */
+  const roleOf = (name) => {
+    const role = name === undefined ? undefined : roles[name];
+    if (!role) throw new Error(`no chaos process named ${name}`);
+    return role;
+  };
+  /** @param {string | undefined} name */
+  const proxyOf = (name) => {
+    const proxy = name === undefined ? undefined : proxies[name];
+    if (!proxy) throw new Error(`no proxy for a chaos process named ${name}`);
+    return proxy;
+  };
+  /** @type {Set<NodeJS.Timeout>} */
   const timers = new Set();
+  /** @type {Set<Promise<unknown>>} */
   const pending = new Set();
+  /** @type {pg.Pool | undefined} */
   let admin;
+  /** @type {pg.Pool | undefined} */
   let chaosPool;
+  /** @type {AmqpConnection | undefined} */
   let amqp;
+  /** @type {Tap | undefined} */
   let tap;
+  /** @type {import('./report.mjs').ChaosRunResult} */
   let result;
 
   log(`seed ${seed}, duration ${o.durationMs / 1000}s, settle timeout ${o.settleTimeoutMs / 1000}s, logs in ${runDir}`);
@@ -133,6 +176,7 @@ CREATE INDEX ON chaos.effects (grp, key, key_seq);`);
     });
 
     // --- bad input at the boundary (own process: a hang there must not hang the run) ------------
+    /** @type {BoundaryResult[]} */
     let boundary = [];
     if (o.boundary) {
       boundary = await runBoundary({ chaosDbUrl, amqpUrl: o.amqpUrl, exchange, runDir });
@@ -146,6 +190,7 @@ CREATE INDEX ON chaos.effects (grp, key, key_seq);`);
     for (const name of PROCESS_TARGETS) {
       proxies[name] = await startTcpProxy(amqpTarget.hostname, Number(amqpTarget.port || 5672));
     }
+    /** @param {import('./children.mjs').Crash} crash */
     const onCrash = (crash) => {
       crashes.push(crash);
       log(`CRASH ${crash.role} code=${crash.code} signal=${crash.signal}: ${crash.stderr.slice(-2).join(' | ')}`);
@@ -156,29 +201,31 @@ CREATE INDEX ON chaos.effects (grp, key, key_seq);`);
       roles[name] = new Role({
         name,
         script: join(workers, 'relay.mjs'),
-        env: { ...common, CHAOS_AMQP_URL: proxies[name].url(o.amqpUrl), CHAOS_RELAY_ID: `${tag}-${name}` },
+        env: { ...common, CHAOS_AMQP_URL: proxyOf(name).url(o.amqpUrl), CHAOS_RELAY_ID: `${tag}-${name}` },
         runDir,
         onCrash,
       });
     }
-    const consumerLine = (group) => (line) => {
+    /** @param {string} group */
+    const consumerLine = (group) => (/** @type {string} */ line) => {
       const m = /^(RETRIED|UNSETTLED) (\S+)/.exec(line);
-      if (m) failedAttempts.get(group).add(m[2]);
+      if (m?.[2]) failedAttempts.get(group)?.add(m[2]);
     };
-    for (const [name, g] of [
-      ['consumerA1', groups[0]],
-      ['consumerA2', groups[0]],
-      ['consumerB', groups[1]],
-    ]) {
+    for (const [name, g] of /** @type {const} */ ([
+      ['consumerA1', groupA],
+      ['consumerA2', groupA],
+      ['consumerB', groupB],
+    ])) {
       roles[name] = new Role({
         name,
         script: join(workers, 'consumer.mjs'),
-        env: { ...common, CHAOS_AMQP_URL: proxies[name].url(o.amqpUrl), CHAOS_GROUP: g.name, CHAOS_INSTANCE: name },
+        env: { ...common, CHAOS_AMQP_URL: proxyOf(name).url(o.amqpUrl), CHAOS_GROUP: g.name, CHAOS_INSTANCE: name },
         runDir,
         onLine: consumerLine(g.name),
         onCrash,
       });
     }
+    /** @type {Record<string, unknown>} */
     const producerStats = {};
     const producers = [];
     for (let i = 1; i <= o.producers; i++) {
@@ -203,8 +250,8 @@ CREATE INDEX ON chaos.effects (grp, key, key_seq);`);
         }),
       );
     }
-    await Promise.all(PROCESS_TARGETS.map((n) => roles[n].start()));
-    await Promise.all(PROCESS_TARGETS.map((n) => roles[n].waitReady(60_000)));
+    await Promise.all(PROCESS_TARGETS.map((n) => roleOf(n).start()));
+    await Promise.all(PROCESS_TARGETS.map((n) => roleOf(n).waitReady(60_000)));
     tap = new Tap(amqp, tapQueue);
     await tap.start();
     log('relays and consumers ready');
@@ -215,11 +262,16 @@ CREATE INDEX ON chaos.effects (grp, key, key_seq);`);
     writeFileSync(join(runDir, 'schedule.json'), JSON.stringify(schedule, null, 2));
     for (const p of producers) p.start();
     await Promise.all(producers.map((p) => p.waitReady(30_000)));
+    /** @param {Promise<unknown>} promise */
     const track = (promise) => {
       pending.add(promise);
       promise.finally(() => pending.delete(promise)).catch(() => {});
       return promise;
     };
+    /**
+     * @param {number | undefined} ms
+     * @param {() => unknown} fn
+     */
     const later = (ms, fn) => {
       const t = setTimeout(() => {
         timers.delete(t);
@@ -227,10 +279,11 @@ CREATE INDEX ON chaos.effects (grp, key, key_seq);`);
       }, ms);
       timers.add(t);
     };
+    /** @param {FaultEvent} ev */
     const execute = async (ev) => {
       switch (ev.kind) {
         case 'kill': {
-          const role = roles[ev.target];
+          const role = roleOf(ev.target);
           if (!(await role.kill())) {
             faults.skipped += 1;
             return;
@@ -243,10 +296,10 @@ CREATE INDEX ON chaos.effects (grp, key, key_seq);`);
         }
         case 'cut':
           faults.cut += 1;
-          proxies[ev.target].cut();
+          proxyOf(ev.target).cut();
           return;
         case 'stall': {
-          const proxy = proxies[ev.target];
+          const proxy = proxyOf(ev.target);
           if (proxy.stalled) {
             faults.skipped += 1;
             return;
@@ -257,19 +310,22 @@ CREATE INDEX ON chaos.effects (grp, key, key_seq);`);
           return;
         }
         case 'pg-terminate': {
-          const names = {
+          /** @type {Record<string, string[]>} */
+          const applicationNames = {
             'relay-pool': ['txbox-outbox-relay'],
             'relay-listener': ['txbox-outbox-listener'],
-            'inbox-a': [`txbox-inbox ${groups[0].name}`],
-            'inbox-b': [`txbox-inbox ${groups[1].name}`],
-          }[ev.target];
+            'inbox-a': [`txbox-inbox ${groupA.name}`],
+            'inbox-b': [`txbox-inbox ${groupB.name}`],
+          };
+          const names = applicationNames[ev.target ?? ''];
+          if (!admin) throw new Error('the admin pool is not open');
           const { rows } = await admin.query(
             `SELECT count(pg_terminate_backend(pid))::int AS n FROM pg_stat_activity
              WHERE datname = $1 AND application_name = ANY($2) AND pid <> pg_backend_pid()`,
             [database, names],
           );
           faults['pg-terminate'] += 1;
-          faults['pg-backends-terminated'] += rows[0].n;
+          faults['pg-backends-terminated'] += rows[0]?.n ?? 0;
           return;
         }
         case 'broker-restart': {
@@ -278,13 +334,14 @@ CREATE INDEX ON chaos.effects (grp, key, key_seq);`);
           log(`RabbitMQ stop_app (down for ${ev.durationMs} ms)`);
           await stopBrokerApp();
           faults['broker-restart'] += 1;
-          await sleep(ev.durationMs);
+          await sleep(ev.durationMs ?? 0);
           await startBrokerApp();
           log('RabbitMQ start_app done, broker back');
           return;
         }
         case 'raw-poison': {
           const variants = rawPoisonVariants();
+          if (!amqp) throw new Error('the broker connection is not open');
           await publishRaw(amqp, exchange, variants);
           for (const v of variants)
             rawExpected.push({ chaosId: v.chaosId, messageId: v.messageId, reason: v.reason, name: v.name });
@@ -306,11 +363,12 @@ CREATE INDEX ON chaos.effects (grp, key, key_seq);`);
     }
     const progress = setInterval(async () => {
       try {
+        if (!chaosPool || !tap) return;
         const { rows } = await chaosPool.query(
           `SELECT (SELECT count(*) FROM chaos.ledger)::int AS committed, (SELECT count(*) FROM chaos.effects)::int AS effects,
              (SELECT count(*) FROM txbox.outbox WHERE published_at IS NULL)::int AS outbox`,
         );
-        const up = PROCESS_TARGETS.filter((n) => roles[n].isUp).length;
+        const up = PROCESS_TARGETS.filter((n) => roleOf(n).isUp).length;
         log(
           `progress: committed ${rows[0].committed}, effects ${rows[0].effects}, outbox ${rows[0].outbox}, processes up ${up}/5, tap ${tap.records.length}, faults ${JSON.stringify(faults)}`,
         );
@@ -330,8 +388,17 @@ CREATE INDEX ON chaos.effects (grp, key, key_seq);`);
     await Promise.allSettled([...pending]);
     for (const p of Object.values(proxies)) p.resume();
     await ensureBrokerRunning(log);
-    for (const n of PROCESS_TARGETS) if (!roles[n].isUp) roles[n].start().catch(() => {});
-    await Promise.all(PROCESS_TARGETS.map((n) => roles[n].waitReady(60_000).catch((e) => log(e.message))));
+    for (const n of PROCESS_TARGETS) {
+      const role = roleOf(n);
+      if (!role.isUp) role.start().catch(() => {});
+    }
+    await Promise.all(
+      PROCESS_TARGETS.map((n) =>
+        roleOf(n)
+          .waitReady(60_000)
+          .catch((e) => log(e.message)),
+      ),
+    );
     log(`settling (at most ${o.settleTimeoutMs / 1000}s)`);
     const settleStart = Date.now();
     const { rows: expectRows } = await chaosPool.query(
@@ -380,14 +447,18 @@ CREATE INDEX ON chaos.effects (grp, key, key_seq);`);
     }
 
     // --- stop everything gracefully, then look ------------------------------------------------
-    const stops = await Promise.all(PROCESS_TARGETS.map(async (n) => [n, await roles[n].stop(20_000)]));
+    const stops = await Promise.all(
+      PROCESS_TARGETS.map(async (n) => /** @type {const} */ ([n, await roleOf(n).stop(20_000)])),
+    );
     for (const [n, exit] of stops) if (exit.signal === 'SIGKILL') log(`${n} did not stop within 20 s (SIGKILLed)`);
     await tap.drain(amqp, tapQueue);
     await tap.stop();
     const leftoverDepths = await queueDepths(amqp, workQueues);
     const deadLetters = new Map();
-    for (const [i, g] of groups.entries())
-      deadLetters.set(g.name, await readDeadLetters(amqp, topologies[i].deadLetterQueue));
+    for (const [i, g] of groups.entries()) {
+      const topology = topologies[i];
+      if (topology) deadLetters.set(g.name, await readDeadLetters(amqp, topology.deadLetterQueue));
+    }
     const { rows: ledger } = await chaosPool.query('SELECT id::text, kind, key, key_seq, expect FROM chaos.ledger');
     const { rows: effects } = await chaosPool.query(
       'SELECT applied_seq::text, grp, message_id::text, key, key_seq, prev_max, instance, attempt FROM chaos.effects',
@@ -416,28 +487,30 @@ CREATE INDEX ON chaos.effects (grp, key, key_seq);`);
     });
     if (!settled) checked.violations.unshift(`the system did not settle within ${o.settleTimeoutMs / 1000}s`);
     checked.ok = checked.violations.length === 0;
+    const { ok, ...verdict } = checked;
     result = {
       seed,
-      ok: checked.ok,
+      ok,
       durationMs: o.durationMs,
       settled,
       faults,
       producers: producerStats,
-      restarts: Object.fromEntries(PROCESS_TARGETS.map((n) => [n, roles[n].restarts])),
-      ...checked,
+      restarts: Object.fromEntries(PROCESS_TARGETS.map((n) => [n, roleOf(n).restarts])),
+      ...verdict,
       boundaryResults: boundary,
       runDir,
     };
     writeFileSync(join(runDir, 'report.json'), JSON.stringify(result, null, 2));
     return result;
   } catch (error) {
-    log(`run aborted: ${error.stack ?? error}`);
+    const stack = error instanceof Error ? error.stack : undefined;
+    log(`run aborted: ${stack ?? error}`);
     result = {
       seed,
       ok: false,
-      aborted: String(error.stack ?? error),
+      aborted: String(stack ?? error),
       faults,
-      violations: [`run aborted: ${error.message}`],
+      violations: [`run aborted: ${error instanceof Error ? error.message : String(error)}`],
       findings: [],
       runDir,
     };
@@ -480,8 +553,13 @@ CREATE INDEX ON chaos.effects (grp, key, key_seq);`);
   }
 }
 
-/** Runs workers/boundary.mjs and collects its results; a case that never reports is a hang. */
+/**
+ * Runs workers/boundary.mjs and collects its results; a case that never reports is a hang.
+ * @param {{ chaosDbUrl: string, amqpUrl: string, exchange: string, runDir: string }} where
+ * @returns {Promise<BoundaryResult[]>}
+ */
 async function runBoundary({ chaosDbUrl, amqpUrl, exchange, runDir }) {
+  /** @type {BoundaryResult[]} */
   const results = [];
   const role = new Role({
     name: 'boundary',
@@ -498,7 +576,9 @@ async function runBoundary({ chaosDbUrl, amqpUrl, exchange, runDir }) {
     },
   });
   role.autoRestart = false;
-  let done;
+  /** @type {() => void} */
+  let done = () => {};
+  /** @type {Promise<void>} */
   const finished = new Promise((resolve) => {
     done = resolve;
   });
@@ -518,6 +598,11 @@ async function runBoundary({ chaosDbUrl, amqpUrl, exchange, runDir }) {
 }
 
 /** Backends of the chaos database (with their locks and waits) and the outbox's pending rows. */
+/**
+ * @param {pg.Pool} admin
+ * @param {pg.Pool} chaosPool
+ * @param {string} database
+ */
 async function collectDiagnostics(admin, chaosPool, database) {
   const { rows: backends } = await admin.query(
     `SELECT a.pid, a.application_name, a.state, a.wait_event_type, a.wait_event,
@@ -538,6 +623,10 @@ async function collectDiagnostics(admin, chaosPool, database) {
   return { backends, outbox };
 }
 
+/**
+ * @param {pg.Pool} admin
+ * @param {string} database
+ */
 async function dropDatabase(admin, database) {
   await admin.query(
     'SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()',
@@ -546,12 +635,20 @@ async function dropDatabase(admin, database) {
   await admin.query(`DROP DATABASE IF EXISTS ${database}`);
 }
 
+/** @param {import('@txbox/inbox').GroupTopology} t */
 function queuesOf(t) {
   return [t.queue, t.deadLetterQueue, ...t.delayQueues.map((d) => d.name)];
 }
 
-/** Runs fn on a fresh channel of the orchestrator's own (direct, reconnecting) connection. */
+/**
+ * Runs fn on a fresh channel of the orchestrator's own (direct, reconnecting) connection.
+ * @template T
+ * @param {AmqpConnection} amqp
+ * @param {(ch: Channel) => Promise<T>} fn
+ * @returns {Promise<T>}
+ */
 async function withChannel(amqp, fn, timeoutMs = 60_000) {
+  /** @type {NodeJS.Timeout | undefined} */
   let timer;
   const work = (async () => {
     const model = await amqp.channelModel();
@@ -563,6 +660,7 @@ async function withChannel(amqp, fn, timeoutMs = 60_000) {
       await ch.close().catch(() => {});
     }
   })();
+  /** @type {Promise<never>} */
   const timeout = new Promise((_, reject) => {
     timer = setTimeout(() => reject(new Error(`broker operation timed out after ${timeoutMs} ms`)), timeoutMs);
   });
@@ -573,7 +671,13 @@ async function withChannel(amqp, fn, timeoutMs = 60_000) {
   }
 }
 
+/**
+ * Message count per queue; -1 where it could not be read.
+ * @param {AmqpConnection} amqp
+ * @param {readonly string[]} queues
+ */
 async function queueDepths(amqp, queues) {
+  /** @type {Record<string, number>} */
   const depths = {};
   for (const q of queues) {
     try {
@@ -585,9 +689,14 @@ async function queueDepths(amqp, queues) {
   return depths;
 }
 
-/** Reads a dead-letter queue without consuming it (the channel closes with everything unacked). */
+/**
+ * Reads a dead-letter queue without consuming it (the channel closes with everything unacked).
+ * @param {AmqpConnection} amqp
+ * @param {string} queue
+ */
 async function readDeadLetters(amqp, queue) {
   return withChannel(amqp, async (ch) => {
+    /** @type {import('./checker.mjs').DeadLetterEntry[]} */
     const out = [];
     for (;;) {
       const m = await ch.get(queue, { noAck: false });
@@ -610,7 +719,12 @@ async function readDeadLetters(amqp, queue) {
   });
 }
 
-/** Publishes malformed deliveries with confirms, waiting for the broker if it is down. */
+/**
+ * Publishes malformed deliveries with confirms, waiting for the broker if it is down.
+ * @param {AmqpConnection} amqp
+ * @param {string} exchange
+ * @param {readonly import('./raw-poison.mjs').RawPoison[]} variants
+ */
 async function publishRaw(amqp, exchange, variants) {
   for (let attempt = 1; ; attempt++) {
     try {
@@ -631,11 +745,17 @@ async function publishRaw(amqp, exchange, variants) {
 
 /** A consumer of the tap queue (bound to everything): the order the broker received publications in. */
 class Tap {
+  /**
+   * @param {AmqpConnection} amqp
+   * @param {string} queue
+   */
   constructor(amqp, queue) {
     this.amqp = amqp;
     this.queue = queue;
+    /** @type {{ id: string | undefined, key: string | undefined, redelivered: boolean }[]} */
     this.records = [];
     this.stopped = false;
+    /** @type {Channel | undefined} */
     this.channel = undefined;
   }
 
@@ -671,7 +791,11 @@ class Tap {
     }
   }
 
-  /** Waits until the tap queue is empty (everything published has been seen). */
+  /**
+   * Waits until the tap queue is empty (everything published has been seen).
+   * @param {AmqpConnection} amqp
+   * @param {string} queue
+   */
   async drain(amqp, queue, timeoutMs = 30_000) {
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {

@@ -1,10 +1,26 @@
+// @ts-check
 // Deliveries that no txbox producer would send, published straight to the exchange with a
 // routing key the groups are bound to: bodies that are not JSON, missing or garbled properties
 // and headers, unknown types and versions, wrong shapes. Each must end in every group's
 // dead-letter queue with the expected reason. x-chaos-id identifies each (some have no message-id).
 import { randomUUID } from 'node:crypto';
 
+/**
+ * @typedef {object} RawDelivery
+ * @property {string} routingKey
+ * @property {Buffer} content
+ * @property {{ messageId?: string, type?: string, contentType: string, persistent: boolean,
+ *   headers: Record<string, unknown> }} properties
+ */
+
+/** @typedef {RawDelivery & { name: string, reason: string, chaosId: string, messageId: string | null }} RawPoison */
+
+/** @returns {RawPoison[]} */
 export function rawPoisonVariants() {
+  /**
+   * @param {Partial<RawDelivery>} [over]
+   * @returns {RawDelivery}
+   */
   const good = (over = {}) => ({
     routingKey: 'chaos.event',
     content: Buffer.from(JSON.stringify({ producer: 'raw', n: 0, pad: '' })),
@@ -17,11 +33,13 @@ export function rawPoisonVariants() {
     },
     ...over,
   });
+  /** @param {Record<string, unknown>} headers */
   const withHeaders = (headers) => {
     const v = good();
     v.properties.headers = { ...v.properties.headers, ...headers };
     return v;
   };
+  /** @type {[name: string, reason: string, delivery: RawDelivery][]} */
   const variants = [
     ['body not JSON', 'malformed', good({ content: Buffer.from('not json {') })],
     ['empty body', 'malformed', good({ content: Buffer.alloc(0) })],

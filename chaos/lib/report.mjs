@@ -1,8 +1,31 @@
+// @ts-check
 // The checker report, as printed at the end of a run.
+
+/**
+ * What a run returns (and writes to report.json): the checker's verdict and report with the run's
+ * context, or, when the run aborted, the reason and no report.
+ * @typedef {object} ChaosRunResult
+ * @property {number} seed
+ * @property {boolean} ok
+ * @property {string} [aborted] why the run stopped before the checker ran
+ * @property {Record<string, number>} faults
+ * @property {Record<string, number>} [restarts]
+ * @property {boolean} [settled]
+ * @property {string[]} [violations]
+ * @property {string[]} [findings]
+ * @property {ReturnType<typeof import('./checker.mjs').check>['report']} [report]
+ * @property {number} [durationMs]
+ * @property {Record<string, unknown>} [producers] each producer's DONE statistics
+ * @property {import('./checker.mjs').BoundaryResult[]} [boundaryResults]
+ * @property {string} runDir
+ */
+
+/** @param {ChaosRunResult} r */
 export function formatReport(r) {
+  /** @type {string[]} */
   const lines = [];
   lines.push('', `=== txbox chaos report — seed ${r.seed} — ${r.ok ? 'PASS' : 'FAIL'} ===`);
-  if (r.aborted) {
+  if (r.aborted || !r.report) {
     lines.push(`run aborted: ${r.aborted}`);
   } else {
     const rep = r.report;
@@ -15,7 +38,7 @@ export function formatReport(r) {
         .join(' ')}`,
     );
     lines.push(
-      `restarts: ${Object.entries(r.restarts)
+      `restarts: ${Object.entries(r.restarts ?? {})
         .map(([k, v]) => `${k}=${v}`)
         .join(' ')}; settled: ${r.settled}`,
     );

@@ -1,5 +1,7 @@
+// @ts-check
 // A small seeded PRNG (mulberry32): the fault schedule and each producer's workload are pure
 // functions of the seed, so a run is reproducible with --seed.
+/** @param {number} seed */
 export function rng(seed) {
   let a = seed >>> 0;
   const next = () => {
@@ -12,8 +14,14 @@ export function rng(seed) {
   return {
     next,
     /** Integer in [min, max]. */
-    int: (min, max) => min + Math.floor(next() * (max - min + 1)),
-    pick: (items) => items[Math.floor(next() * items.length)],
-    chance: (p) => next() < p,
+    int: (/** @type {number} */ min, /** @type {number} */ max) => min + Math.floor(next() * (max - min + 1)),
+    /**
+     * One of `items` (not empty).
+     * @template T
+     * @param {readonly T[]} items
+     * @returns {T}
+     */
+    pick: (items) => /** @type {T} */ (items[Math.floor(next() * items.length)]),
+    chance: (/** @type {number} */ p) => next() < p,
   };
 }

@@ -1,3 +1,4 @@
+// @ts-check
 // The fault schedule: a pure function of (seed, duration), printed at the start of a run so a
 // failure can be replayed with --seed. Timings of the system under test are not reproducible;
 // the schedule, the workload content and the targets are.
@@ -7,11 +8,22 @@ export const PROCESS_TARGETS = ['relay1', 'relay2', 'consumerA1', 'consumerA2', 
 export const PG_TARGETS = ['relay-pool', 'relay-listener', 'inbox-a', 'inbox-b'];
 
 /**
- * @returns {{ at: number, kind: string, target?: string, durationMs?: number }[]} sorted by `at` (ms
- *   after the workload starts)
+ * @typedef {object} FaultEvent
+ * @property {number} at ms after the workload starts
+ * @property {'kill' | 'cut' | 'stall' | 'pg-terminate' | 'broker-restart' | 'raw-poison'} kind
+ * @property {string} [target]
+ * @property {number} [durationMs]
+ */
+
+/**
+ * @param {number} seed
+ * @param {number} durationMs
+ * @param {{ brokerRestart?: boolean, meanGapMs?: number }} [options]
+ * @returns {FaultEvent[]} sorted by `at`
  */
 export function buildSchedule(seed, durationMs, { brokerRestart = true, meanGapMs = 1600 } = {}) {
   const random = rng(seed ^ 0x5eed);
+  /** @type {FaultEvent[]} */
   const events = [];
   const end = durationMs - 1000;
   for (let at = 1500 + random.int(0, 1000); at < end; at += random.int(meanGapMs / 2, (meanGapMs * 3) / 2)) {
@@ -35,6 +47,7 @@ export function buildSchedule(seed, durationMs, { brokerRestart = true, meanGapM
   return events.sort((a, b) => a.at - b.at);
 }
 
+/** @param {readonly FaultEvent[]} events */
 export function formatSchedule(events) {
   return events
     .map((e) => {

@@ -53,10 +53,26 @@ afterAll(async () => {
   if (brokerIsLocal()) execFileSync('rabbitmqctl', ['start_app'], { stdio: 'ignore', timeout: 120_000 });
 }, 200_000);
 
+// The broker restart is part of what this test promises; without rabbitmqctl it cannot happen, so
+// the run fails rather than passing without it, unless CHAOS_NO_BROKER_RESTART=1 says so (and the
+// test's title then says so too).
+const SKIP_BROKER_RESTART = process.env.CHAOS_NO_BROKER_RESTART === '1';
+const FAULTS = SKIP_BROKER_RESTART
+  ? 'kills, cuts, stalls, backend terminations and poison (broker restart skipped: CHAOS_NO_BROKER_RESTART=1)'
+  : 'kills, cuts, stalls, backend terminations, a broker restart and poison';
+
 describe('chaos (30 s)', () => {
-  it(`keeps every guarantee under kills, cuts, stalls, backend terminations, a broker restart and poison (seed ${SEED})`, async () => {
+  it(`keeps every guarantee under ${FAULTS} (seed ${SEED})`, async () => {
     const args = [RUN, '--seed', String(SEED), '--duration', String(DURATION_S), '--settle-timeout', String(SETTLE_S)];
-    if (!brokerIsLocal()) args.push('--no-broker-restart');
+    if (SKIP_BROKER_RESTART) {
+      args.push('--no-broker-restart');
+    } else if (!brokerIsLocal()) {
+      throw new Error(
+        `the chaos run restarts the broker with rabbitmqctl, but the broker at ${new URL(testAmqpUrl()).host} ` +
+          'is not a local one that `rabbitmqctl await_startup` reaches. Install rabbitmqctl next to the local ' +
+          'broker (and point TXBOX_TEST_AMQP_URL at it), or run without the restart: CHAOS_NO_BROKER_RESTART=1.',
+      );
+    }
     const output: string[] = [];
     child = spawn(process.execPath, args, {
       env: { ...process.env, TXBOX_TEST_DATABASE_URL: testDatabaseUrl(), TXBOX_TEST_AMQP_URL: testAmqpUrl() },

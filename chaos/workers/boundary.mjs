@@ -1,3 +1,4 @@
+// @ts-check
 // Bad input at the API boundary, in a process of its own (a hang must not take the orchestrator
 // down with it): malformed configuration, oversized and non-JSON payloads, bad message options,
 // and lifecycle calls against unreachable or refusing services. Every case must end in a typed
@@ -10,30 +11,61 @@ import { createOutbox, createRelay } from '@txbox/outbox';
 import pg from 'pg';
 import { z } from 'zod';
 import { ChaosEvent } from '../lib/contracts.mjs';
-import { required } from './common.mjs';
+import { requiredEnv } from './common.mjs';
 
-const databaseUrl = required('CHAOS_DATABASE_URL');
-const amqpUrl = required('CHAOS_AMQP_URL');
-const exchange = required('CHAOS_EXCHANGE');
+const databaseUrl = requiredEnv('CHAOS_DATABASE_URL');
+const amqpUrl = requiredEnv('CHAOS_AMQP_URL');
+const exchange = requiredEnv('CHAOS_EXCHANGE');
 const SECRET = 's3cr3t-pw';
 const amqpHost = new URL(amqpUrl);
 
+/** @param {Record<string, unknown>} result */
 const emit = (result) => process.stdout.write(`RESULT ${JSON.stringify(result)}\n`);
-const timeout = (ms, what) =>
-  new Promise((_, reject) => setTimeout(() => reject(Object.assign(new Error(`${what}`), { hang: true })), ms).unref());
 
+/** Rejects a case that neither resolved nor threw in time. */
+class Hang extends Error {}
+
+/**
+ * @param {number} ms
+ * @param {string} what
+ * @returns {Promise<never>}
+ */
+const timeout = (ms, what) => new Promise((_, reject) => setTimeout(() => reject(new Hang(what)), ms).unref());
+
+/**
+ * The inputs here are wrong on purpose (the cases check what the runtime does with them), so the
+ * type checker is told, case by case and by name, to take them as what the API declares.
+ * @template T
+ * @param {unknown} value
+ * @returns {T}
+ */
+const badInput = (value) => /** @type {T} */ (value);
+
+/**
+ * @param {unknown} error
+ * @returns {{ typed: boolean, name?: string, code?: unknown, message: string }}
+ */
 function describeError(error) {
   if (isTxboxError(error)) return { typed: true, code: error.code, message: error.message };
-  return { typed: false, name: error?.constructor?.name, code: error?.code, message: String(error?.message ?? error) };
+  const e = /** @type {{ constructor?: { name?: string }, code?: unknown, message?: unknown } | null | undefined} */ (
+    error
+  );
+  return { typed: false, name: e?.constructor?.name, code: e?.code, message: String(e?.message ?? error) };
 }
 
-/** A case passes when fn rejects/throws a TxboxError with code `expect` (and leaks no secret). */
+/**
+ * A case passes when fn rejects/throws a TxboxError with code `expect` (and leaks no secret).
+ * @param {string} area
+ * @param {string} name
+ * @param {string | null} expect
+ * @param {() => unknown} fn
+ */
 async function expectCode(area, name, expect, fn, ms = 5000) {
   try {
     await Promise.race([Promise.resolve().then(fn), timeout(ms, `no answer within ${ms} ms`)]);
     emit({ area, name, ok: false, expect, got: 'no error (accepted)' });
   } catch (error) {
-    if (error?.hang) return emit({ area, name, ok: false, expect, got: `HANG: ${error.message}` });
+    if (error instanceof Hang) return emit({ area, name, ok: false, expect, got: `HANG: ${error.message}` });
     const got = describeError(error);
     const leaked = got.message.includes(SECRET);
     const ok = got.typed && got.code === expect && !leaked;
@@ -41,13 +73,19 @@ async function expectCode(area, name, expect, fn, ms = 5000) {
   }
 }
 
-/** A case passes when fn settles (resolves, or rejects with a typed error) within ms. */
+/**
+ * A case passes when fn settles (resolves, or rejects with a typed error) within ms.
+ * @param {string} area
+ * @param {string} name
+ * @param {() => unknown} fn
+ * @param {number} ms
+ */
 async function expectSettles(area, name, fn, ms) {
   try {
     const value = await Promise.race([Promise.resolve().then(fn), timeout(ms, `did not settle within ${ms} ms`)]);
     emit({ area, name, ok: true, expect: `settles within ${ms} ms`, got: value ?? 'resolved' });
   } catch (error) {
-    if (error?.hang)
+    if (error instanceof Hang)
       return emit({ area, name, ok: false, expect: `settles within ${ms} ms`, got: `HANG: ${error.message}` });
     const got = describeError(error);
     emit({ area, name, ok: got.typed, expect: `settles within ${ms} ms with a typed error`, got });
@@ -60,6 +98,7 @@ const Anything = defineMessage({ type: 'chaos.boundary-any', version: 1, schema:
 const handler = defineHandler(Probe, () => {});
 
 // --- configuration: relay -------------------------------------------------------------------
+/** @type {[name: string, options: unknown, code: string][]} */
 const relayCases = [
   ['options missing', undefined, 'CONFIGURATION_INVALID'],
   ['database not a URL', { ...base, database: 'mysql://root@127.0.0.1/x' }, 'CONFIGURATION_INVALID'],
@@ -89,10 +128,11 @@ const relayCases = [
   ['onUnroutable unknown', { ...base, onUnroutable: 'ignore' }, 'CONFIGURATION_INVALID'],
 ];
 for (const [name, options, code] of relayCases)
-  await expectCode('config:relay', name, code, () => createRelay(options));
+  await expectCode('config:relay', name, code, () => createRelay(badInput(options)));
 
 // --- configuration: consumer ----------------------------------------------------------------
 const consumerBase = { ...base, group: 'chaos_boundary', exchange, handlers: [handler] };
+/** @type {[name: string, options: unknown, code: string][]} */
 const consumerCases = [
   ['options missing', undefined, 'CONFIGURATION_INVALID'],
   ['group with a space', { ...consumerBase, group: 'bad group' }, 'CONFIGURATION_INVALID'],
@@ -127,10 +167,11 @@ const consumerCases = [
   ['dataSource not a DataSource', { ...consumerBase, dataSource: {} }, 'CONFIGURATION_INVALID'],
 ];
 for (const [name, options, code] of consumerCases) {
-  await expectCode('config:consumer', name, code, () => createConsumer(options));
+  await expectCode('config:consumer', name, code, () => createConsumer(badInput(options)));
 }
 
 // --- configuration: writer and contracts ----------------------------------------------------
+/** @type {[name: string, options: unknown, code: string][]} */
 const writerCases = [
   ['contracts missing', {}, 'CONFIGURATION_INVALID'],
   ['maxPayloadBytes negative', { contracts: [Probe], maxPayloadBytes: -1 }, 'CONFIGURATION_INVALID'],
@@ -146,7 +187,8 @@ const writerCases = [
   ['exchange amq. prefix', { contracts: [Probe], exchange: 'amq.direct' }, 'IDENTIFIER_INVALID'],
 ];
 for (const [name, options, code] of writerCases)
-  await expectCode('config:writer', name, code, () => createOutbox(options));
+  await expectCode('config:writer', name, code, () => createOutbox(badInput(options)));
+/** @type {[name: string, input: unknown][]} */
 const contractCases = [
   ['type with a space', { type: 'bad type', version: 1, schema: z.object({}) }],
   ['version 0', { type: 'chaos.x', version: 0, schema: z.object({}) }],
@@ -154,18 +196,20 @@ const contractCases = [
   ['schema not zod', { type: 'chaos.x', version: 1, schema: {} }],
 ];
 for (const [name, input] of contractCases) {
-  await expectCode('config:contract', name, 'CONFIGURATION_INVALID', () => defineMessage(input));
+  await expectCode('config:contract', name, 'CONFIGURATION_INVALID', () => defineMessage(badInput(input)));
 }
 
 // --- writer: payloads and message options, in a real transaction ---------------------------
 const pool = new pg.Pool({ connectionString: databaseUrl, max: 2, application_name: 'chaos-boundary' });
 pool.on('error', () => {});
 const writer = createOutbox({ contracts: [Probe, Anything, ChaosEvent], exchange, maxPayloadBytes: 1024 });
+/** @type {Record<string, unknown>} */
 const circular = {};
 circular.self = circular;
+/** @type {[name: string, message: unknown, code: string | null][]} */
 const addCases = [
   ['payload over maxPayloadBytes', Probe.create({ s: 'x'.repeat(2000) }), 'PAYLOAD_TOO_LARGE'],
-  ['payload failing its contract', Probe.create({ s: 42 }), 'PAYLOAD_INVALID'],
+  ['payload failing its contract', Probe.create({ s: badInput(42) }), 'PAYLOAD_INVALID'],
   ['payload BigInt (not JSON)', Anything.create({ n: 10n }), 'MESSAGE_INVALID'],
   ['payload circular (not JSON)', Anything.create(circular), 'MESSAGE_INVALID'],
   ['payload a function (not JSON)', Anything.create(() => 1), 'MESSAGE_INVALID'],
@@ -173,13 +217,13 @@ const addCases = [
   ['payload lone surrogate (jsonb rejects it)', Probe.create({ s: '\ud800' }), 'MESSAGE_INVALID'],
   ['key empty', Probe.create({ s: 'a' }, { key: '' }), 'MESSAGE_INVALID'],
   ['key 600 characters', Probe.create({ s: 'a' }, { key: 'k'.repeat(600) }), 'MESSAGE_INVALID'],
-  ['key a number', Probe.create({ s: 'a' }, { key: 42 }), 'MESSAGE_INVALID'],
+  ['key a number', Probe.create({ s: 'a' }, { key: badInput(42) }), 'MESSAGE_INVALID'],
   ['delayMs negative', Probe.create({ s: 'a' }, { delayMs: -1 }), 'MESSAGE_INVALID'],
   ['delayMs NaN', Probe.create({ s: 'a' }, { delayMs: Number.NaN }), 'MESSAGE_INVALID'],
   ['delayMs absurd', Probe.create({ s: 'a' }, { delayMs: 1e15 }), 'MESSAGE_INVALID'],
   ['id not a UUID', Probe.create({ s: 'a' }, { id: 'not-a-uuid' }), 'MESSAGE_INVALID'],
   ['header reserved', Probe.create({ s: 'a' }, { headers: { 'x-txbox-key': 'k' } }), 'MESSAGE_INVALID'],
-  ['header value a number', Probe.create({ s: 'a' }, { headers: { a: 1 } }), 'MESSAGE_INVALID'],
+  ['header value a number', Probe.create({ s: 'a' }, { headers: { a: badInput(1) } }), 'MESSAGE_INVALID'],
   ['routingKey 300 bytes', Probe.create({ s: 'a' }, { routingKey: 'r'.repeat(300) }), 'IDENTIFIER_INVALID'],
   ['correlationId 2000 characters', Probe.create({ s: 'a' }, { correlationId: 'c'.repeat(2000) }), 'MESSAGE_INVALID'],
   ['contract not registered', ChaosEvent.create({ producer: 'b', n: 1, pad: '' }, {}), null],
@@ -191,7 +235,7 @@ for (const [name, message, code] of addCases) {
   const client = await pool.connect();
   try {
     await client.query('BEGIN');
-    await expectCode('writer:add', name, code, () => writer.add(client, message));
+    await expectCode('writer:add', name, code, () => writer.add(client, badInput(message)));
     // A refusal must leave the caller's transaction usable (nothing sent, nothing aborted).
     const usable = await client.query('SELECT 1').then(
       () => true,

@@ -1,20 +1,21 @@
-// Shared bits of the chaos worker processes: env parsing and a logger that keeps warnings
-// (with their fields) on stderr, where the orchestrator writes them to the run's log files.
-export function required(name) {
-  const value = process.env[name];
-  if (!value) {
-    process.stderr.write(`missing env ${name}\n`);
-    process.exit(2);
-  }
-  return value;
-}
+// @ts-check
+// Shared bits of the chaos worker processes: the child side of the child-process protocol (env
+// parsing, READY), and a logger that keeps warnings (with their fields) on stderr, where the
+// orchestrator writes them to the run's log files.
+export { announceReady, numberEnv, requiredEnv } from '../../test-support/child-process.mjs';
 
-export const number = (name, fallback) => (process.env[name] ? Number(process.env[name]) : fallback);
-
+/** @param {number} ms */
 export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 const stamp = () => new Date().toISOString().slice(11, 23);
 
+/** @typedef {Record<string, unknown>} LogFields */
+
+/**
+ * A txbox logger writing to stderr (debug dropped); `onWarn` sees each warning first.
+ * @param {(msg: string, fields: LogFields) => void} [onWarn]
+ * @returns {import('@txbox/core').TxboxLogger}
+ */
 export function stderrLogger(onWarn = () => {}) {
   return {
     debug() {},
@@ -28,11 +29,14 @@ export function stderrLogger(onWarn = () => {}) {
 }
 
 /** Any crash of a worker is a finding: print it where the orchestrator keeps it, then die. */
+/** @param {string} name */
 export function reportCrashes(name) {
-  for (const event of ['uncaughtException', 'unhandledRejection']) {
-    process.on(event, (error) => {
-      process.stderr.write(`${stamp()} CRASH ${name} ${event}: ${error?.stack ?? String(error)}\n`);
-      process.stdout.write(`CRASH ${event} ${JSON.stringify(String(error?.message ?? error))}\n`);
+  for (const event of /** @type {const} */ (['uncaughtException', 'unhandledRejection'])) {
+    process.on(event, (/** @type {unknown} */ error) => {
+      const stack = error instanceof Error ? error.stack : undefined;
+      const message = error instanceof Error ? error.message : String(error);
+      process.stderr.write(`${stamp()} CRASH ${name} ${event}: ${stack ?? String(error)}\n`);
+      process.stdout.write(`CRASH ${event} ${JSON.stringify(message)}\n`);
       process.exit(70);
     });
   }

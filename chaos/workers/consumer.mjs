@@ -1,3 +1,4 @@
+// @ts-check
 // One inbox consumer instance in its own process (the orchestrator SIGKILLs and restarts it).
 //   CHAOS_DATABASE_URL, CHAOS_AMQP_URL (through the role's TCP proxy), CHAOS_EXCHANGE,
 //   CHAOS_GROUP, CHAOS_INSTANCE
@@ -9,10 +10,10 @@
 import diagnosticsChannel from 'node:diagnostics_channel';
 import { createConsumer, defineHandler, INBOX_CHANNELS, NonRetryableError } from '@txbox/inbox';
 import { ChaosChecked, ChaosEvent, ChaosPoison, ChaosVersioned, CONSUMER_RETRY_DELAYS_MS } from '../lib/contracts.mjs';
-import { number, reportCrashes, required, sleep, stderrLogger } from './common.mjs';
+import { announceReady, numberEnv, reportCrashes, requiredEnv, sleep, stderrLogger } from './common.mjs';
 
-const group = required('CHAOS_GROUP');
-const instance = required('CHAOS_INSTANCE');
+const group = requiredEnv('CHAOS_GROUP');
+const instance = requiredEnv('CHAOS_INSTANCE');
 reportCrashes(instance);
 
 const INSERT_EFFECT = `INSERT INTO chaos.effects (grp, message_id, key, key_seq, prev_max, instance, attempt)
@@ -21,6 +22,7 @@ SELECT $1, x.id, $3, l.key_seq,
   $4, $5
 FROM (SELECT $2::uuid AS id) x LEFT JOIN chaos.ledger l ON l.id = x.id`;
 
+/** @param {import('@txbox/inbox').HandlerContext} ctx */
 async function applyEffect(ctx) {
   // A little work inside the transaction widens the windows the faults can hit.
   if (Math.random() < 0.3) await sleep(Math.floor(Math.random() * 4));
@@ -29,7 +31,8 @@ async function applyEffect(ctx) {
 
 // Ids that had a failed attempt in this instance (retried through a delay queue, or left
 // unsettled): the checker uses them to explain a key's reordering.
-diagnosticsChannel.subscribe(INBOX_CHANNELS.retried, (e) => {
+diagnosticsChannel.subscribe(INBOX_CHANNELS.retried, (message) => {
+  const e = /** @type {import('@txbox/inbox').InboxMessageEvent} */ (message);
   process.stdout.write(`RETRIED ${e.id} ${e.attempt}\n`);
 });
 const logger = stderrLogger((msg, fields) => {
@@ -38,11 +41,11 @@ const logger = stderrLogger((msg, fields) => {
 
 const consumer = createConsumer({
   group,
-  database: required('CHAOS_DATABASE_URL'),
-  amqp: required('CHAOS_AMQP_URL'),
-  exchange: required('CHAOS_EXCHANGE'),
-  concurrency: number('CHAOS_CONCURRENCY', 4),
-  prefetch: number('CHAOS_PREFETCH', 16),
+  database: requiredEnv('CHAOS_DATABASE_URL'),
+  amqp: requiredEnv('CHAOS_AMQP_URL'),
+  exchange: requiredEnv('CHAOS_EXCHANGE'),
+  concurrency: numberEnv('CHAOS_CONCURRENCY', 4),
+  prefetch: numberEnv('CHAOS_PREFETCH', 16),
   retry: { delaysMs: CONSUMER_RETRY_DELAYS_MS },
   retention: { intervalMs: 0 },
   stopTimeoutMs: 5000,
@@ -76,9 +79,11 @@ for (let attempt = 1; ; attempt++) {
     await consumer.start();
     break;
   } catch (error) {
-    process.stderr.write(`start attempt ${attempt} failed: ${error?.message}\n`);
+    process.stderr.write(
+      `start attempt ${attempt} failed: ${error instanceof Error ? error.message : String(error)}\n`,
+    );
     await sleep(1000);
   }
 }
-process.stdout.write('READY\n');
+announceReady();
 setInterval(() => {}, 60_000);

@@ -1,3 +1,4 @@
+// @ts-check
 // A producer in its own process: commits transactions that write outbox messages and, in the
 // same transaction, their ledger rows (chaos.ledger: id, kind, key, key_seq = commit order within
 // the key, expected outcome). Some transactions are rolled back on purpose; their ids are printed
@@ -9,26 +10,26 @@ import { createOutbox } from '@txbox/outbox';
 import pg from 'pg';
 import { ChaosCheckedLax, ChaosEvent, ChaosPoison, ChaosVersioned, ChaosVersionedFuture } from '../lib/contracts.mjs';
 import { rng } from '../lib/rng.mjs';
-import { number, reportCrashes, required, sleep } from './common.mjs';
+import { announceReady, numberEnv, reportCrashes, requiredEnv, sleep } from './common.mjs';
 
-const producer = required('CHAOS_PRODUCER');
+const producer = requiredEnv('CHAOS_PRODUCER');
 reportCrashes(producer);
-const random = rng(Number(required('CHAOS_SEED')));
-const rate = number('CHAOS_RATE', 20);
-const keys = number('CHAOS_KEYS', 40);
-const rollbackRate = number('CHAOS_ROLLBACK_RATE', 0.12);
-const poisonRate = number('CHAOS_POISON_RATE', 0.03);
-const writers = number('CHAOS_WRITERS', 2);
+const random = rng(Number(requiredEnv('CHAOS_SEED')));
+const rate = numberEnv('CHAOS_RATE', 20);
+const keys = numberEnv('CHAOS_KEYS', 40);
+const rollbackRate = numberEnv('CHAOS_ROLLBACK_RATE', 0.12);
+const poisonRate = numberEnv('CHAOS_POISON_RATE', 0.03);
+const writers = numberEnv('CHAOS_WRITERS', 2);
 
 const pool = new pg.Pool({
-  connectionString: required('CHAOS_DATABASE_URL'),
+  connectionString: requiredEnv('CHAOS_DATABASE_URL'),
   max: writers,
   application_name: 'chaos-producer',
 });
 pool.on('error', () => {});
 const outbox = createOutbox({
   contracts: [ChaosEvent, ChaosCheckedLax, ChaosVersioned, ChaosVersionedFuture, ChaosPoison],
-  exchange: required('CHAOS_EXCHANGE'),
+  exchange: requiredEnv('CHAOS_EXCHANGE'),
 });
 
 // key_seq: the key's commit order. outbox.add holds the key's advisory lock until the
@@ -48,8 +49,19 @@ function pad() {
   return 'x'.repeat(random.int(0, 200));
 }
 
-/** One transaction's messages, each with its ledger kind and expected outcome. */
+/**
+ * @typedef {object} BatchItem
+ * @property {import('@txbox/core').OutgoingMessage} message
+ * @property {string} kind ledger kind
+ * @property {string} expect expected outcome: 'apply' or 'dlq:<reason>'
+ */
+
+/**
+ * One transaction's messages, each with its ledger kind and expected outcome.
+ * @returns {BatchItem[]}
+ */
 function nextBatch() {
+  /** @type {BatchItem[]} */
   const items = [];
   const count = random.int(1, 3);
   for (let i = 0; i < count; i++) {
@@ -107,9 +119,14 @@ function nextBatch() {
   return items;
 }
 
+/**
+ * @param {readonly BatchItem[]} items
+ * @param {boolean} rollback
+ */
 async function transaction(items, rollback) {
   const client = await pool.connect();
   let sentCommit = false;
+  /** @type {string[]} */
   let ids = [];
   try {
     await client.query('BEGIN');
@@ -118,7 +135,7 @@ async function transaction(items, rollback) {
       items.map((i) => i.message),
     );
     for (let i = 0; i < items.length; i++) {
-      const item = items[i];
+      const item = /** @type {BatchItem} */ (items[i]);
       await client.query(INSERT_LEDGER, [ids[i], producer, item.kind, item.message.key ?? null, item.expect]);
     }
     if (rollback) {
@@ -141,7 +158,7 @@ async function transaction(items, rollback) {
       stats.failed += 1;
       for (const id of ids) process.stdout.write(`RB ${id}\n`);
     }
-    process.stderr.write(`transaction failed: ${error?.message}\n`);
+    process.stderr.write(`transaction failed: ${error instanceof Error ? error.message : String(error)}\n`);
   } finally {
     client.release();
   }
@@ -152,7 +169,7 @@ process.on('SIGTERM', () => {
   stopping = true;
 });
 
-process.stdout.write('READY\n');
+announceReady();
 const intervalMs = 1000 / rate;
 let next = Date.now();
 const inFlight = new Set();

@@ -1,14 +1,16 @@
+// @ts-check
 // One outbox relay in its own process (the orchestrator SIGKILLs and restarts it).
 //   CHAOS_DATABASE_URL, CHAOS_AMQP_URL (through the role's TCP proxy), CHAOS_RELAY_ID
 import diagnosticsChannel from 'node:diagnostics_channel';
 import { createRelay, OUTBOX_CHANNELS } from '@txbox/outbox';
-import { number, reportCrashes, required, stderrLogger } from './common.mjs';
+import { announceReady, numberEnv, reportCrashes, requiredEnv, stderrLogger } from './common.mjs';
 
-const relayId = required('CHAOS_RELAY_ID');
+const relayId = requiredEnv('CHAOS_RELAY_ID');
 reportCrashes(relayId);
 
 const counters = { batches: 0, published: 0, retried: 0, deadLettered: 0, leaseLost: 0, errors: 0 };
-diagnosticsChannel.subscribe(OUTBOX_CHANNELS.batch, (e) => {
+diagnosticsChannel.subscribe(OUTBOX_CHANNELS.batch, (message) => {
+  const e = /** @type {import('@txbox/outbox').RelayBatchEvent} */ (message);
   counters.batches += 1;
   counters.published += e.published;
   counters.retried += e.retried;
@@ -17,7 +19,8 @@ diagnosticsChannel.subscribe(OUTBOX_CHANNELS.batch, (e) => {
 diagnosticsChannel.subscribe(OUTBOX_CHANNELS.leaseLost, () => {
   counters.leaseLost += 1;
 });
-diagnosticsChannel.subscribe(OUTBOX_CHANNELS.deadLettered, (e) => {
+diagnosticsChannel.subscribe(OUTBOX_CHANNELS.deadLettered, (message) => {
+  const e = /** @type {import('@txbox/outbox').DeadLetteredEvent} */ (message);
   process.stdout.write(`OUTBOX_DEAD_LETTER ${e.id} ${JSON.stringify(e.reason)} ${JSON.stringify(e.error)}\n`);
 });
 diagnosticsChannel.subscribe(OUTBOX_CHANNELS.error, () => {
@@ -25,13 +28,13 @@ diagnosticsChannel.subscribe(OUTBOX_CHANNELS.error, () => {
 });
 
 const relay = createRelay({
-  database: required('CHAOS_DATABASE_URL'),
-  amqp: required('CHAOS_AMQP_URL'),
+  database: requiredEnv('CHAOS_DATABASE_URL'),
+  amqp: requiredEnv('CHAOS_AMQP_URL'),
   relayId,
-  batchSize: number('CHAOS_BATCH_SIZE', 50),
-  leaseMs: number('CHAOS_LEASE_MS', 4000),
-  publishTimeoutMs: number('CHAOS_PUBLISH_TIMEOUT_MS', 2500),
-  pollIntervalMs: number('CHAOS_POLL_INTERVAL_MS', 250),
+  batchSize: numberEnv('CHAOS_BATCH_SIZE', 50),
+  leaseMs: numberEnv('CHAOS_LEASE_MS', 4000),
+  publishTimeoutMs: numberEnv('CHAOS_PUBLISH_TIMEOUT_MS', 2500),
+  pollIntervalMs: numberEnv('CHAOS_POLL_INTERVAL_MS', 250),
   stopTimeoutMs: 5000,
   retention: { intervalMs: 0 },
   logger: stderrLogger(),
@@ -51,5 +54,5 @@ process.on('SIGTERM', () => {
 });
 
 await relay.start();
-process.stdout.write('READY\n');
+announceReady();
 setInterval(() => {}, 60_000);

@@ -1,3 +1,4 @@
+// @ts-check
 // Shared helpers of the benchmark scenarios: service URLs, unique names, cleanup, percentiles,
 // the message contracts and AMQP/PostgreSQL plumbing. No dependency beyond what the workspace has.
 import { randomBytes, randomUUID } from 'node:crypto';
@@ -10,6 +11,7 @@ export const DATABASE_URL = process.env.TXBOX_TEST_DATABASE_URL || 'postgres://p
 export const AMQP_URL = process.env.TXBOX_TEST_AMQP_URL || 'amqp://guest:guest@127.0.0.1:5672';
 
 /** `prefix_<8 random [a-z0-9]>`: a valid unquoted PostgreSQL identifier and AMQP name. */
+/** @param {string} prefix */
 export function uniqueName(prefix) {
   let suffix = '';
   while (suffix.length < 8) {
@@ -21,52 +23,26 @@ export function uniqueName(prefix) {
   return `${prefix}_${suffix.slice(0, 8)}`;
 }
 
-export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+export { sleep, waitUntil } from '../../../test-support/wait.mjs';
 
 /** Wall-clock milliseconds comparable across the whole process (timeOrigin + performance.now()). */
 export const nowMs = () => performance.timeOrigin + performance.now();
 
-export async function waitFor(condition, { timeoutMs = 60_000, intervalMs = 20, what = 'condition' } = {}) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await condition()) return;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(intervalMs);
-  }
-}
+export { CleanupStack } from '../../../test-support/cleanup-stack.mjs';
 
 /**
- * Cleanup actions run last-in first-out, each one on its own: a failing step is reported and
- * the others still run. Scenarios register what they create as soon as it exists.
+ * Percentiles by nearest rank over a sorted numeric array; null when it is empty.
+ * @param {ArrayLike<number>} sorted
+ * @param {number} p
+ * @returns {number | null}
  */
-export class Cleanup {
-  /** Cleanups not yet run, so an interrupted run (Ctrl-C) can still run them. */
-  static active = new Set();
-  #steps = [];
-  add(label, fn) {
-    Cleanup.active.add(this);
-    this.#steps.push({ label, fn });
-  }
-  async run(log = () => {}) {
-    Cleanup.active.delete(this);
-    while (this.#steps.length > 0) {
-      const { label, fn } = this.#steps.pop();
-      try {
-        await fn();
-      } catch (error) {
-        log(`cleanup "${label}" failed: ${error.message}`);
-      }
-    }
-  }
-}
-
-/** Percentiles by nearest rank over a numeric array (sorted in place). */
 export function percentile(sorted, p) {
   if (sorted.length === 0) return null;
   const rank = Math.ceil((p / 100) * sorted.length);
-  return sorted[Math.min(sorted.length - 1, Math.max(0, rank - 1))];
+  return sorted[Math.min(sorted.length - 1, Math.max(0, rank - 1))] ?? null;
 }
 
+/** @param {Iterable<number>} values durations in ms */
 export function summarize(values) {
   const sorted = Float64Array.from(values).sort();
   const n = sorted.length;
@@ -77,21 +53,33 @@ export function summarize(values) {
     p50Ms: round(percentile(sorted, 50), 2),
     p95Ms: round(percentile(sorted, 95), 2),
     p99Ms: round(percentile(sorted, 99), 2),
-    maxMs: round(n ? sorted[n - 1] : null, 2),
+    maxMs: round(n ? (sorted[n - 1] ?? null) : null, 2),
     meanMs: round(n ? sum / n : null, 2),
   };
 }
 
+/**
+ * @param {number | null | undefined} value
+ * @returns {number | null} null for a value that is missing or not finite
+ */
 export function round(value, digits = 0) {
   if (value === null || value === undefined || !Number.isFinite(value)) return null;
   const f = 10 ** digits;
   return Math.round(value * f) / f;
 }
 
+/**
+ * @param {number} count
+ * @param {number} ms
+ */
 export function perSec(count, ms) {
   return ms > 0 ? Math.round((count * 1000) / ms) : null;
 }
 
+/**
+ * @param {number | null | undefined} a
+ * @param {number | null | undefined} b
+ */
 export function ratio(a, b, digits = 2) {
   return a && b ? round(a / b, digits) : null;
 }
@@ -120,12 +108,21 @@ export const Ping = defineMessage({
 });
 
 /** A payload whose JSON is `bytes` long (for the given index width). */
+/**
+ * @param {number} i
+ * @param {number} bytes
+ */
 export function blobPayload(i, bytes) {
   const base = JSON.stringify({ i, data: '' }).length;
   return { i, data: 'x'.repeat(Math.max(0, bytes - base)) };
 }
 
 /** The txbox wire encoding of a Blob, as a relay would publish it (same id = a redelivery). */
+/**
+ * @param {string} id
+ * @param {number} i
+ * @param {number} bytes
+ */
 export function encodeBlob(id, i, bytes) {
   return encodeAmqpMessage({
     id,
@@ -146,6 +143,7 @@ export const newId = () => randomUUID();
 
 // ---- plumbing ------------------------------------------------------------------------------
 
+/** @param {number} max */
 export function newPool(max, url = DATABASE_URL) {
   const pool = new pg.Pool({ connectionString: url, max, application_name: 'txbox-bench' });
   pool.on('error', () => {});
@@ -159,6 +157,22 @@ export async function connectAmqp(url = AMQP_URL) {
 }
 
 /** A channel whose errors (e.g. deleting what is gone) fail the call, not the process. */
+/**
+ * @overload
+ * @param {import('amqplib').ChannelModel} connection
+ * @param {true} confirm
+ * @returns {Promise<import('amqplib').ConfirmChannel>}
+ */
+/**
+ * @overload
+ * @param {import('amqplib').ChannelModel} connection
+ * @param {false} [confirm]
+ * @returns {Promise<import('amqplib').Channel>}
+ */
+/**
+ * @param {import('amqplib').ChannelModel} connection
+ * @param {boolean} [confirm]
+ */
 export async function openChannel(connection, confirm = false) {
   const channel = confirm ? await connection.createConfirmChannel() : await connection.createChannel();
   channel.on('error', () => {});
@@ -168,19 +182,27 @@ export async function openChannel(connection, confirm = false) {
 /**
  * Publishes pre-encoded messages on a confirm channel, keeping at most `window` unconfirmed,
  * honouring write back-pressure. Resolves when every message is confirmed.
+ * @param {import('amqplib').ConfirmChannel} channel
+ * @param {string} exchange
+ * @param {string} routingKey
+ * @param {Iterable<{ content: Buffer, properties: import('amqplib').Options.Publish }>} encoded
  */
 export async function publishConfirmed(channel, exchange, routingKey, encoded, window = 1000) {
   let outstanding = 0;
+  /** @type {Error | undefined} */
   let failed;
+  /** @type {(() => void) | undefined} */
   let wake;
+  /** @param {unknown} err */
   const settle = (err) => {
     outstanding -= 1;
     if (err) failed ??= err instanceof Error ? err : new Error('nacked');
     wake?.();
   };
+  /** @param {number} limit */
   const waitBelow = async (limit) => {
     while (outstanding > limit) {
-      await new Promise((resolve) => {
+      await new Promise((/** @type {(value?: unknown) => void} */ resolve) => {
         wake = resolve;
       });
       wake = undefined;
@@ -199,6 +221,10 @@ export async function publishConfirmed(channel, exchange, routingKey, encoded, w
 /**
  * Deletes queues and exchanges, ignoring what is already gone (each on a fresh channel). If the
  * given connection is dead (broker restarted), uses a new one.
+ */
+/**
+ * @param {import('amqplib').ChannelModel} connection
+ * @param {{ queues?: readonly string[], exchanges?: readonly string[] }} topology
  */
 export async function deleteAmqp(connection, { queues = [], exchanges = [] }, url = AMQP_URL) {
   let conn = connection;
@@ -229,10 +255,18 @@ export async function deleteAmqp(connection, { queues = [], exchanges = [] }, ur
   }
 }
 
+/**
+ * @param {pg.Pool} pool
+ * @param {string} schema
+ */
 export async function dropSchema(pool, schema) {
   await pool.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
 }
 
+/**
+ * @param {import('amqplib').ChannelModel} connection
+ * @param {string} queue
+ */
 export async function queueDepth(connection, queue) {
   const ch = await openChannel(connection);
   try {
@@ -242,7 +276,10 @@ export async function queueDepth(connection, queue) {
   }
 }
 
-/** Every topology object of an inbox consumer group. */
+/**
+ * Every queue of an inbox consumer group.
+ * @param {import('@txbox/inbox').GroupTopology} topology
+ */
 export function topologyQueues(topology) {
   return [topology.queue, topology.deadLetterQueue, ...topology.delayQueues.map((d) => d.name)];
 }

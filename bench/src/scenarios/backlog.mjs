@@ -6,7 +6,7 @@
 // a broker outage) with 10 due messages after it.
 import { migrateOutbox, outboxSql, outboxTables } from '@txbox/outbox';
 import pg from 'pg';
-import { Cleanup, DATABASE_URL, dropSchema, newPool, round, summarize, uniqueName } from '../lib/common.mjs';
+import { CleanupStack, DATABASE_URL, dropSchema, newPool, round, summarize, uniqueName } from '../lib/common.mjs';
 
 export const defaults = {
   full: { backlog: 1_000_000, small: 10, batches: [10, 200], samples: 30, payloadBytes: 1000, notDue: true },
@@ -17,7 +17,7 @@ export async function run({ settings, databaseUrl = DATABASE_URL, log = () => {}
   const { backlog, small, batches, samples, payloadBytes } = settings;
   const schema = uniqueName('bench_backlog');
   const tables = outboxTables(schema);
-  const cleanup = new Cleanup();
+  const cleanup = new CleanupStack();
   const pool = newPool(2, databaseUrl);
   cleanup.add('pool', () => pool.end());
   const client = new pg.Client({ connectionString: databaseUrl, application_name: 'txbox-bench-backlog' });

@@ -9,7 +9,7 @@ import { createConsumer, declareTopology, defineHandler, INBOX_CHANNELS, migrate
 import {
   AMQP_URL,
   Blob,
-  Cleanup,
+  CleanupStack,
   connectAmqp,
   DATABASE_URL,
   deleteAmqp,
@@ -25,7 +25,7 @@ import {
   sleep,
   topologyQueues,
   uniqueName,
-  waitFor,
+  waitUntil,
 } from '../lib/common.mjs';
 import { cpuMeter } from '../lib/cpu.mjs';
 
@@ -53,7 +53,7 @@ async function runDesign({ settings, batchMessages, databaseUrl, amqpUrl, log })
   const schema = uniqueName('bench_dedup');
   const group = schema.replace('_', '.');
   const exchange = `${group}.events`;
-  const cleanup = new Cleanup();
+  const cleanup = new CleanupStack();
   const pool = newPool(4, databaseUrl);
   cleanup.add('pool', () => pool.end());
   const connection = await connectAmqp(amqpUrl);
@@ -144,7 +144,7 @@ async function runDesign({ settings, batchMessages, databaseUrl, amqpUrl, log })
     });
     const publishing = Promise.all(publishers);
     // Restart halfway: a graceful stop (running handlers finish and ack), then a new instance.
-    await waitFor(() => deliveries() >= total / 2, { timeoutMs: 300_000, intervalMs: 2, what: 'half the deliveries' });
+    await waitUntil('half the deliveries', () => deliveries() >= total / 2, { timeoutMs: 300_000, intervalMs: 2 });
     const restart = { atDeliveries: deliveries() };
     let t = performance.now();
     await current.stop();
@@ -154,13 +154,14 @@ async function runDesign({ settings, batchMessages, databaseUrl, amqpUrl, log })
     await current.start();
     restart.startMs = round(performance.now() - t, 1);
     await publishing;
-    await waitFor(
+    await waitUntil(
+      'every delivery handled',
       async () => {
         if (deliveries() < total) return false;
         const depths = await Promise.all(topologyQueues(topology).map((q) => queueDepth(connection, q)));
         return depths.every((d) => d === 0) && (await current.stats()).inFlight === 0;
       },
-      { timeoutMs: 300_000, intervalMs: 50, what: 'every delivery handled' },
+      { timeoutMs: 300_000, intervalMs: 50 },
     );
     // Anything still unacknowledged would be redelivered now; give it a moment to show.
     await sleep(200);
@@ -212,7 +213,7 @@ async function runDesign({ settings, batchMessages, databaseUrl, amqpUrl, log })
         recordStamps = true;
         const consumer = makeConsumer();
         await consumer.start();
-        await waitFor(() => stamps[key].length >= encoded.length, { timeoutMs: 120_000, intervalMs: 2, what: key });
+        await waitUntil(key, () => stamps[key].length >= encoded.length, { timeoutMs: 120_000, intervalMs: 2 });
         recordStamps = false;
         await consumer.stop();
         const s = stamps[key];

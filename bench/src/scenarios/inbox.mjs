@@ -9,7 +9,7 @@ import { createConsumer, declareTopology, defineHandler, INBOX_CHANNELS, migrate
 import {
   AMQP_URL,
   Blob,
-  Cleanup,
+  CleanupStack,
   connectAmqp,
   DATABASE_URL,
   deleteAmqp,
@@ -24,7 +24,7 @@ import {
   ratio,
   topologyQueues,
   uniqueName,
-  waitFor,
+  waitUntil,
 } from '../lib/common.mjs';
 import { cpuMeter } from '../lib/cpu.mjs';
 import { profiled } from '../lib/profiler.mjs';
@@ -41,7 +41,7 @@ export async function run({ settings, databaseUrl = DATABASE_URL, amqpUrl = AMQP
   const group = schema.replace('_', '.');
   const exchange = `${group}.events`;
   const rawQueue = `${group}.raw`;
-  const cleanup = new Cleanup();
+  const cleanup = new CleanupStack();
   const pool = newPool(concurrency + 2, databaseUrl);
   cleanup.add('pool', () => pool.end());
   const connection = await connectAmqp(amqpUrl);
@@ -99,7 +99,7 @@ export async function run({ settings, databaseUrl = DATABASE_URL, amqpUrl = AMQP
         ch.ack(m);
         got += 1;
       });
-      await waitFor(() => got >= n, { timeoutMs: 120_000, intervalMs: 2, what: 'raw consume' });
+      await waitUntil('raw consume', () => got >= n, { timeoutMs: 120_000, intervalMs: 2 });
       const ms = performance.now() - t0;
       const cpu = meter.stop();
       await ch.close();
@@ -155,7 +155,7 @@ export async function run({ settings, databaseUrl = DATABASE_URL, amqpUrl = AMQP
         if (client) void work(client, m);
         else waiting.push(m);
       });
-      await waitFor(() => done >= n, { timeoutMs: 120_000, intervalMs: 2, what: 'hand-written consumer' });
+      await waitUntil('hand-written consumer', () => done >= n, { timeoutMs: 120_000, intervalMs: 2 });
       const ms = performance.now() - t0;
       const cpu = meter.stop();
       await ch.close();
@@ -184,7 +184,7 @@ export async function run({ settings, databaseUrl = DATABASE_URL, amqpUrl = AMQP
       try {
         await profiled(`inbox-consumer${batchMessages > 1 ? `-batch${batchMessages}` : ''}-${repeat}`, async () => {
           await consumer.start();
-          await waitFor(() => processed + other >= n, { timeoutMs: 300_000, intervalMs: 2, what: 'inbox consume' });
+          await waitUntil('inbox consume', () => processed + other >= n, { timeoutMs: 300_000, intervalMs: 2 });
         });
       } finally {
         diagnosticsChannel.unsubscribe(INBOX_CHANNELS.processed, onProcessed);

@@ -13,7 +13,7 @@ import { createConsumer, defineHandler, INBOX_CHANNELS, migrateInbox } from '@tx
 import { createOutbox, createRelay, migrateOutbox } from '@txbox/outbox';
 import {
   AMQP_URL,
-  Cleanup,
+  CleanupStack,
   connectAmqp,
   DATABASE_URL,
   deleteAmqp,
@@ -26,7 +26,7 @@ import {
   summarize,
   topologyQueues,
   uniqueName,
-  waitFor,
+  waitUntil,
 } from '../lib/common.mjs';
 import { cpuMeter } from '../lib/cpu.mjs';
 
@@ -53,7 +53,7 @@ async function runMode(mode, { settings, databaseUrl, amqpUrl, log }) {
   const schema = uniqueName(`bench_lat_${mode}`);
   const group = schema.replaceAll('_', '.');
   const exchange = `${group}.events`;
-  const cleanup = new Cleanup();
+  const cleanup = new CleanupStack();
   const pool = newPool(producers, databaseUrl);
   cleanup.add('pool', () => pool.end());
   const connection = await connectAmqp(amqpUrl);
@@ -170,10 +170,9 @@ async function runMode(mode, { settings, databaseUrl, amqpUrl, log }) {
     }
     const offeredMs = nowMs() - t0;
     await Promise.all(inFlight);
-    await waitFor(() => handledCount >= committedCount, {
+    await waitUntil(`${mode}: every message handled`, () => handledCount >= committedCount, {
       timeoutMs: 60_000,
       intervalMs: 20,
-      what: `${mode}: every message handled`,
     }).catch((error) => log(`  ${error.message}`));
     const cpu = meter.stop();
     const { rows } = await pool.query(`SELECT count(*)::int AS n FROM ${effects}`);

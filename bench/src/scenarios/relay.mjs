@@ -8,7 +8,7 @@ import {
   AMQP_URL,
   Blob,
   blobPayload,
-  Cleanup,
+  CleanupStack,
   connectAmqp,
   DATABASE_URL,
   deleteAmqp,
@@ -21,7 +21,7 @@ import {
   queueDepth,
   ratio,
   uniqueName,
-  waitFor,
+  waitUntil,
 } from '../lib/common.mjs';
 import { cpuMeter } from '../lib/cpu.mjs';
 import { profiled } from '../lib/profiler.mjs';
@@ -36,7 +36,7 @@ export async function run({ settings, databaseUrl = DATABASE_URL, amqpUrl = AMQP
   const schema = uniqueName('bench_relay');
   const exchange = schema.replace('_', '.');
   const queue = exchange;
-  const cleanup = new Cleanup();
+  const cleanup = new CleanupStack();
   const pool = newPool(4, databaseUrl);
   cleanup.add('pool', () => pool.end());
   const connection = await connectAmqp(amqpUrl);
@@ -137,7 +137,7 @@ export async function run({ settings, databaseUrl = DATABASE_URL, amqpUrl = AMQP
       try {
         await profiled(`relay-x${relayCount}-${repeat}`, async () => {
           await Promise.all(relays.map((r) => r.start()));
-          await waitFor(() => published >= n, { timeoutMs: 300_000, intervalMs: 2, what: `${n} messages relayed` });
+          await waitUntil(`${n} messages relayed`, () => published >= n, { timeoutMs: 300_000, intervalMs: 2 });
         });
       } finally {
         diagnosticsChannel.unsubscribe(OUTBOX_CHANNELS.batch, onBatch);

@@ -4,7 +4,7 @@
 import { createOutbox, migrateOutbox } from '@txbox/outbox';
 import pg from 'pg';
 import {
-  Cleanup,
+  CleanupStack,
   DATABASE_URL,
   dropSchema,
   newPool,
@@ -24,7 +24,7 @@ export const defaults = {
 export async function run({ settings, databaseUrl = DATABASE_URL, log = () => {} }) {
   const { clients: clientCount, roundMs, rounds, warmupMs } = settings;
   const schema = uniqueName('bench_write');
-  const cleanup = new Cleanup();
+  const cleanup = new CleanupStack();
   const admin = newPool(2, databaseUrl);
   cleanup.add('admin pool', () => admin.end());
   try {

@@ -2,16 +2,15 @@ import { defineMessage } from '@txbox/core';
 import { createConsumer, defineHandler, type InboxConsumer, migrateInbox } from '@txbox/inbox';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { testAmqpUrl, uniqueName, useAmqp, useTestSchema } from '../../../test-support/index.js';
 import {
-  createEffectsTable,
   deleteTopology,
-  drainQueue,
-  effectCounts,
-  publishEnvelope,
-  queueDepth,
+  testAmqpUrl,
+  uniqueName,
+  useAmqp,
+  useTestSchema,
   waitUntil,
-} from './fixtures.js';
+} from '../../../test-support/index.js';
+import { createEffectsTable, drainQueue, effectCounts, publishEnvelope, queueDepth } from './fixtures.js';
 
 const Work = defineMessage({
   type: 'batch.work',
@@ -82,12 +81,12 @@ describe('several deliveries per transaction (batch option)', () => {
       }
     }
     await waitUntil(
+      'all messages handled',
       async () => {
         const s = await consumer.stats();
         return s.processed === ids.length && s.deadLettered === poison.length;
       },
-      60_000,
-      'all messages handled',
+      { timeoutMs: 60_000 },
     );
     const counts = await effectCounts(pool, effects);
     expect(ids.every((id) => counts.get(id) === 1)).toBe(true);

@@ -1,14 +1,14 @@
 import { createConsumer, defineHandler, type InboxConsumer, migrateInbox } from '@txbox/inbox';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { testAmqpUrl, uniqueName, useAmqp, useTestSchema } from '../../../test-support/index.js';
 import {
-  createEffectsTable,
   deleteTopology,
-  effectCounts,
-  PaymentRequested,
-  publishEnvelope,
+  testAmqpUrl,
+  uniqueName,
+  useAmqp,
+  useTestSchema,
   waitUntil,
-} from './fixtures.js';
+} from '../../../test-support/index.js';
+import { createEffectsTable, effectCounts, PaymentRequested, publishEnvelope } from './fixtures.js';
 
 const { schema, pool, databaseUrl } = useTestSchema('inbox_once');
 const amqp = useAmqp();
@@ -58,7 +58,7 @@ describe('exactly once per (group, message id)', () => {
         payload: { orderId: 'o-1', amountCents: 500 },
       });
     }
-    await waitUntil(async () => {
+    await waitUntil('all five deliveries to be settled', async () => {
       const s = await consumer.stats();
       return s.processed + s.duplicatesSkipped >= 5;
     });

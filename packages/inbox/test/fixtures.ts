@@ -48,27 +48,8 @@ export async function effectCounts(pool: pg.Pool, table: string): Promise<Map<st
   return new Map(rows.map((r) => [r.message_id as string, r.n as number]));
 }
 
-export async function waitUntil(condition: () => Promise<boolean> | boolean, timeoutMs = 30_000, what = 'condition') {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
 export async function queueDepth(channel: Channel, queue: string): Promise<number> {
   return (await channel.checkQueue(queue)).messageCount;
-}
-
-/** Deletes a consumer group's queues and the exchange (test cleanup; the broker is shared). */
-export async function deleteTopology(
-  channel: Channel,
-  topology: { queue: string; deadLetterQueue: string; delayQueues: { name: string }[]; exchange: string },
-): Promise<void> {
-  for (const q of [topology.queue, topology.deadLetterQueue, ...topology.delayQueues.map((d) => d.name)]) {
-    await channel.deleteQueue(q).catch(() => {});
-  }
-  await channel.deleteExchange(topology.exchange).catch(() => {});
 }
 
 /** Reads every message currently in a queue (acking them), e.g. a dead-letter queue. */

@@ -5,8 +5,15 @@ import { createOutbox, createRelay, migrateOutbox } from '@txbox/outbox';
 import { DataSource, type EntityManager } from 'typeorm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { testAmqpUrl, uniqueName, useAmqp, useTestSchema } from '../../../test-support/index.js';
-import { createEffectsTable, deleteTopology, drainQueue, publishEnvelope, queueDepth, waitUntil } from './fixtures.js';
+import {
+  deleteTopology,
+  testAmqpUrl,
+  uniqueName,
+  useAmqp,
+  useTestSchema,
+  waitUntil,
+} from '../../../test-support/index.js';
+import { createEffectsTable, drainQueue, publishEnvelope, queueDepth } from './fixtures.js';
 
 const OrderPlacedV1 = defineMessage({
   type: 'orders.order-placed',
@@ -87,7 +94,7 @@ describe('contracts at the consumer', () => {
       version: 2,
       payload: { orderId: 'o-2', totalCents: 300, currency: 'USD' },
     });
-    await waitUntil(() => seen.length === 2);
+    await waitUntil('both messages to be handled', () => seen.length === 2);
     expect(seen).toEqual(
       expect.arrayContaining([
         { orderId: 'o-1', totalCents: 1250, currency: 'EUR' },
@@ -100,7 +107,10 @@ describe('contracts at the consumer', () => {
     const strict = consumer({ bindings: ['#'], handlers: [defineHandler(Step, async () => {})] });
     await strict.start();
     publishEnvelope(amqp.channel, exchange, { type: 'nobody.handles-this', payload: {} });
-    await waitUntil(async () => (await queueDepth(amqp.channel, strict.topology.deadLetterQueue)) >= 1);
+    await waitUntil(
+      'the unknown type to be dead-lettered',
+      async () => (await queueDepth(amqp.channel, strict.topology.deadLetterQueue)) >= 1,
+    );
     const [dead] = await drainQueue(amqp.channel, strict.topology.deadLetterQueue);
     expect(dead?.properties.headers?.[INBOX_HEADERS.reason]).toBe('unknown type');
     await strict.stop();
@@ -112,7 +122,7 @@ describe('contracts at the consumer', () => {
     });
     await lenient.start();
     publishEnvelope(amqp.channel, exchange, { type: 'nobody.handles-this', payload: {} });
-    await waitUntil(async () => (await lenient.stats()).discarded === 1);
+    await waitUntil('the unknown type to be discarded', async () => (await lenient.stats()).discarded === 1);
     expect(await queueDepth(amqp.channel, lenient.topology.deadLetterQueue)).toBe(0);
   });
 });
@@ -142,7 +152,10 @@ describe('per-key order with concurrency above 1', () => {
         publishEnvelope(amqp.channel, exchange, { type: Step.type, key: `key-${k}`, payload: { key: `key-${k}`, n } });
       }
     }
-    await waitUntil(() => [...applied.values()].reduce((a, l) => a + l.length, 0) === KEYS * PER_KEY);
+    await waitUntil(
+      'every message of every key to be applied',
+      () => [...applied.values()].reduce((a, l) => a + l.length, 0) === KEYS * PER_KEY,
+    );
     for (const [key, ns] of applied) expect(ns, key).toEqual(Array.from({ length: PER_KEY }, (_, i) => i + 1));
     expect(maxRunning).toBeGreaterThan(1);
   });
@@ -177,7 +190,10 @@ describe('per-key order across instances', () => {
         publishEnvelope(amqp.channel, exchange, { type: Step.type, key: `sac-${k}`, payload: { key: `sac-${k}`, n } });
       }
     }
-    await waitUntil(() => [...applied.values()].reduce((a, l) => a + l.length, 0) === KEYS * PER_KEY);
+    await waitUntil(
+      'every message of every key to be applied',
+      () => [...applied.values()].reduce((a, l) => a + l.length, 0) === KEYS * PER_KEY,
+    );
     for (const [key, ns] of applied) expect(ns, key).toEqual(Array.from({ length: PER_KEY }, (_, i) => i + 1));
     expect(byInstance.filter((n) => n > 0)).toHaveLength(1);
   });
@@ -209,7 +225,7 @@ describe('consume-then-produce in one commit', () => {
       correlationId: 'conversation-7',
       payload: { orderId: 'o-77', totalCents: 1, currency: 'EUR' },
     });
-    await waitUntil(async () => (await c.stats()).processed === 1);
+    await waitUntil('the message to be processed', async () => (await c.stats()).processed === 1);
     const { rows } = await pool.query(`SELECT id, causation_id, correlation_id, payload FROM "${schema}".outbox`);
     expect(rows).toHaveLength(1); // the failed attempt's message rolled back with it
     expect(rows[0]).toMatchObject({
@@ -251,7 +267,7 @@ describe('consume-then-produce in one commit', () => {
     await c.start();
     const committed = publishEnvelope(amqp.channel, exchange, { type: Step.type, payload: { key: 'typeorm', n: 1 } });
     const rolledBack = publishEnvelope(amqp.channel, exchange, { type: Step.type, payload: { key: 'typeorm', n: 2 } });
-    await waitUntil(async () => {
+    await waitUntil('one committed and one dead-lettered', async () => {
       const s = await c.stats();
       return s.processed === 1 && s.deadLettered === 1;
     });

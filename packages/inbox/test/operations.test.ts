@@ -1,8 +1,15 @@
 import diagnosticsChannel from 'node:diagnostics_channel';
 import { createConsumer, defineHandler, INBOX_CHANNELS, type InboxConsumer, migrateInbox } from '@txbox/inbox';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { testAmqpUrl, uniqueName, useAmqp, useTestSchema } from '../../../test-support/index.js';
-import { deleteTopology, PaymentRequested, publishEnvelope, waitUntil } from './fixtures.js';
+import {
+  deleteTopology,
+  testAmqpUrl,
+  uniqueName,
+  useAmqp,
+  useTestSchema,
+  waitUntil,
+} from '../../../test-support/index.js';
+import { PaymentRequested, publishEnvelope } from './fixtures.js';
 
 const { schema, pool, databaseUrl } = useTestSchema('inbox_ops');
 const amqp = useAmqp();
@@ -38,7 +45,7 @@ describe('operations', () => {
     const c = consumer({ queueType: 'quorum', deliveryLimit: 5 });
     await c.start();
     publishEnvelope(amqp.channel, exchange, { type: PaymentRequested.type, payload: { orderId: 'q', amountCents: 1 } });
-    await waitUntil(async () => (await c.stats()).processed === 1);
+    await waitUntil('the message to be processed', async () => (await c.stats()).processed === 1);
     const probe = await amqp.connection.createChannel();
     try {
       // Re-declaring with the same arguments succeeds only if the queue is the quorum queue we asked for.
@@ -96,7 +103,10 @@ describe('operations', () => {
         type: PaymentRequested.type,
         payload: { orderId: 'd', amountCents: 1 },
       });
-      await waitUntil(() => events.filter((e) => e.event.group === c.group).length === 2);
+      await waitUntil(
+        'the processed and duplicate events',
+        () => events.filter((e) => e.event.group === c.group).length === 2,
+      );
       const mine = events.filter((e) => e.event.group === c.group);
       expect(mine.map((e) => e.channel).sort()).toEqual([INBOX_CHANNELS.duplicate, INBOX_CHANNELS.processed].sort());
       expect(mine.every((e) => e.event.id === id)).toBe(true);

@@ -9,16 +9,15 @@ import {
 } from '@txbox/inbox';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { testAmqpUrl, uniqueName, useAmqp, useTestSchema } from '../../../test-support/index.js';
 import {
-  createEffectsTable,
   deleteTopology,
-  drainQueue,
-  effectCounts,
-  publishEnvelope,
-  queueDepth,
+  testAmqpUrl,
+  uniqueName,
+  useAmqp,
+  useTestSchema,
   waitUntil,
-} from './fixtures.js';
+} from '../../../test-support/index.js';
+import { createEffectsTable, drainQueue, effectCounts, publishEnvelope, queueDepth } from './fixtures.js';
 
 const Charge = defineMessage({
   type: 'billing.charge',
@@ -75,7 +74,10 @@ function publish(behaviour: string, extra: Record<string, unknown> = {}) {
 describe('failing handlers', () => {
   it('a handler that fails twice then succeeds is applied once, after two delays', async () => {
     const id = publish('fail-twice');
-    await waitUntil(() => (attemptsSeen.get(id)?.length ?? 0) >= 3 && consumer.stats().then((s) => s.processed >= 1));
+    await waitUntil(
+      'the third attempt to succeed',
+      () => (attemptsSeen.get(id)?.length ?? 0) >= 3 && consumer.stats().then((s) => s.processed >= 1),
+    );
     expect(attemptsSeen.get(id)).toEqual([1, 2, 3]);
     expect((await effectCounts(pool, effects)).get(id)).toBe(1);
     const { rows } = await pool.query(`SELECT attempts FROM "${schema}".inbox WHERE message_id = $1`, [id]);
@@ -85,7 +87,10 @@ describe('failing handlers', () => {
   it('one that always fails ends in the dead-letter queue with its history, while the queue keeps flowing', async () => {
     const poison = publish('always-fail');
     const healthy = Array.from({ length: 20 }, () => publish('ok'));
-    await waitUntil(async () => (await queueDepth(amqp.channel, consumer.topology.deadLetterQueue)) >= 1);
+    await waitUntil(
+      'a dead letter',
+      async () => (await queueDepth(amqp.channel, consumer.topology.deadLetterQueue)) >= 1,
+    );
     const counts = await effectCounts(pool, effects);
     expect(healthy.every((id) => counts.get(id) === 1)).toBe(true);
     expect(counts.get(poison)).toBeUndefined();
@@ -106,7 +111,10 @@ describe('failing handlers', () => {
 
   it('a NonRetryableError dead-letters at once', async () => {
     const id = publish('reject');
-    await waitUntil(async () => (await queueDepth(amqp.channel, consumer.topology.deadLetterQueue)) >= 1);
+    await waitUntil(
+      'a dead letter',
+      async () => (await queueDepth(amqp.channel, consumer.topology.deadLetterQueue)) >= 1,
+    );
     const [dead] = await drainQueue(amqp.channel, consumer.topology.deadLetterQueue);
     expect(dead?.properties.messageId).toBe(id);
     expect(dead?.properties.headers?.[INBOX_HEADERS.reason]).toBe('not retryable');
@@ -117,7 +125,10 @@ describe('failing handlers', () => {
 describe('bad input never loops and never crashes the consumer', () => {
   async function deadLetterOf(send: () => void) {
     send();
-    await waitUntil(async () => (await queueDepth(amqp.channel, consumer.topology.deadLetterQueue)) >= 1);
+    await waitUntil(
+      'a dead letter',
+      async () => (await queueDepth(amqp.channel, consumer.topology.deadLetterQueue)) >= 1,
+    );
     const [dead] = await drainQueue(amqp.channel, consumer.topology.deadLetterQueue);
     return dead;
   }
@@ -162,9 +173,42 @@ describe('bad input never loops and never crashes the consumer', () => {
     expect(garbled?.properties.headers?.[INBOX_HEADERS.reason]).toBe('malformed');
   });
 
-  it('the consumer is still consuming afterwards', async () => {
+  it('the consumer is still consuming after a burst of every kind of bad input', async () => {
+    // Self-contained: its own bad input, counted from an empty dead-letter queue.
+    await drainQueue(amqp.channel, consumer.topology.deadLetterQueue);
+    const deadBefore = (await consumer.stats()).deadLettered;
+    publishEnvelope(amqp.channel, exchange, { type: Charge.type, payload: { behaviour: 'ok', amountCents: 'ten' } });
+    amqp.channel.publish(exchange, Charge.type, Buffer.from('{not json'), {
+      messageId: 'm-burst-1',
+      type: Charge.type,
+    });
+    amqp.channel.publish(exchange, Charge.type, Buffer.from('{}'), { type: Charge.type });
+    publishEnvelope(amqp.channel, exchange, {
+      type: Charge.type,
+      version: 7,
+      payload: { behaviour: 'ok', amountCents: 1 },
+    });
+    amqp.channel.publish(exchange, Charge.type, Buffer.from('{}'), {
+      messageId: 'm-burst-2',
+      type: Charge.type,
+      headers: { 'x-txbox-version': 'abc' },
+    });
+    await waitUntil(
+      'the five bad deliveries in the dead-letter queue',
+      async () => (await queueDepth(amqp.channel, consumer.topology.deadLetterQueue)) >= 5,
+    );
+
     const id = publish('ok');
-    await waitUntil(async () => (await effectCounts(pool, effects)).get(id) === 1);
+    await waitUntil('the message to be applied', async () => (await effectCounts(pool, effects)).get(id) === 1);
     expect((await consumer.stats()).connected).toBe(true);
+    expect((await consumer.stats()).deadLettered).toBe(deadBefore + 5);
+    const dead = await drainQueue(amqp.channel, consumer.topology.deadLetterQueue);
+    expect(dead.map((m) => m.properties.headers?.[INBOX_HEADERS.reason]).sort()).toEqual([
+      'invalid payload',
+      'malformed',
+      'malformed',
+      'malformed',
+      'unknown version',
+    ]);
   });
 });

@@ -8,7 +8,7 @@ import { groupTopology } from '@txbox/inbox';
 import { TxboxAdmin, TxboxHealthIndicator, TxboxModule } from '@txbox/nestjs';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { testAmqpUrl, uniqueName, useAmqp, useTestSchema } from '../../../test-support/index.js';
+import { testAmqpUrl, uniqueName, useAmqp, useTestSchema, waitUntil } from '../../../test-support/index.js';
 import { AppModule, type AppSettings } from './app/app.module.js';
 import { handled } from './app/billing.js';
 import { OrderPlaced } from './app/contracts.js';
@@ -40,14 +40,6 @@ async function boot(): Promise<INestApplication> {
 async function count(table: string, where = 'true', values: unknown[] = []): Promise<number> {
   const { rows } = await pool.query(`SELECT count(*)::int AS n FROM "${schema}".${table} WHERE ${where}`, values);
   return rows[0].n;
-}
-
-async function waitUntil(condition: () => Promise<boolean>, what: string, timeoutMs = 30_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 /**
@@ -88,7 +80,7 @@ describe('txbox in a Nest application (TypeORM, PostgreSQL, RabbitMQ)', () => {
       .send({ id: 'o-1', totalCents: 1000 })
       .expect(201);
     const { messageId } = response.body as { messageId: string };
-    await waitUntil(async () => (await count('charges', '"orderId" = $1', ['o-1'])) === 1, 'the charge');
+    await waitUntil('the charge', async () => (await count('charges', '"orderId" = $1', ['o-1'])) === 1);
     const { rows } = await pool.query(
       `SELECT "amountCents", "messageId" FROM "${schema}".charges WHERE "orderId" = 'o-1'`,
     );
@@ -102,7 +94,7 @@ describe('txbox in a Nest application (TypeORM, PostgreSQL, RabbitMQ)', () => {
       .send({ id: 'o-2', totalCents: 500 })
       .expect(201);
     const { messageId } = response.body as { messageId: string };
-    await waitUntil(async () => (await count('charges', '"orderId" = $1', ['o-2'])) === 1, 'the first charge');
+    await waitUntil('the first charge', async () => (await count('charges', '"orderId" = $1', ['o-2'])) === 1);
     // The broker redelivers the same message id three more times.
     for (let i = 0; i < 3; i++) {
       const { content, properties } = encodeAmqpMessage({
@@ -122,8 +114,8 @@ describe('txbox in a Nest application (TypeORM, PostgreSQL, RabbitMQ)', () => {
     }
     const admin = app.get(TxboxAdmin);
     await waitUntil(
-      async () => (await admin.stats()).consumers[0]?.duplicatesSkipped === 3,
       'three duplicates skipped',
+      async () => (await admin.stats()).consumers[0]?.duplicatesSkipped === 3,
     );
     expect(await count('charges', '"orderId" = $1', ['o-2'])).toBe(1);
     expect(handled.filter((id) => id === messageId)).toHaveLength(1);
@@ -135,7 +127,7 @@ describe('txbox in a Nest application (TypeORM, PostgreSQL, RabbitMQ)', () => {
       .send({ id: 'o-3', totalCents: 700, failAfterWrite: true })
       .expect(500);
     await request(app.getHttpServer()).post('/orders').send({ id: 'o-4', totalCents: 800 }).expect(201);
-    await waitUntil(async () => (await count('charges', '"orderId" = $1', ['o-4'])) === 1, 'the later charge');
+    await waitUntil('the later charge', async () => (await count('charges', '"orderId" = $1', ['o-4'])) === 1);
     expect(await count('orders', 'id = $1', ['o-3'])).toBe(0);
     expect(await count('charges', '"orderId" = $1', ['o-3'])).toBe(0);
     expect(await count('outbox')).toBe(0);
@@ -165,14 +157,16 @@ describe('txbox in a Nest application (TypeORM, PostgreSQL, RabbitMQ)', () => {
     const open = () => sockets.filter((socket) => !socket.destroyed).map((s) => `${s.remoteAddress}:${s.remotePort}`);
     expect(sockets.length).toBeGreaterThan(2); // it did open PostgreSQL and RabbitMQ connections
     // Sockets close asynchronously after end(): give them a moment, then every one must be gone.
-    const deadline = Date.now() + 5000;
-    while (open().length > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    // Sockets close asynchronously after close() resolves; the expectation below names any left.
+    await waitUntil('the closed application to release its sockets', () => open().length === 0, {
+      timeoutMs: 5000,
+    }).catch(() => {});
     expect(open(), 'sockets left open by app.close()').toEqual([]);
     // Nothing lost: a restarted application finishes whatever the closed one had not.
     app = await boot();
     await waitUntil(
-      async () => (await count('charges', `"orderId" LIKE 'load-%'`)) === orderIds.length,
       'every committed order to be charged',
+      async () => (await count('charges', `"orderId" LIKE 'load-%'`)) === orderIds.length,
     );
     expect(await count('charges', `"orderId" LIKE 'load-%'`)).toBe(orderIds.length);
     const { rows } = await pool.query(

@@ -34,11 +34,3 @@ export async function outboxRowCount(pool: pg.Pool, schema: string): Promise<num
   const { rows } = await pool.query(`SELECT count(*)::int AS n FROM "${schema}".outbox`);
   return rows[0].n;
 }
-
-export async function waitUntil(condition: () => Promise<boolean> | boolean, timeoutMs = 30_000, what = 'condition') {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}

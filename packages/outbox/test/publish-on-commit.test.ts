@@ -89,7 +89,7 @@ describe('publish if and only if the transaction commits', () => {
     const [only] = await collector.waitFor(1);
     expect(only?.properties.messageId).toBe(committedId);
     // The queue got nothing else.
-    await new Promise((r) => setTimeout(r, 200));
+    expect(await collector.flush()).toHaveLength(1);
     expect(collector.messages).toHaveLength(1);
   });
 
@@ -108,7 +108,7 @@ describe('publish if and only if the transaction commits', () => {
     const [only] = await collector.waitFor(1);
     expect(only?.properties.messageId).toBe(committedId);
     expect(JSON.parse(only?.content.toString() ?? '')).toEqual({ orderId: 'typeorm-ok', totalCents: 3 });
-    await new Promise((r) => setTimeout(r, 200));
+    expect(await collector.flush()).toHaveLength(1);
     expect(collector.messages).toHaveLength(1);
     expect(await outboxRowCount(pool, schema)).toBe(0);
   });

@@ -2,8 +2,8 @@ import { defineMessage } from '@txbox/core';
 import { createOutbox, createRelay, migrateOutbox, type OutboxRelay } from '@txbox/outbox';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { testAmqpUrl, uniqueName, useAmqp, useTestSchema } from '../../../test-support/index.js';
-import { inTransaction, outboxRowCount, waitUntil } from './fixtures.js';
+import { testAmqpUrl, uniqueName, useAmqp, useTestSchema, waitUntil } from '../../../test-support/index.js';
+import { inTransaction, outboxRowCount } from './fixtures.js';
 
 const Step = defineMessage({
   type: 'race.step',
@@ -73,9 +73,10 @@ describe('relays racing over one outbox', () => {
     };
     await Promise.all(Array.from({ length: WRITERS }, writer));
 
-    await waitUntil(() => collector.messages.length >= MESSAGES, 60_000, `${MESSAGES} messages`);
-    await waitUntil(async () => (await outboxRowCount(pool, schema)) === 0, 30_000, 'an empty outbox');
-    await new Promise((r) => setTimeout(r, 300));
+    await waitUntil(`${MESSAGES} messages`, () => collector.messages.length >= MESSAGES, { timeoutMs: 60_000 });
+    await waitUntil('an empty outbox', async () => (await outboxRowCount(pool, schema)) === 0, { timeoutMs: 30_000 });
+    // Rows are deleted only once confirmed, so everything published is queued: receive all of it.
+    await collector.flush();
 
     const arrived = collector.messages.map((m) => ({
       id: m.properties.messageId as string,

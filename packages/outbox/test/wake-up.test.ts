@@ -1,8 +1,8 @@
 import diagnosticsChannel from 'node:diagnostics_channel';
 import { createOutbox, createRelay, migrateOutbox, OUTBOX_CHANNELS, type OutboxRelay } from '@txbox/outbox';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { testAmqpUrl, uniqueName, useAmqp, useTestSchema } from '../../../test-support/index.js';
-import { inTransaction, OrderPlaced, waitUntil } from './fixtures.js';
+import { testAmqpUrl, uniqueName, useAmqp, useTestSchema, waitUntil } from '../../../test-support/index.js';
+import { inTransaction, OrderPlaced } from './fixtures.js';
 
 const { schema, pool, databaseUrl } = useTestSchema('outbox_wake');
 const amqp = useAmqp();
@@ -33,7 +33,7 @@ describe('LISTEN/NOTIFY wake-up', () => {
     const [message] = await collector.waitFor(1, 20_000);
     expect(message?.properties.messageId).toBe(id);
     // The batch event follows the broker's confirm and the marking, so it can trail the delivery.
-    await waitUntil(() => batches.length > 0, 10_000, 'the batch event');
+    await waitUntil('the batch event', () => batches.length > 0, { timeoutMs: 10_000 });
     expect(batches.at(-1)).toMatchObject({ relayId: relay.relayId, claimed: 1, published: 1 });
   });
 
@@ -47,6 +47,7 @@ describe('LISTEN/NOTIFY wake-up', () => {
     expect(terminated.rowCount).toBe(1);
     // Wait for the listener to come back (its reconnect wakes the relay once, harmlessly).
     await waitUntil(
+      'the LISTEN connection to be re-established',
       async () => {
         const { rows } = await pool.query(
           `SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'txbox-outbox-listener' AND query ILIKE $1`,
@@ -54,8 +55,7 @@ describe('LISTEN/NOTIFY wake-up', () => {
         );
         return rows[0].n === 1;
       },
-      20_000,
-      'the LISTEN connection to be re-established',
+      { timeoutMs: 20_000 },
     );
     const id = await inTransaction(pool, (c) =>
       outbox.add(c, OrderPlaced.create({ orderId: 'wake-2', totalCents: 1 })),

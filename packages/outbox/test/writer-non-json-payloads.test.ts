@@ -45,14 +45,43 @@ describe('outbox.add refuses payloads that cannot be stored as JSON', () => {
     expect(rows[0].n).toBe(0);
   });
 
-  it('still accepts valid pairs and escaped text that only looks like an escape', async () => {
+  it('still accepts valid pairs and escaped text that only looks like an escape, and stores them exactly', async () => {
     const client = await pool.connect();
+    let ids: string[];
     try {
       await client.query('BEGIN');
-      await outbox.add(client, [Text.create({ s: 'emoji 😀' }), Text.create({ s: 'literal \\u0000 text' })]);
+      ids = await outbox.add(client, [
+        Text.create({ s: 'emoji 😀' }, { headers: { note: 'pair 😀' } }),
+        Text.create({ s: 'literal \\u0000 text' }, { headers: { note: 'literal \\u0000 header' } }),
+      ]);
+      await client.query('COMMIT');
     } finally {
       await client.query('ROLLBACK').catch(() => {});
       client.release();
     }
+    // Read back as text too: jsonb must hold the characters written, not a decoded escape.
+    const { rows } = await pool.query(
+      `SELECT id::text, type, payload, headers, payload->>'s' AS s, headers->>'note' AS note
+         FROM "${schema}".outbox ORDER BY seq`,
+    );
+    expect(rows).toEqual([
+      {
+        id: ids[0],
+        type: 'regress.text',
+        payload: { s: 'emoji 😀' },
+        headers: { note: 'pair 😀' },
+        s: 'emoji 😀',
+        note: 'pair 😀',
+      },
+      {
+        id: ids[1],
+        type: 'regress.text',
+        payload: { s: 'literal \\u0000 text' },
+        headers: { note: 'literal \\u0000 header' },
+        s: 'literal \\u0000 text',
+        note: 'literal \\u0000 header',
+      },
+    ]);
+    await pool.query(`DELETE FROM "${schema}".outbox`);
   });
 });

@@ -3,18 +3,23 @@
 import { randomUUID } from 'node:crypto';
 import { createConsumer, defineHandler, type InboxConsumer, migrateInbox } from '@txbox/inbox';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { testAmqpUrl, uniqueName, useAmqp, useTestSchema } from '../../../../test-support/index.js';
+import {
+  deleteTopology,
+  sleep,
+  testAmqpUrl,
+  uniqueName,
+  useAmqp,
+  useTestSchema,
+  waitUntil,
+} from '../../../../test-support/index.js';
 import {
   CrashApplied,
   createEffectsTable,
-  deleteGroupTopology,
   effectRows,
   effectsTable,
   INSERT_EFFECT,
   openPublisher,
   publishRaw,
-  sleep,
-  waitUntil,
 } from './inbox-crash-support.js';
 
 const db = useTestSchema('inbox_backend_terminated');
@@ -31,7 +36,7 @@ beforeAll(async () => {
 afterAll(async () => {
   process.off('uncaughtException', trap);
   await consumer?.stop();
-  if (consumer) await deleteGroupTopology(broker.channel, consumer.topology);
+  if (consumer) await deleteTopology(broker.channel, consumer.topology);
 });
 
 it('survives its handler connection being terminated mid-handler and applies the message once', async () => {
@@ -63,7 +68,9 @@ it('survives its handler connection being terminated mid-handler and applies the
   const id = randomUUID();
   publishRaw(channel, exchange, id, 1);
   await channel.waitForConfirms();
-  await waitUntil('the retried delivery applied', async () => (await effectRows(db.pool, db.schema, id)) === 1, 20_000);
+  await waitUntil('the retried delivery applied', async () => (await effectRows(db.pool, db.schema, id)) === 1, {
+    timeoutMs: 20_000,
+  });
   await sleep(500);
   expect(uncaught).toEqual([]);
   expect(calls).toBe(2);

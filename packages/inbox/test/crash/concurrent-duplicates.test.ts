@@ -1,40 +1,37 @@
 import { randomUUID } from 'node:crypto';
 import { createConsumer, defineHandler, type InboxConsumer, migrateInbox } from '@txbox/inbox';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { testAmqpUrl, uniqueName, useAmqp, useTestSchema } from '../../../../test-support/index.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import {
+  deleteTopology,
+  sleep,
+  testAmqpUrl,
+  uniqueName,
+  useAmqp,
+  useCleanup,
+  useTestSchema,
+  waitUntil,
+} from '../../../../test-support/index.js';
 import {
   CrashApplied,
   createEffectsTable,
-  deleteGroupTopology,
   effectCounts,
   effectsTable,
   INSERT_EFFECT,
   inboxRecords,
   openPublisher,
   publishRaw,
-  sleep,
   totalEffects,
-  waitUntil,
 } from './inbox-crash-support.js';
 
 const WAIT_MS = 45_000;
 
 const db = useTestSchema('inbox_concurrent');
+const cleanup = useCleanup();
 const broker = useAmqp();
-
-let consumers: InboxConsumer[] = [];
-let cleanups: (() => Promise<void>)[] = [];
 
 beforeAll(async () => {
   await migrateInbox({ database: db.databaseUrl, schema: db.schema });
   await createEffectsTable(db.pool, db.schema);
-});
-
-afterEach(async () => {
-  await Promise.all(consumers.map((c) => c.stop().catch(() => {})));
-  for (const cleanup of cleanups) await cleanup().catch(() => {});
-  consumers = [];
-  cleanups = [];
 });
 
 interface Instance {
@@ -71,8 +68,8 @@ function instance(
       }),
     ],
   });
-  consumers.push(consumer);
-  cleanups.push(() => deleteGroupTopology(broker.channel, consumer.topology));
+  cleanup.defer(() => deleteTopology(broker.channel, consumer.topology));
+  cleanup.defer(() => consumer.stop());
   return { name, consumer, started };
 }
 
@@ -98,7 +95,7 @@ async function settled(instances: Instance[], expected: number): Promise<void> {
       }
       return total >= expected;
     },
-    WAIT_MS,
+    { timeoutMs: WAIT_MS },
   );
 }
 
@@ -121,16 +118,16 @@ describe('concurrent duplicates across consumer instances of one group', () => {
     // instance's inbox insert blocked on the uncommitted primary key (or 20 s passed).
     let sawWaiter = false;
     const hold = async (): Promise<void> => {
-      await waitUntil('a lock waiter', async () => (sawWaiter ||= (await inboxLockWaiters(group)) > 0), 20_000).catch(
-        () => {},
-      );
+      await waitUntil('a lock waiter', async () => (sawWaiter ||= (await inboxLockWaiters(group)) > 0), {
+        timeoutMs: 20_000,
+      }).catch(() => {});
     };
     const a = instance('a', group, exchange, { concurrency: 1, prefetch: 1, holdMs: 500, hold });
     const b = instance('b', group, exchange, { concurrency: 1, prefetch: 1, holdMs: 500, hold });
     await Promise.all([a.consumer.start(), b.consumer.start()]);
 
     const publisher = await openPublisher(broker.connection);
-    cleanups.push(() => publisher.close());
+    cleanup.defer(() => publisher.close());
     const id = randomUUID();
     // Back to back: with prefetch 1 the instance holding the first copy unacknowledged cannot
     // take the second, so the broker hands it to the other instance.
@@ -166,7 +163,7 @@ describe('concurrent duplicates across consumer instances of one group', () => {
     await db.pool.query(`TRUNCATE ${effectsTable(db.schema)}`);
 
     const publisher = await openPublisher(broker.connection);
-    cleanups.push(() => publisher.close());
+    cleanup.defer(() => publisher.close());
     const ids = Array.from({ length: 20 }, () => randomUUID());
     // Each copy right after the other: round-robin dispatch sends the two copies of an id to
     // different instances, while each instance runs up to 4 handlers of different ids at once.

@@ -11,15 +11,7 @@ import { existsSync } from 'node:fs';
 import { defineMessage } from '@txbox/core';
 import { createConsumer, defineHandler } from '@txbox/inbox';
 import { z } from 'zod';
-
-function required(name) {
-  const value = process.env[name];
-  if (!value) {
-    process.stderr.write(`missing env ${name}\n`);
-    process.exit(2);
-  }
-  return value;
-}
+import { announceReady, requiredEnv } from '../../../../test-support/child-process.mjs';
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -30,18 +22,18 @@ const CrashApplied = defineMessage({
   schema: z.object({ n: z.number().int() }),
 });
 
-const schema = required('TXBOX_SCHEMA');
-const mode = required('TXBOX_MODE');
+const schema = requiredEnv('TXBOX_SCHEMA');
+const mode = requiredEnv('TXBOX_MODE');
 const sleepMs = Number(process.env.TXBOX_SLEEP_MS || 300);
 const gateFile = process.env.TXBOX_GATE_FILE;
 const effects = `"${schema}".effects`;
 
 const consumer = createConsumer({
-  group: required('TXBOX_GROUP'),
-  database: required('TXBOX_DATABASE_URL'),
-  amqp: required('TXBOX_AMQP_URL'),
+  group: requiredEnv('TXBOX_GROUP'),
+  database: requiredEnv('TXBOX_DATABASE_URL'),
+  amqp: requiredEnv('TXBOX_AMQP_URL'),
   schema,
-  exchange: required('TXBOX_EXCHANGE'),
+  exchange: requiredEnv('TXBOX_EXCHANGE'),
   concurrency: 1,
   prefetch: 1,
   retention: { intervalMs: 0 },
@@ -82,5 +74,5 @@ process.on('SIGTERM', () => {
 });
 
 await consumer.start();
-process.stdout.write('READY\n');
+announceReady();
 setInterval(() => {}, 60_000);

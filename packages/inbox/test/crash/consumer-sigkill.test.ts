@@ -4,53 +4,38 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createConsumer, defineHandler, type InboxConsumer, migrateInbox } from '@txbox/inbox';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import {
-  type RunningChild,
+  deleteTopology,
   runChild,
   testAmqpUrl,
   uniqueName,
   useAmqp,
+  useCleanup,
   useTestSchema,
+  waitUntil,
 } from '../../../../test-support/index.js';
-import { startTcpProxy, type TcpProxy } from '../../../../test-support/tcp-proxy.mjs';
+import { startTcpProxy } from '../../../../test-support/tcp-proxy.mjs';
 import {
   CrashApplied,
   createEffectsTable,
-  deleteGroupTopology,
   effectsTable,
   INSERT_EFFECT,
   inboxRecords,
   openPublisher,
   publishRaw,
-  waitUntil,
 } from './inbox-crash-support.js';
 
 const CHILD = fileURLToPath(new URL('./consumer-child.mjs', import.meta.url));
 const WAIT_MS = 45_000;
 
 const db = useTestSchema('inbox_sigkill');
+const cleanup = useCleanup();
 const broker = useAmqp();
-
-let children: RunningChild[] = [];
-let proxies: TcpProxy[] = [];
-let consumers: InboxConsumer[] = [];
-let cleanups: (() => Promise<void>)[] = [];
 
 beforeAll(async () => {
   await migrateInbox({ database: db.databaseUrl, schema: db.schema });
   await createEffectsTable(db.pool, db.schema);
-});
-
-afterEach(async () => {
-  await Promise.all(children.map((c) => c.kill('SIGKILL').catch(() => null)));
-  await Promise.all(consumers.map((c) => c.stop().catch(() => {})));
-  await Promise.all(proxies.map((p) => p.close().catch(() => {})));
-  for (const cleanup of cleanups) await cleanup().catch(() => {});
-  children = [];
-  proxies = [];
-  consumers = [];
-  cleanups = [];
 });
 
 /**
@@ -74,8 +59,8 @@ function survivor(group: string, exchange: string, handled: string[]): InboxCons
       }),
     ],
   });
-  consumers.push(consumer);
-  cleanups.push(() => deleteGroupTopology(broker.channel, consumer.topology));
+  cleanup.defer(() => deleteTopology(broker.channel, consumer.topology));
+  cleanup.defer(() => consumer.stop());
   return consumer;
 }
 
@@ -101,12 +86,12 @@ describe('inbox consumer killed with SIGKILL', () => {
     const amqpUrl = testAmqpUrl();
     const target = new URL(amqpUrl);
     const proxy = await startTcpProxy(target.hostname, Number(target.port || 5672));
-    proxies.push(proxy);
+    cleanup.defer(() => proxy.close());
 
     // The handler returns (and the transaction commits) only once this file exists: the test
     // creates it after stalling the proxy, so the ack that follows the commit cannot get through.
     const gate = join(tmpdir(), `${uniqueName('inbox_gate')}.flag`);
-    cleanups.push(() => rm(gate, { force: true }));
+    cleanup.defer(() => rm(gate, { force: true }));
 
     const child = runChild(CHILD, [], {
       TXBOX_DATABASE_URL: db.databaseUrl,
@@ -118,11 +103,11 @@ describe('inbox consumer killed with SIGKILL', () => {
       TXBOX_SLEEP_MS: '300',
       TXBOX_GATE_FILE: gate,
     });
-    children.push(child);
-    await child.waitForLine('READY', WAIT_MS);
+    cleanup.defer(() => child.kill('SIGKILL'));
+    await child.waitReady(WAIT_MS);
 
     const publisher = await openPublisher(broker.connection);
-    cleanups.push(() => publisher.close());
+    cleanup.defer(() => publisher.close());
     const id = randomUUID();
     publishRaw(publisher, exchange, id, 1);
     await publisher.waitForConfirms();
@@ -132,7 +117,9 @@ describe('inbox consumer killed with SIGKILL', () => {
     await writeFile(gate, 'go');
 
     // The commit is visible from another connection: the handler's transaction is durable.
-    await waitUntil('the child to commit its effect', async () => (await effectsOf(id)).length === 1, WAIT_MS);
+    await waitUntil('the child to commit its effect', async () => (await effectsOf(id)).length === 1, {
+      timeoutMs: WAIT_MS,
+    });
     // ...and the inbox record committed with it.
     expect(await inboxRecords(db.pool, db.schema, group, id)).toBe(1);
 
@@ -142,11 +129,9 @@ describe('inbox consumer killed with SIGKILL', () => {
     await proxy.close();
 
     // The ack never reached RabbitMQ: the delivery is back in the group's queue.
-    await waitUntil(
-      'the unacknowledged delivery to return to the queue',
-      async () => (await queueDepth(group)) === 1,
-      WAIT_MS,
-    );
+    await waitUntil('the unacknowledged delivery to return to the queue', async () => (await queueDepth(group)) === 1, {
+      timeoutMs: WAIT_MS,
+    });
 
     await second.start();
     await waitUntil(
@@ -155,14 +140,16 @@ describe('inbox consumer killed with SIGKILL', () => {
         const s = await second.stats();
         return s.processed + s.duplicatesSkipped >= 1;
       },
-      WAIT_MS,
+      { timeoutMs: WAIT_MS },
     );
     const stats = await second.stats();
     expect(stats).toMatchObject({ processed: 0, duplicatesSkipped: 1, retried: 0, deadLettered: 0 });
     expect(handled).toEqual([]);
     expect(await effectsOf(id)).toEqual(['child-commit']);
     expect(await inboxRecords(db.pool, db.schema, group, id)).toBe(1);
-    await waitUntil('the redelivery to be acknowledged', async () => (await queueDepth(group)) === 0, WAIT_MS);
+    await waitUntil('the redelivery to be acknowledged', async () => (await queueDepth(group)) === 0, {
+      timeoutMs: WAIT_MS,
+    });
   });
 
   it('killed before commit: the handler runs again and the effect exists once', async () => {
@@ -179,11 +166,11 @@ describe('inbox consumer killed with SIGKILL', () => {
       TXBOX_GROUP: group,
       TXBOX_MODE: 'hang',
     });
-    children.push(child);
-    await child.waitForLine('READY', WAIT_MS);
+    cleanup.defer(() => child.kill('SIGKILL'));
+    await child.waitReady(WAIT_MS);
 
     const publisher = await openPublisher(broker.connection);
-    cleanups.push(() => publisher.close());
+    cleanup.defer(() => publisher.close());
     const id = randomUUID();
     publishRaw(publisher, exchange, id, 2);
     await publisher.waitForConfirms();
@@ -199,7 +186,7 @@ describe('inbox consumer killed with SIGKILL', () => {
         const s = await second.stats();
         return s.processed + s.duplicatesSkipped >= 1;
       },
-      WAIT_MS,
+      { timeoutMs: WAIT_MS },
     );
     const stats = await second.stats();
     expect(stats).toMatchObject({ processed: 1, duplicatesSkipped: 0, retried: 0, deadLettered: 0 });
@@ -207,6 +194,8 @@ describe('inbox consumer killed with SIGKILL', () => {
     expect(handled).toEqual([`${id}@1`]);
     expect(await effectsOf(id)).toEqual(['survivor']);
     expect(await inboxRecords(db.pool, db.schema, group, id)).toBe(1);
-    await waitUntil('the delivery to be acknowledged', async () => (await queueDepth(group)) === 0, WAIT_MS);
+    await waitUntil('the delivery to be acknowledged', async () => (await queueDepth(group)) === 0, {
+      timeoutMs: WAIT_MS,
+    });
   });
 });

@@ -1,10 +1,9 @@
 /**
  * Helpers of the inbox crash-safety and concurrency tests (on top of test-support): the test
  * contract, an effects table without any unique constraint (a double application shows as two
- * rows), raw AMQP publishing in the txbox wire format, and polling.
+ * rows) and raw AMQP publishing in the txbox wire format.
  */
 import { defineMessage } from '@txbox/core';
-import type { GroupTopology } from '@txbox/inbox';
 import type { Channel, ChannelModel } from 'amqplib';
 import type pg from 'pg';
 import { z } from 'zod';
@@ -80,46 +79,4 @@ export function publishRaw(channel: Channel, exchange: string, id: string, n: nu
     contentType: 'application/json',
     persistent: true,
   });
-}
-
-/** Deletes a group's queues and the exchange (the broker is shared). */
-export async function deleteGroupTopology(channel: Channel, topology: GroupTopology): Promise<void> {
-  for (const queue of [topology.queue, topology.deadLetterQueue, ...topology.delayQueues.map((d) => d.name)]) {
-    await channel.deleteQueue(queue).catch(() => {});
-  }
-  await channel.deleteExchange(topology.exchange).catch(() => {});
-}
-
-export async function waitUntil<T>(
-  what: string | (() => string),
-  fn: () => Promise<T | undefined | null | false> | T | undefined | null | false,
-  timeoutMs: number,
-  intervalMs = 25,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await fn();
-    if (value) return value;
-    if (Date.now() > deadline) {
-      throw new Error(`Timed out after ${timeoutMs} ms waiting for ${typeof what === 'function' ? what() : what}`);
-    }
-    await sleep(intervalMs);
-  }
-}
-
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-/** Races `promise` against a generous deadline, failing with `what` instead of hanging the test. */
-export async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} did not finish within ${ms} ms`)), ms);
-  });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
 }

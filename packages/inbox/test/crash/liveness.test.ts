@@ -1,16 +1,17 @@
 import { consoleLogger } from '@txbox/core';
 import { createConsumer, defineHandler, type InboxConsumer, migrateInbox } from '@txbox/inbox';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { testAmqpUrl, uniqueName, useAmqp, useTestSchema } from '../../../../test-support/index.js';
-import { startTcpProxy } from '../../../../test-support/tcp-proxy.mjs';
 import {
-  createEffectsTable,
   deleteTopology,
-  effectCounts,
-  PaymentRequested,
-  publishEnvelope,
+  testAmqpUrl,
+  uniqueName,
+  useAmqp,
+  useTestSchema,
   waitUntil,
-} from '../fixtures.js';
+  withDeadline,
+} from '../../../../test-support/index.js';
+import { startTcpProxy } from '../../../../test-support/tcp-proxy.mjs';
+import { createEffectsTable, effectCounts, PaymentRequested, publishEnvelope } from '../fixtures.js';
 
 const { schema, pool, databaseUrl } = useTestSchema('inbox_liveness');
 const amqp = useAmqp();
@@ -57,6 +58,7 @@ describe('the consumer stays alive', () => {
     await amqp.channel.deleteQueue(c.topology.queue);
     // The consumer re-declares the queue and its bindings on its own.
     await waitUntil(
+      'the queue to be re-declared and consumed',
       async () => {
         // checkQueue on a missing queue closes the channel it runs on: use a throwaway one.
         const probe = await amqp.connection.createChannel();
@@ -69,14 +71,15 @@ describe('the consumer stays alive', () => {
           await probe.close().catch(() => {});
         }
       },
-      30_000,
-      'the queue to be re-declared and consumed',
+      { timeoutMs: 30_000 },
     );
     const id = publishEnvelope(amqp.channel, exchange, {
       type: PaymentRequested.type,
       payload: { orderId: 'after-cancel', amountCents: 1 },
     });
-    await waitUntil(async () => (await effectCounts(pool, effects)).get(id) === 1, 30_000, 'the message to be applied');
+    await waitUntil('the message to be applied', async () => (await effectCounts(pool, effects)).get(id) === 1, {
+      timeoutMs: 30_000,
+    });
     expect((await c.stats()).connected).toBe(true);
   });
 
@@ -88,10 +91,11 @@ describe('the consumer stays alive', () => {
       await c.start();
       proxy.stall();
       // Without bounded shutdown steps this waits for missed heartbeats (tens of seconds).
-      const outcome = await Promise.race([
+      const outcome = await withDeadline(
         c.stop().then(() => 'stopped'),
-        new Promise((r) => setTimeout(() => r('still waiting'), 15_000)),
-      ]);
+        15_000,
+        'stop() with the broker stalled',
+      );
       expect(outcome).toBe('stopped');
     } finally {
       proxy.resume();
@@ -108,7 +112,7 @@ describe('the consumer stays alive', () => {
       await c.start(); // does not hold up the application's startup
       expect((await c.stats()).connected).toBe(false);
       proxy.restore();
-      await waitUntil(async () => (await c.stats()).connected, 30_000, 'the consumer to connect');
+      await waitUntil('the consumer to connect', async () => (await c.stats()).connected, { timeoutMs: 30_000 });
       const id = publishEnvelope(amqp.channel, exchange, {
         type: PaymentRequested.type,
         payload: { orderId: 'after-outage', amountCents: 1 },
@@ -121,7 +125,7 @@ describe('the consumer stays alive', () => {
             c.group,
           ])
         ).rows[0].n;
-      await waitUntil(async () => (await applied()) === 1, 30_000, 'the message to be applied');
+      await waitUntil('the message to be applied', async () => (await applied()) === 1, { timeoutMs: 30_000 });
     } finally {
       await proxy.close();
     }

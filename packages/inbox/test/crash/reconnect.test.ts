@@ -1,46 +1,40 @@
 import { randomUUID } from 'node:crypto';
-import { createConsumer, defineHandler, type InboxConsumer, migrateInbox } from '@txbox/inbox';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { testAmqpUrl, uniqueName, useAmqp, useTestSchema } from '../../../../test-support/index.js';
-import { startTcpProxy, type TcpProxy } from '../../../../test-support/tcp-proxy.mjs';
+import { createConsumer, defineHandler, migrateInbox } from '@txbox/inbox';
+import { beforeAll, describe, expect, it } from 'vitest';
+import {
+  deleteTopology,
+  sleep,
+  testAmqpUrl,
+  uniqueName,
+  useAmqp,
+  useCleanup,
+  useTestSchema,
+  waitUntil,
+  withDeadline,
+} from '../../../../test-support/index.js';
+import { startTcpProxy } from '../../../../test-support/tcp-proxy.mjs';
 import {
   CrashApplied,
   createEffectsTable,
-  deleteGroupTopology,
   effectCounts,
   effectsTable,
   INSERT_EFFECT,
   inboxRecords,
   openPublisher,
   publishRaw,
-  sleep,
   totalEffects,
-  waitUntil,
-  within,
 } from './inbox-crash-support.js';
 
 const WAIT_MS = 60_000;
 const UNIQUE = 160;
 
 const db = useTestSchema('inbox_reconnect');
+const cleanup = useCleanup();
 const broker = useAmqp();
-
-let consumers: InboxConsumer[] = [];
-let proxies: TcpProxy[] = [];
-let cleanups: (() => Promise<void>)[] = [];
 
 beforeAll(async () => {
   await migrateInbox({ database: db.databaseUrl, schema: db.schema });
   await createEffectsTable(db.pool, db.schema);
-});
-
-afterEach(async () => {
-  await Promise.all(consumers.map((c) => c.stop().catch(() => {})));
-  await Promise.all(proxies.map((p) => p.close().catch(() => {})));
-  for (const cleanup of cleanups) await cleanup().catch(() => {});
-  consumers = [];
-  proxies = [];
-  cleanups = [];
 });
 
 describe('inbox consumer losing its RabbitMQ connection', () => {
@@ -50,7 +44,7 @@ describe('inbox consumer losing its RabbitMQ connection', () => {
     const amqpUrl = testAmqpUrl();
     const target = new URL(amqpUrl);
     const proxy = await startTcpProxy(target.hostname, Number(target.port || 5672));
-    proxies.push(proxy);
+    cleanup.defer(() => proxy.close());
 
     const warnings: string[] = [];
     const consumer = createConsumer({
@@ -76,8 +70,8 @@ describe('inbox consumer losing its RabbitMQ connection', () => {
         error: (message) => warnings.push(message),
       },
     });
-    consumers.push(consumer);
-    cleanups.push(() => deleteGroupTopology(broker.channel, consumer.topology));
+    cleanup.defer(() => deleteTopology(broker.channel, consumer.topology));
+    cleanup.defer(() => consumer.stop());
     await consumer.start();
 
     // 160 ids, 40 of which are published a second time a few messages later: 200 deliveries.
@@ -90,7 +84,7 @@ describe('inbox consumer losing its RabbitMQ connection', () => {
     expect(order).toHaveLength(200);
 
     const publisher = await openPublisher(broker.connection);
-    cleanups.push(() => publisher.close());
+    cleanup.defer(() => publisher.close());
     for (const i of order) publishRaw(publisher, exchange, ids[i] as string, i);
     await publisher.waitForConfirms();
 
@@ -100,8 +94,7 @@ describe('inbox consumer losing its RabbitMQ connection', () => {
       await waitUntil(
         `${threshold} effects before cutting`,
         async () => (await totalEffects(db.pool, db.schema)) >= threshold,
-        WAIT_MS,
-        5,
+        { timeoutMs: WAIT_MS, intervalMs: 5 },
       );
       proxy.cut();
     }
@@ -116,8 +109,7 @@ describe('inbox consumer losing its RabbitMQ connection', () => {
         missingCount = ids.filter((id) => !counts.has(id)).length;
         return missingCount === 0;
       },
-      WAIT_MS,
-      50,
+      { timeoutMs: WAIT_MS, intervalMs: 50 },
     );
 
     // Nothing applied twice: exactly one effect row per id, and one inbox record per id.
@@ -129,7 +121,9 @@ describe('inbox consumer losing its RabbitMQ connection', () => {
 
     // The consumer did lose its channel (twice) and came back.
     expect(warnings.filter((w) => w.includes('channel closed')).length).toBeGreaterThanOrEqual(2);
-    await waitUntil('the consumer to be connected again', async () => (await consumer.stats()).connected, WAIT_MS);
+    await waitUntil('the consumer to be connected again', async () => (await consumer.stats()).connected, {
+      timeoutMs: WAIT_MS,
+    });
 
     // Every delivery (the 200, plus redeliveries of what was unacknowledged at each cut) is settled.
     await waitUntil(
@@ -139,7 +133,7 @@ describe('inbox consumer losing its RabbitMQ connection', () => {
         const s = await consumer.stats();
         return messageCount === 0 && s.inFlight === 0;
       },
-      WAIT_MS,
+      { timeoutMs: WAIT_MS },
     );
     const stats = await consumer.stats();
     expect(stats).toMatchObject({ processed: UNIQUE, retried: 0, deadLettered: 0, connected: true, records: UNIQUE });
@@ -159,12 +153,12 @@ describe('inbox consumer losing its RabbitMQ connection', () => {
         const c = await effectCounts(db.pool, db.schema);
         return after.every((id) => c.get(id) === 1);
       },
-      WAIT_MS,
+      { timeoutMs: WAIT_MS },
     );
     expect(await totalEffects(db.pool, db.schema)).toBe(UNIQUE + after.length);
     expect((await consumer.stats()).connected).toBe(true);
 
     // stop() resolves promptly (well within its 10 s handler wait: nothing is running).
-    await within(consumer.stop(), 9_000, 'stop() after the reconnects');
+    await withDeadline(consumer.stop(), 9_000, 'stop() after the reconnects');
   });
 });

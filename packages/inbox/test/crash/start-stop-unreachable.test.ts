@@ -4,7 +4,7 @@ import { defineMessage } from '@txbox/core';
 import { createConsumer, defineHandler, migrateInbox } from '@txbox/inbox';
 import { beforeAll, expect, it } from 'vitest';
 import { z } from 'zod';
-import { testAmqpUrl, uniqueName, useTestSchema } from '../../../../test-support/index.js';
+import { sleep, testAmqpUrl, uniqueName, useTestSchema, withDeadline } from '../../../../test-support/index.js';
 
 const db = useTestSchema('inbox_start_stop');
 const Probe = defineMessage({ type: 'regress.probe', version: 1, schema: z.object({}) });
@@ -12,9 +12,6 @@ const Probe = defineMessage({ type: 'regress.probe', version: 1, schema: z.objec
 beforeAll(async () => {
   await migrateInbox({ database: db.databaseUrl, schema: db.schema });
 });
-
-const within = <T>(promise: Promise<T>, ms: number) =>
-  Promise.race([promise, new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), ms))]);
 
 function consumerFor(amqp: string) {
   return createConsumer({
@@ -31,27 +28,29 @@ it('start() with a wrong password rejects with CONNECTION_FAILED (no password in
   const url = new URL(testAmqpUrl());
   url.password = 'not-the-password-42';
   const consumer = consumerFor(url.toString());
-  const outcome = await within(
+  const outcome = await withDeadline(
     consumer.start().then(
       () => ({ code: 'started', message: '' }),
       (e: { code: string; message: string }) => e,
     ),
     10_000,
+    'start() with a refused password',
   );
-  expect(outcome === 'timeout' ? 'timeout' : outcome.code).toBe('CONNECTION_FAILED');
-  if (outcome !== 'timeout') expect(outcome.message).not.toContain('not-the-password-42');
-  expect(await within(consumer.stop(), 5000)).not.toBe('timeout');
+  expect(outcome.code).toBe('CONNECTION_FAILED');
+  expect(outcome.message).not.toContain('not-the-password-42');
+  await expect(withDeadline(consumer.stop(), 5000, 'stop()')).resolves.toBeUndefined();
 });
 
 it('start() does not wait for a broker that is down (the application boots), and stop() returns promptly', async () => {
   const consumer = consumerFor('amqp://guest:guest@127.0.0.1:1');
   expect(
-    await within(
+    await withDeadline(
       consumer.start().then(() => 'started'),
       5000,
+      'start() against a broker that is down',
     ),
   ).toBe('started');
   expect((await consumer.stats()).connected).toBe(false);
-  await new Promise((r) => setTimeout(r, 1000)); // a few background reconnect attempts
-  expect(await within(consumer.stop(), 5000)).not.toBe('timeout');
+  await sleep(1000); // a few background reconnect attempts
+  await expect(withDeadline(consumer.stop(), 5000, 'stop()')).resolves.toBeUndefined();
 });

@@ -4,8 +4,8 @@
 import { createRelay, migrateOutbox, type OutboxRelay, outboxSql, outboxTables } from '@txbox/outbox';
 import pg from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { testAmqpUrl, uniqueName, useAmqp, useTestSchema } from '../../../../test-support/index.js';
-import { claimsWaiting, crashWriter, holdClaimLock, waitUntil, writeCommitted } from './crash-support.js';
+import { testAmqpUrl, uniqueName, useAmqp, useTestSchema, waitUntil } from '../../../../test-support/index.js';
+import { claimsWaiting, crashWriter, holdClaimLock, writeCommitted } from './crash-support.js';
 
 const db = useTestSchema('outbox_backend_terminated');
 const broker = useAmqp();
@@ -32,11 +32,9 @@ it('survives its claim connection being terminated and still publishes', async (
   await relay.start();
   try {
     // The relay's claim now waits for the lock on a checked-out client: terminate that backend.
-    await waitUntil(
-      'the relay claim waiting for the lock',
-      async () => (await claimsWaiting(db.pool, db.schema)) > 0,
-      10_000,
-    );
+    await waitUntil('the relay claim waiting for the lock', async () => (await claimsWaiting(db.pool, db.schema)) > 0, {
+      timeoutMs: 10_000,
+    });
     const { rows } = await db.pool.query(
       `SELECT count(pg_terminate_backend(pid))::int AS n FROM pg_stat_activity
        WHERE wait_event_type = 'Lock' AND wait_event = 'advisory' AND position($1 in query) > 0`,

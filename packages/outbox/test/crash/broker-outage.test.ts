@@ -1,17 +1,24 @@
 import { createRelay, migrateOutbox, type OutboxRelay, type OutboxRelayOptions } from '@txbox/outbox';
-import { afterEach, describe, expect, it } from 'vitest';
-import { testAmqpUrl, uniqueName, useAmqp, useTestSchema } from '../../../../test-support/index.js';
-import { startTcpProxy, type TcpProxy } from '../../../../test-support/tcp-proxy.mjs';
+import { describe, expect, it } from 'vitest';
+import {
+  sleep,
+  testAmqpUrl,
+  uniqueName,
+  useAmqp,
+  useCleanup,
+  useTestSchema,
+  waitUntil,
+  withDeadline,
+} from '../../../../test-support/index.js';
+import { startTcpProxy } from '../../../../test-support/tcp-proxy.mjs';
 import {
   arrivalsOf,
   crashWriter,
   duplicateCounts,
   outboxCount,
   perKeyOrderViolation,
-  sleep,
   type WrittenMessage,
   waitForIds,
-  waitUntil,
   writeCommitted,
 } from './crash-support.js';
 
@@ -20,31 +27,22 @@ const KEYS = ['k0', 'k1', 'k2', 'k3'];
 
 const broker = useAmqp();
 
-let proxies: TcpProxy[] = [];
-let relays: OutboxRelay[] = [];
+const cleanup = useCleanup();
 
-/** Resolves with 'stopped', or 'still running' if stop() has not resolved within `guardMs`. */
-function stopWithin(relay: OutboxRelay, guardMs: number): Promise<'stopped' | 'still running'> {
-  return Promise.race([
+/** Resolves with 'stopped'; rejects if stop() has not resolved within `guardMs`. */
+function stopWithin(relay: OutboxRelay, guardMs: number): Promise<'stopped'> {
+  return withDeadline(
     relay.stop().then(() => 'stopped' as const),
-    new Promise<'still running'>((resolve) => setTimeout(() => resolve('still running'), guardMs).unref()),
-  ]);
+    guardMs,
+    `stop() of relay ${relay.relayId}`,
+  );
 }
-
-afterEach(async () => {
-  // Resume and close the proxies first, so a relay hung on a stalled connection can finish.
-  for (const p of proxies) p.resume();
-  await Promise.all(relays.map((r) => stopWithin(r, 15_000).catch(() => {})));
-  await Promise.all(proxies.map((p) => p.close().catch(() => {})));
-  proxies = [];
-  relays = [];
-});
 
 async function proxiedRelay(schema: string, databaseUrl: string, options: Partial<OutboxRelayOptions> = {}) {
   const amqpUrl = testAmqpUrl();
   const target = new URL(amqpUrl);
   const proxy = await startTcpProxy(target.hostname, Number(target.port || 5672));
-  proxies.push(proxy);
+  cleanup.defer(() => proxy.close());
   const relay = createRelay({
     database: databaseUrl,
     amqp: proxy.url(amqpUrl),
@@ -57,7 +55,9 @@ async function proxiedRelay(schema: string, databaseUrl: string, options: Partia
     retention: { intervalMs: 0 },
     ...options,
   });
-  relays.push(relay);
+  cleanup.defer(() => stopWithin(relay, 15_000));
+  // First of all: resume the proxy, so a relay hung on a stalled connection can finish stopping.
+  cleanup.defer(() => proxy.resume());
   return { proxy, relay };
 }
 
@@ -119,7 +119,9 @@ describe('broker unreachable', () => {
       committed.map((m) => m.id),
       WAIT_MS,
     );
-    await waitUntil('the outbox to drain before the outage', async () => (await relay.stats()).pending === 0, WAIT_MS);
+    await waitUntil('the outbox to drain before the outage', async () => (await relay.stats()).pending === 0, {
+      timeoutMs: WAIT_MS,
+    });
     const beforeOutage = committed.length;
 
     proxy.down();
@@ -159,7 +161,7 @@ describe('broker unreachable', () => {
       committed.map((m) => m.id),
       WAIT_MS,
     );
-    await waitUntil('the backlog to drain', async () => (await relay.stats()).pending === 0, WAIT_MS);
+    await waitUntil('the backlog to drain', async () => (await relay.stats()).pending === 0, { timeoutMs: WAIT_MS });
 
     const stopStarted = performance.now();
     await relay.stop();
@@ -204,7 +206,10 @@ describe('broker connection cut mid-stream', () => {
     for (let i = 0; i < 4; i += 1) {
       // Let publishes flow (some must arrive since the previous cut), then cut every connection.
       const before = collector.messages.length;
-      await waitUntil('publishes to flow', async () => collector.messages.length > before + 150, WAIT_MS, 1);
+      await waitUntil('publishes to flow', async () => collector.messages.length > before + 150, {
+        timeoutMs: WAIT_MS,
+        intervalMs: 1,
+      });
       proxy.cut();
       cuts += 1;
     }
@@ -216,7 +221,7 @@ describe('broker connection cut mid-stream', () => {
       committed.map((m) => m.id),
       WAIT_MS,
     );
-    await waitUntil('the outbox to drain', async () => (await relay.stats()).pending === 0, WAIT_MS);
+    await waitUntil('the outbox to drain', async () => (await relay.stats()).pending === 0, { timeoutMs: WAIT_MS });
     const stopStarted = performance.now();
     await relay.stop();
     console.log(`[broker-outage/cut] cuts=${cuts} relay.stop() took ${Math.round(performance.now() - stopStarted)} ms`);
@@ -267,7 +272,10 @@ describe('broker connection hung (no reset, no bytes)', () => {
     for (let episode = 0; episode < episodes; episode += 1) {
       const before = collector.messages.length;
       try {
-        await waitUntil('publishes to flow', async () => collector.messages.length > before + 50, WAIT_MS, 1);
+        await waitUntil('publishes to flow', async () => collector.messages.length > before + 50, {
+          timeoutMs: WAIT_MS,
+          intervalMs: 1,
+        });
       } catch {
         throw await noProgress(`after ${episode} hung-connection episode(s)`);
       }
@@ -291,7 +299,7 @@ describe('broker connection hung (no reset, no bytes)', () => {
     } catch (error) {
       throw await noProgress(`after ${episodes} hung-connection episodes, ${(error as Error).message}`);
     }
-    await waitUntil('the backlog to drain', async () => (await relay.stats()).pending === 0, WAIT_MS);
+    await waitUntil('the backlog to drain', async () => (await relay.stats()).pending === 0, { timeoutMs: WAIT_MS });
     expect(await stopWithin(relay, WAIT_MS)).toBe('stopped');
 
     const { arrivals, lost } = report('hung', committed, collector.messages);
@@ -320,7 +328,7 @@ describe('broker connection hung (no reset, no bytes)', () => {
       committed.map((m) => m.id),
       WAIT_MS,
     );
-    await waitUntil('the outbox to drain', async () => (await relay.stats()).pending === 0, WAIT_MS);
+    await waitUntil('the outbox to drain', async () => (await relay.stats()).pending === 0, { timeoutMs: WAIT_MS });
 
     // The broker stops answering while the relay is idle; then the application shuts down.
     proxy.stall();

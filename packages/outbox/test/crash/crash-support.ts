@@ -7,7 +7,7 @@ import { createOutbox, type OutboxWriter } from '@txbox/outbox';
 import type { ConsumeMessage } from 'amqplib';
 import type pg from 'pg';
 import { z } from 'zod';
-import type { MessageCollector } from '../../../../test-support/index.js';
+import { type MessageCollector, waitUntil } from '../../../../test-support/index.js';
 
 export const CrashEvent = defineMessage({
   type: 'crash.event',
@@ -42,7 +42,7 @@ export async function waitForIds(
     return expected.filter((id) => !seen.has(id)).length;
   };
   try {
-    await waitUntil('all messages to arrive', async () => missing() === 0, timeoutMs, 50);
+    await waitUntil('all messages to arrive', async () => missing() === 0, { timeoutMs, intervalMs: 50 });
   } catch {
     throw new Error(`${missing()} of ${expected.length} written messages had not arrived after ${timeoutMs} ms`);
   }
@@ -133,25 +133,6 @@ export function duplicateCounts(arrivals: Arrival[]): Map<string, number> {
   for (const a of arrivals) counts.set(a.id, (counts.get(a.id) ?? 0) + 1);
   for (const [id, n] of counts) if (n < 2) counts.delete(id);
   return counts;
-}
-
-export async function waitUntil<T>(
-  what: string,
-  fn: () => Promise<T | undefined | null | false>,
-  timeoutMs: number,
-  intervalMs = 20,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await fn();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(intervalMs);
-  }
-}
-
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 /** Rows of the outbox currently leased by `owner`. */

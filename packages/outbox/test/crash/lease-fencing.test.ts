@@ -1,8 +1,8 @@
 import { migrateOutbox, outboxSql, outboxTables } from '@txbox/outbox';
 import type pg from 'pg';
 import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { uniqueName, useTestSchema } from '../../../../test-support/index.js';
-import { crashWriter, waitUntil, writeCommitted } from './crash-support.js';
+import { uniqueName, useTestSchema, waitUntil } from '../../../../test-support/index.js';
+import { crashWriter, writeCommitted } from './crash-support.js';
 
 const LEASE_MS = 1000;
 const WAIT_MS = 30_000;
@@ -65,8 +65,7 @@ async function takeOver(pool: pg.Pool) {
       );
       return r[0]?.expired === true;
     },
-    WAIT_MS,
-    100,
+    { timeoutMs: WAIT_MS, intervalMs: 100 },
   );
   const b = await claim(pool, 'relay-b', 60_000);
   const tokenA = a[0]?.lease_token as string;
@@ -157,8 +156,7 @@ describe('lease fencing', () => {
         );
         return r[0]?.expired === true;
       },
-      WAIT_MS,
-      100,
+      { timeoutMs: WAIT_MS, intervalMs: 100 },
     );
 
     // Relay B claims but has not committed yet; relay A's delete (confirms just arrived) runs now.
@@ -179,7 +177,7 @@ describe('lease fencing', () => {
           );
           return (r[0]?.n ?? 0) > 0;
         },
-        WAIT_MS,
+        { timeoutMs: WAIT_MS },
       );
       await b.query('COMMIT');
       expect((await staleDelete).rowCount).toBe(0);
@@ -210,8 +208,7 @@ describe('lease fencing', () => {
         );
         return r[0]?.expired === true;
       },
-      WAIT_MS,
-      100,
+      { timeoutMs: WAIT_MS, intervalMs: 100 },
     );
 
     // Relay A, late, settles its failed publish of the first message (a retry in a minute)
@@ -263,8 +260,7 @@ describe('lease fencing', () => {
           );
           return r[0]?.expired === true;
         },
-        WAIT_MS,
-        100,
+        { timeoutMs: WAIT_MS, intervalMs: 100 },
       );
       expect(await claim(pool, 'relay-b', 60_000)).toEqual([]);
       await settle.query('COMMIT');

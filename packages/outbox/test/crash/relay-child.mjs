@@ -5,27 +5,17 @@
 //   TXBOX_BATCH_SIZE, TXBOX_LEASE_MS, TXBOX_PUBLISH_TIMEOUT_MS, TXBOX_POLL_INTERVAL_MS (optional)
 import diagnosticsChannel from 'node:diagnostics_channel';
 import { createRelay, OUTBOX_CHANNELS } from '@txbox/outbox';
-
-function required(name) {
-  const value = process.env[name];
-  if (!value) {
-    process.stderr.write(`missing env ${name}\n`);
-    process.exit(2);
-  }
-  return value;
-}
-
-const number = (name, fallback) => (process.env[name] ? Number(process.env[name]) : fallback);
+import { announceReady, numberEnv, requiredEnv } from '../../../../test-support/child-process.mjs';
 
 const relay = createRelay({
-  database: required('TXBOX_DATABASE_URL'),
-  amqp: required('TXBOX_AMQP_URL'),
-  schema: required('TXBOX_SCHEMA'),
-  relayId: required('TXBOX_RELAY_ID'),
-  batchSize: number('TXBOX_BATCH_SIZE', 500),
-  leaseMs: number('TXBOX_LEASE_MS', 3000),
-  publishTimeoutMs: number('TXBOX_PUBLISH_TIMEOUT_MS', 2000),
-  pollIntervalMs: number('TXBOX_POLL_INTERVAL_MS', 200),
+  database: requiredEnv('TXBOX_DATABASE_URL'),
+  amqp: requiredEnv('TXBOX_AMQP_URL'),
+  schema: requiredEnv('TXBOX_SCHEMA'),
+  relayId: requiredEnv('TXBOX_RELAY_ID'),
+  batchSize: numberEnv('TXBOX_BATCH_SIZE', 500),
+  leaseMs: numberEnv('TXBOX_LEASE_MS', 3000),
+  publishTimeoutMs: numberEnv('TXBOX_PUBLISH_TIMEOUT_MS', 2000),
+  pollIntervalMs: numberEnv('TXBOX_POLL_INTERVAL_MS', 200),
   retention: { intervalMs: 0 },
   logger: {
     debug() {},
@@ -47,6 +37,6 @@ process.on('SIGTERM', () => {
 });
 
 await relay.start();
-process.stdout.write('READY\n');
+announceReady();
 // The relay's timers keep the process alive; this keeps it alive even when they are unref'd.
 setInterval(() => {}, 60_000);

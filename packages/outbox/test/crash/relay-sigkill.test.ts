@@ -1,15 +1,17 @@
 import { fileURLToPath } from 'node:url';
-import { createRelay, migrateOutbox, type OutboxRelay, outboxSql, outboxTables } from '@txbox/outbox';
-import { afterEach, describe, expect, it } from 'vitest';
+import { createRelay, migrateOutbox, outboxSql, outboxTables } from '@txbox/outbox';
+import { describe, expect, it } from 'vitest';
 import {
-  type RunningChild,
   runChild,
+  sleep,
   testAmqpUrl,
   uniqueName,
   useAmqp,
+  useCleanup,
   useTestSchema,
+  waitUntil,
 } from '../../../../test-support/index.js';
-import { startTcpProxy, type TcpProxy } from '../../../../test-support/tcp-proxy.mjs';
+import { startTcpProxy } from '../../../../test-support/tcp-proxy.mjs';
 import {
   arrivalsOf,
   claimsWaiting,
@@ -19,10 +21,8 @@ import {
   leasedBy,
   outboxCount,
   perKeyOrderViolation,
-  sleep,
   type WrittenMessage,
   waitForIds,
-  waitUntil,
   writeCommitted,
 } from './crash-support.js';
 
@@ -33,19 +33,7 @@ const LEASE_MS = 3000;
 const WAIT_MS = 30_000;
 
 const broker = useAmqp();
-
-let children: RunningChild[] = [];
-let proxies: TcpProxy[] = [];
-let relays: OutboxRelay[] = [];
-
-afterEach(async () => {
-  await Promise.all(children.map((c) => c.kill('SIGKILL').catch(() => null)));
-  await Promise.all(relays.map((r) => r.stop().catch(() => {})));
-  await Promise.all(proxies.map((p) => p.close().catch(() => {})));
-  children = [];
-  proxies = [];
-  relays = [];
-});
+const cleanup = useCleanup();
 
 /** N messages over LANES concurrent writers; each lane owns two keys, every 10th message has no key. */
 async function writeBacklog(
@@ -88,7 +76,7 @@ function killedRelayScenario(name: string, mode: 'stalled' | 'publishing') {
       const amqpUrl = testAmqpUrl();
       const target = new URL(amqpUrl);
       const proxy = await startTcpProxy(target.hostname, Number(target.port || 5672));
-      proxies.push(proxy);
+      cleanup.defer(() => proxy.close());
 
       const childRelayId = uniqueName('doomed');
       const child = runChild(CHILD, [], {
@@ -101,8 +89,8 @@ function killedRelayScenario(name: string, mode: 'stalled' | 'publishing') {
         TXBOX_PUBLISH_TIMEOUT_MS: '2000',
         TXBOX_POLL_INTERVAL_MS: '200',
       });
-      children.push(child);
-      await child.waitForLine('READY', WAIT_MS);
+      cleanup.defer(() => child.kill('SIGKILL'));
+      await child.waitReady(WAIT_MS);
 
       // Warm-up: one message the child publishes end to end, so its connection, confirm
       // channel and exchange declaration are all in place before the crash batch.
@@ -112,43 +100,57 @@ function killedRelayScenario(name: string, mode: 'stalled' | 'publishing') {
         committed.map((m) => m.id),
         WAIT_MS,
       );
-      await waitUntil(
-        'the warm-up message to be deleted',
-        async () => (await outboxCount(pool, schema)) === 0,
-        WAIT_MS,
-      );
+      await waitUntil('the warm-up message to be deleted', async () => (await outboxCount(pool, schema)) === 0, {
+        timeoutMs: WAIT_MS,
+      });
 
       // Park the child at its next claim, write the backlog, then let it claim everything at once.
       const gate = await holdClaimLock(pool, outboxSql.claimLockSql(outboxTables(schema)));
       try {
-        await waitUntil('the child relay to wait at its claim', () => claimsWaiting(pool, schema), WAIT_MS);
+        await waitUntil('the child relay to wait at its claim', () => claimsWaiting(pool, schema), {
+          timeoutMs: WAIT_MS,
+        });
         await writeBacklog(pool, writer, committed);
         if (mode === 'stalled') proxy.stall();
       } finally {
         await gate.release();
       }
 
-      const leased = await waitUntil(
-        'the child to lease the batch',
-        () => leasedBy(pool, schema, childRelayId),
-        WAIT_MS,
-        2,
-      );
+      const leased = await waitUntil('the child to lease the batch', () => leasedBy(pool, schema, childRelayId), {
+        timeoutMs: WAIT_MS,
+        intervalMs: 2,
+      });
       if (mode === 'stalled') {
         // Give it time to write the batch into the stalled socket; no confirm can come back.
         await sleep(300);
       } else {
         // Kill as soon as the first messages of the batch reach the broker (some confirms are
         // on their way or done; the batch is not settled yet, most likely).
-        await waitUntil('the child to start publishing', async () => collector.messages.length > 1, WAIT_MS, 1);
+        await waitUntil('the child to start publishing', async () => collector.messages.length > 1, {
+          timeoutMs: WAIT_MS,
+          intervalMs: 1,
+        });
       }
       const arrivedBeforeKill = collector.messages.length - 1;
       await child.kill('SIGKILL');
+      // The child prints a BATCH line once a batch is settled (confirmed and marked); all of its
+      // output has been read once kill() resolves. Only the warm-up batch (claimed=1) may be there.
+      const settledBatchesAtKill = child.stdout.filter(
+        (line) => line.startsWith('BATCH ') && !line.includes('claimed=1 '),
+      );
       const { rows: killedRows } = await pool.query<{ id: string }>(
         `SELECT id FROM "${schema}".outbox WHERE lease_owner = $1`,
         [childRelayId],
       );
       const killedBatch = new Set(killedRows.map((r) => r.id));
+      if (mode === 'publishing') {
+        // The window this test names: publishing had begun (messages reached the broker), and the
+        // batch was not settled (no BATCH line, rows still leased). A kill after the batch settled
+        // would test nothing, so it fails instead of passing.
+        expect(arrivedBeforeKill, 'messages of the batch on the broker before the kill').toBeGreaterThan(0);
+        expect(settledBatchesAtKill, 'the batch had already settled when the child was killed').toEqual([]);
+        expect(killedBatch.size, 'rows of the batch still leased by the killed child').toBeGreaterThan(0);
+      }
       proxy.resume();
       proxy.restore();
 
@@ -163,15 +165,17 @@ function killedRelayScenario(name: string, mode: 'stalled' | 'publishing') {
         pollIntervalMs: 100,
         retention: { intervalMs: 0 },
       });
-      relays.push(rescuer);
+      cleanup.defer(() => rescuer.stop());
       await rescuer.start();
 
       const allIds = committed.map((m) => m.id);
       await waitForIds(collector, allIds, WAIT_MS + LEASE_MS);
-      await waitUntil('the outbox to drain', async () => (await outboxCount(pool, schema)) === 0, WAIT_MS);
+      await waitUntil('the outbox to drain', async () => (await outboxCount(pool, schema)) === 0, {
+        timeoutMs: WAIT_MS,
+      });
       await rescuer.stop();
-      // Let any straggler deliveries land before counting duplicates.
-      await sleep(200);
+      // Every delivery still on its way lands before duplicates are counted.
+      await collector.flush();
 
       const arrivals = arrivalsOf(collector.messages);
       const arrived = new Set(arrivals.map((a) => a.id));

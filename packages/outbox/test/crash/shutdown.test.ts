@@ -1,7 +1,7 @@
 import { AmqpConnection } from '@txbox/core';
 import { createRelay, migrateOutbox } from '@txbox/outbox';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { testAmqpUrl, useTestSchema } from '../../../../test-support/index.js';
+import { sleep, testAmqpUrl, useTestSchema, withDeadline } from '../../../../test-support/index.js';
 import { startTcpProxy } from '../../../../test-support/tcp-proxy.mjs';
 
 const { schema, databaseUrl } = useTestSchema('outbox_shutdown');
@@ -20,11 +20,12 @@ describe('shutdown is never held hostage by the broker', () => {
     try {
       const relay = createRelay({ database: databaseUrl, amqp: shared, schema, stopTimeoutMs: 30_000 });
       await relay.start();
-      await new Promise((r) => setTimeout(r, 500)); // let it fail to connect a few times
-      const outcome = await Promise.race([
+      await sleep(500); // let it fail to connect a few times
+      const outcome = await withDeadline(
         relay.stop().then(() => 'stopped'),
-        new Promise((r) => setTimeout(() => r('still waiting'), 5_000)),
-      ]);
+        5_000,
+        'stop() of a relay waiting for a broker that is down',
+      );
       expect(outcome).toBe('stopped');
     } finally {
       await shared.close();
