@@ -13,10 +13,20 @@ import { fileURLToPath } from 'node:url';
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const bin = (/** @type {string} */ name) => join(root, 'node_modules', '.bin', name);
 
-/** Named exports that must be functions in both module systems, per package. */
+/** Named exports that must be functions in both module systems, per entry point. */
 /** @type {Record<string, string[]>} */
 const requiredFunctions = {
   '@txbox/core': ['defineMessage'],
+  '@txbox/core/contracts': ['defineMessage'],
+};
+
+/**
+ * Entry points that must stay light: the packages `require()` may load for them. A package of
+ * shared contracts imports '@txbox/core/contracts' and must not drag in a broker or database client.
+ * @type {Record<string, string[]>}
+ */
+const allowedPackages = {
+  '@txbox/core/contracts': ['@txbox/core', 'zod'],
 };
 
 const STEP_TIMEOUT_MS = 120_000;
@@ -58,7 +68,12 @@ function indent(text) {
 const LOAD_CJS = `const [name, ...required] = process.argv.slice(2);
 const mod = require(name);
 const keys = Object.keys(mod).filter((k) => k !== 'default' && k !== '__esModule').sort();
-console.log(JSON.stringify({ keys, notFunctions: required.filter((k) => typeof mod[k] !== 'function') }));
+// Which installed packages the entry point pulled in (node_modules/<package>/...).
+const packages = [...new Set(Object.keys(require.cache).flatMap((file) => {
+  const match = /node_modules[\\/]((?:@[^\\/]+[\\/])?[^\\/]+)/.exec(file.slice(file.lastIndexOf('node_modules')));
+  return match ? [match[1].replace('\\\\', '/')] : [];
+}))].sort();
+console.log(JSON.stringify({ keys, packages, notFunctions: required.filter((k) => typeof mod[k] !== 'function') }));
 `;
 const LOAD_MJS = `const [name, ...required] = process.argv.slice(2);
 const mod = await import(name);
@@ -83,7 +98,7 @@ function fail(line, details) {
   if (details) console.log(indent(details));
 }
 
-/** @typedef {{ keys: string[], notFunctions: string[] }} LoadedExports what load.cjs / load.mjs print */
+/** @typedef {{ keys: string[], packages?: string[], notFunctions: string[] }} LoadedExports what load.cjs / load.mjs print */
 
 /** @param {string} name */
 function smokeTest(name) {
@@ -118,7 +133,14 @@ function smokeTest(name) {
     );
     return;
   }
-  const checked = required.length > 0 ? `, ${required.join(', ')} is a function` : '';
+  const allowed = allowedPackages[name];
+  const pulled = results.require?.packages ?? [];
+  if (allowed && pulled.some((p) => !allowed.includes(p))) {
+    fail(`${name}: loads ${pulled.filter((p) => !allowed.includes(p)).join(', ')}; it may load only ${allowed.join(', ')}`);
+    return;
+  }
+  const light = allowed ? `, loading only ${pulled.join(', ')}` : '';
+  const checked = `${required.length > 0 ? `, ${required.join(', ')} is a function` : ''}${light}`;
   console.log(
     `ok   ${name}: require() and import() of the installed tarball load ${cjs.length} identical exports${checked}`,
   );
@@ -194,7 +216,13 @@ try {
       }
       writeFileSync(join(smokeDir, 'load.cjs'), LOAD_CJS);
       writeFileSync(join(smokeDir, 'load.mjs'), LOAD_MJS);
-      for (const { name } of packed) smokeTest(name);
+      // Every entry point in a package's exports map (".", "./contracts", "./internal"...).
+      for (const { name, manifest } of packed) {
+        for (const subpath of Object.keys(manifest.exports ?? { '.': null })) {
+          if (subpath === './package.json') continue;
+          smokeTest(subpath === '.' ? name : `${name}/${subpath.slice(2)}`);
+        }
+      }
     }
   }
 } catch (error) {

@@ -4,7 +4,8 @@
 // INSERT ... SELECT generate_series (not through the writer), then ANALYZEd. A third case puts
 // the whole backlog behind a future available_at (what retry back-off does to a backlog during
 // a broker outage) with 10 due messages after it.
-import { migrateOutbox, outboxSql, outboxTables } from '@txbox/outbox';
+import { migrateOutbox } from '@txbox/outbox';
+import { outboxSql, outboxTables } from '@txbox/outbox/internal';
 import pg from 'pg';
 import { CleanupStack, DATABASE_URL, dropSchema, newPool, round, summarize, uniqueName } from '../lib/common.mjs';
 

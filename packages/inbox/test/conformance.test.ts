@@ -10,8 +10,15 @@ import { createConsumer, defineHandler, INBOX_HEADERS, type InboxConsumer, migra
 import type { GetMessage, Options } from 'amqplib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { testAmqpUrl, uniqueName, useAmqp, useTestSchema } from '../../../test-support/index.js';
-import { deleteTopology, drainQueue, queueDepth, waitUntil } from './fixtures.js';
+import {
+  deleteTopology,
+  testAmqpUrl,
+  uniqueName,
+  useAmqp,
+  useTestSchema,
+  waitUntil,
+} from '../../../test-support/index.js';
+import { drainQueue, queueDepth } from './fixtures.js';
 
 interface ConformanceCase {
   name: string;
@@ -77,7 +84,7 @@ beforeAll(async () => {
     ],
   });
   await consumer.start();
-  await waitUntil(() => consumer.isRunning, 30_000, 'consumer running');
+  await waitUntil('consumer running', () => consumer.isRunning);
   // The case index travels in app-id: a property the consumer ignores and the dead-letter copy keeps.
   // Applied cases also need it inside the handler, where only headers are visible, so it is a user
   // header there; the expected headers below leave it out.
@@ -110,15 +117,16 @@ describe('wire-format conformance (conformance/wire-format/cases.json)', () => {
     const dlqDepth = () => queueDepth(amqp.channel, consumer.topology.deadLetterQueue);
     const appliedCount = async () => (await pool.query(`SELECT count(*)::int AS n FROM "${schema}".applied`)).rows[0].n;
     await waitUntil(
-      async () => (await appliedCount()) >= applied.length && (await dlqDepth()) >= deadLettered.length,
-      60_000,
       `${applied.length} cases applied and ${deadLettered.length} dead-lettered`,
+      async () => (await appliedCount()) >= applied.length && (await dlqDepth()) >= deadLettered.length,
+      { timeoutMs: 60_000 },
     );
     // Every case has ended; the consumer's queue is empty, so no second application can follow.
-    await waitUntil(async () => (await queueDepth(amqp.channel, consumer.topology.queue)) === 0, 30_000, 'queue empty');
-    await waitUntil(
-      async () => (await consumer.stats()).processed + (await consumer.stats()).duplicatesSkipped >= applied.length + 1,
-    );
+    await waitUntil('queue empty', async () => (await queueDepth(amqp.channel, consumer.topology.queue)) === 0);
+    await waitUntil('the redelivered case skipped', async () => {
+      const stats = await consumer.stats();
+      return stats.processed + stats.duplicatesSkipped >= applied.length + 1;
+    });
     rows = (await pool.query(`SELECT case_index, envelope, payload FROM "${schema}".applied`)).rows;
     dlq = await drainQueue(amqp.channel, consumer.topology.deadLetterQueue);
   }, 120_000);

@@ -6,8 +6,15 @@ import { createConsumer, defineHandler, type InboxConsumer, migrateInbox } from 
 import { createOutbox, migrateOutbox } from '@txbox/outbox';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { z } from 'zod';
-import { testAmqpUrl, uniqueName, useAmqp, useTestSchema } from '../../../test-support/index.js';
-import { deleteTopology, publishEnvelope, queueDepth, waitUntil } from './fixtures.js';
+import {
+  deleteTopology,
+  testAmqpUrl,
+  uniqueName,
+  useAmqp,
+  useTestSchema,
+  waitUntil,
+} from '../../../test-support/index.js';
+import { publishEnvelope, queueDepth } from './fixtures.js';
 
 const Shipped = defineMessage({ type: 'fwd.shipped', version: 1, schema: z.object({ orderId: z.string() }) });
 const Notified = defineMessage({ type: 'fwd.notified', version: 1, schema: z.object({ orderId: z.string() }) });
@@ -48,7 +55,7 @@ afterAll(async () => {
 it('forwarding the incoming headers is safe on every attempt: the third attempt commits with exactly the user headers', async () => {
   const userHeaders = { tenant: 'acme', 'x-request-id': 'req-42' };
   publishEnvelope(amqp.channel, exchange, { type: Shipped.type, payload: { orderId: 'o-1' }, headers: userHeaders });
-  await waitUntil(async () => (await consumer.stats()).processed === 1, 30_000, 'processed');
+  await waitUntil('processed', async () => (await consumer.stats()).processed === 1);
 
   expect(seen).toEqual([
     { attempt: 1, headers: userHeaders },

@@ -2,16 +2,21 @@
 // (or still answers) instead of surfacing pg's "Cannot use a pool after calling end on the pool".
 import { createConsumer, defineHandler, INBOX_HEADERS, type InboxConsumer, migrateInbox } from '@txbox/inbox';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { testAmqpUrl, uniqueName, useAmqp, useTestSchema } from '../../../test-support/index.js';
+import {
+  deleteTopology,
+  testAmqpUrl,
+  uniqueName,
+  useAmqp,
+  useTestSchema,
+  waitUntil,
+} from '../../../test-support/index.js';
 import {
   createEffectsTable,
-  deleteTopology,
   drainQueue,
   effectCounts,
   PaymentRequested,
   publishEnvelope,
   queueDepth,
-  waitUntil,
 } from './fixtures.js';
 
 const { schema, pool, databaseUrl } = useTestSchema('inbox_limits');
@@ -61,8 +66,8 @@ describe('maxMessageBytes', () => {
       type: PaymentRequested.type,
       payload: { orderId: 'x'.repeat(300), amountCents: 1 },
     });
-    await waitUntil(async () => (await queueDepth(amqp.channel, c.topology.deadLetterQueue)) === 1);
-    await waitUntil(async () => (await c.stats()).processed === 1);
+    await waitUntil('one dead letter', async () => (await queueDepth(amqp.channel, c.topology.deadLetterQueue)) === 1);
+    await waitUntil('processed', async () => (await c.stats()).processed === 1);
     const counts = await effectCounts(pool, effects);
     expect(counts.get(small)).toBe(1);
     expect(counts.has(large)).toBe(false);
@@ -91,7 +96,7 @@ describe('after stop()', () => {
       type: PaymentRequested.type,
       payload: { orderId: 'stopped-1', amountCents: 1 },
     });
-    await waitUntil(async () => (await c.stats()).processed === 1);
+    await waitUntil('processed', async () => (await c.stats()).processed === 1);
     expect((await c.stats()).records).toBe(1);
     await c.stop();
 
@@ -121,7 +126,7 @@ describe('after stop()', () => {
       type: PaymentRequested.type,
       payload: { orderId: 'borrowed', amountCents: 1 },
     });
-    await waitUntil(async () => (await c.stats()).processed === 1);
+    await waitUntil('processed', async () => (await c.stats()).processed === 1);
     await c.stop();
     expect(await c.stats()).toMatchObject({ processed: 1, records: 1 });
     expect(await c.cleanup()).toEqual({ deleted: 0 });

@@ -1,6 +1,8 @@
+// The public surface of @txbox/outbox. The SQL builders and table names are on
+// '@txbox/outbox/internal' (for txbox's own tests, benchmarks and tools; no semver promise).
 export type { DatabaseInput } from '@txbox/core';
 export { createOutboxAdmin, OutboxAdmin, type OutboxAdminOptions } from './admin/outbox-admin.js';
-export { type DeadLetter, DeadLetters } from './dead-letters/dead-letters.js';
+export type { DeadLetter, DeadLetters } from './dead-letters/dead-letters.js';
 export {
   type DeadLetteredEvent,
   OUTBOX_CHANNELS,
@@ -25,7 +27,5 @@ export {
 } from './relay/retry-strategy.js';
 export type { RelayBatchResult } from './relay/settle-batch.js';
 export type { CleanupResult } from './retention/cleanup.js';
-export * as outboxSql from './sql/outbox-sql.js';
-export { type OutboxTables, outboxTables } from './sql/outbox-tables.js';
-export { type OutboxStats, readOutboxStats } from './stats/stats.js';
+export type { OutboxStats } from './stats/stats.js';
 export { createOutbox, OutboxWriter, type OutboxWriterOptions } from './writer/outbox-writer.js';

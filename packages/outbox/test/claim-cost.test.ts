@@ -1,4 +1,5 @@
-import { createOutbox, createRelay, migrateOutbox, type OutboxRelay, outboxSql, outboxTables } from '@txbox/outbox';
+import { createOutbox, createRelay, migrateOutbox, type OutboxRelay } from '@txbox/outbox';
+import { outboxSql, outboxTables } from '@txbox/outbox/internal';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testAmqpUrl, uniqueName, useAmqp, useTestSchema } from '../../../test-support/index.js';
 import { inTransaction, OrderPlaced } from './fixtures.js';

@@ -1,7 +1,8 @@
 // Found by the chaos suite: a relay connection terminated while checked out (pg_terminate_backend,
 // a failover) must not crash the process with an unhandled 'error' event of the pg client; the
 // relay backs off, claims again and publishes.
-import { createRelay, migrateOutbox, type OutboxRelay, outboxSql, outboxTables } from '@txbox/outbox';
+import { createRelay, migrateOutbox, type OutboxRelay } from '@txbox/outbox';
+import { outboxSql, outboxTables } from '@txbox/outbox/internal';
 import pg from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { testAmqpUrl, uniqueName, useAmqp, useTestSchema, waitUntil } from '../../../../test-support/index.js';

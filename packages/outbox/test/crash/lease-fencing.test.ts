@@ -1,4 +1,5 @@
-import { migrateOutbox, outboxSql, outboxTables } from '@txbox/outbox';
+import { migrateOutbox } from '@txbox/outbox';
+import { outboxSql, outboxTables } from '@txbox/outbox/internal';
 import type pg from 'pg';
 import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { uniqueName, useTestSchema, waitUntil } from '../../../../test-support/index.js';

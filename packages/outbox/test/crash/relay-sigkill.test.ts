@@ -1,5 +1,6 @@
 import { fileURLToPath } from 'node:url';
-import { createRelay, migrateOutbox, outboxSql, outboxTables } from '@txbox/outbox';
+import { createRelay, migrateOutbox } from '@txbox/outbox';
+import { outboxSql, outboxTables } from '@txbox/outbox/internal';
 import { describe, expect, it } from 'vitest';
 import {
   runChild,
