@@ -136,7 +136,9 @@ function smokeTest(name) {
   const allowed = allowedPackages[name];
   const pulled = results.require?.packages ?? [];
   if (allowed && pulled.some((p) => !allowed.includes(p))) {
-    fail(`${name}: loads ${pulled.filter((p) => !allowed.includes(p)).join(', ')}; it may load only ${allowed.join(', ')}`);
+    fail(
+      `${name}: loads ${pulled.filter((p) => !allowed.includes(p)).join(', ')}; it may load only ${allowed.join(', ')}`,
+    );
     return;
   }
   const light = allowed ? `, loading only ${pulled.join(', ')}` : '';
