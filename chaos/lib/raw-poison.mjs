@@ -78,9 +78,14 @@ export function rawPoisonVariants() {
     ['unknown version', 'unknown version', withHeaders({ 'x-txbox-version': 99 })],
     ['valid JSON, wrong shape', 'invalid payload', good({ content: Buffer.from('{"producer":1}') })],
     [
-      'oversized body (1 MiB) over the contract limit',
-      'invalid payload',
+      "oversized body (1 MiB) over the consumer's maxMessageBytes",
+      'malformed',
       good({ content: Buffer.from(JSON.stringify({ producer: 'raw', n: 1, pad: 'x'.repeat(1 << 20) })) }),
+    ],
+    [
+      'Latin-1 body (not valid UTF-8)',
+      'malformed',
+      good({ content: Buffer.from('{"producer":"caf\xe9","n":1}', 'latin1') }),
     ],
   ];
   return variants.map(([name, reason, v]) => {
