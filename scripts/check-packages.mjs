@@ -6,6 +6,7 @@
 // each entry point must load from both `require` and `import` with the same named exports.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { builtinModules } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -148,6 +149,38 @@ function smokeTest(name) {
   );
 }
 
+/**
+ * Every package the built JavaScript imports must be declared (dependencies or peerDependencies):
+ * a bundler that inlines or a hoisted workspace that happens to provide an undeclared import hides
+ * the gap until a user installs the tarball.
+ * @param {string} name
+ * @param {string} dir
+ * @param {{ dependencies?: Record<string, string>, peerDependencies?: Record<string, string> }} manifest
+ */
+function checkDeclaredImports(name, dir, manifest) {
+  const declared = new Set([
+    ...Object.keys(manifest.dependencies ?? {}),
+    ...Object.keys(manifest.peerDependencies ?? {}),
+  ]);
+  const builtins = new Set(builtinModules);
+  const imported = new Set();
+  const distDir = join(dir, 'dist');
+  for (const file of readdirSync(distDir, { recursive: true, encoding: 'utf8' })) {
+    if (!/\.(c|m)?js$/.test(file)) continue;
+    const text = readFileSync(join(distDir, file), 'utf8');
+    for (const [, specifier] of text.matchAll(/(?:from\s*|import\s*\(\s*|require\s*\(\s*)["']((?:@[a-z0-9][\w.-]*\/)?[a-z0-9][\w.-]*(?:\/[\w./-]*)?)["']/g)) {
+      const bare = /** @type {string} */ (specifier);
+      if (bare.startsWith('node:') || builtins.has(bare)) continue;
+      const pkg = bare.startsWith('@') ? bare.split('/').slice(0, 2).join('/') : (bare.split('/')[0] ?? bare);
+      imported.add(pkg);
+    }
+  }
+  const undeclared = [...imported].filter((pkg) => pkg !== name && !declared.has(pkg)).sort();
+  if (undeclared.length > 0)
+    fail(`${name}: dist imports ${undeclared.join(', ')} without declaring it in package.json`);
+  else console.log(`ok   ${name}: every package its dist imports is declared (${[...imported].sort().join(', ')})`);
+}
+
 try {
   const packagesDir = join(root, 'packages');
   const candidates = readdirSync(packagesDir, { withFileTypes: true })
@@ -184,6 +217,7 @@ try {
     if (publint.ok && attw.ok) {
       console.log(`ok   ${name}@${info.version}: packed ${info.entryCount} files, publint clean, attw clean (strict)`);
     }
+    checkDeclaredImports(name, dir, manifest);
     packed.push({ name, dir, tarball, manifest });
   }
 
