@@ -104,18 +104,47 @@ export function fromPg(client: PgClientLike): Transaction {
     driver: 'pg',
     assertActive,
     async query<R>(text: string, values: readonly unknown[] = [], options: { name?: string } = {}) {
-      const result = options.name
-        ? await (
-            client as PgClientLike & { query(config: object): Promise<{ rows: unknown[]; rowCount: number | null }> }
-          ).query({
-            name: options.name,
-            text,
-            values,
-          })
-        : await client.query(text, values as unknown[]);
-      return { rows: result.rows as R[], rowCount: result.rowCount ?? 0 };
+      try {
+        const result = options.name
+          ? await (
+              client as PgClientLike & { query(config: object): Promise<{ rows: unknown[]; rowCount: number | null }> }
+            ).query({
+              name: options.name,
+              text,
+              values,
+            })
+          : await client.query(text, values as unknown[]);
+        return { rows: result.rows as R[], rowCount: result.rowCount ?? 0 };
+      } catch (error) {
+        await transactionStatusSettled(client);
+        throw error;
+      }
     },
   };
+}
+
+/**
+ * pg rejects a failed query on PostgreSQL's ErrorResponse; the new transaction status ('E') comes
+ * with the ReadyForQuery after it, which can arrive in a later packet. Waiting for it means that
+ * once a caller sees the error, `assertActive()` already knows the transaction failed.
+ */
+async function transactionStatusSettled(client: PgClientLike): Promise<void> {
+  const internals = client as PgClientLike & {
+    readyForQuery?: boolean;
+    connection?: { once(event: 'readyForQuery' | 'end', listener: () => void): unknown };
+  };
+  if (internals.readyForQuery !== false || !internals.connection) return;
+  const connection = internals.connection;
+  await new Promise<void>((resolve) => {
+    // A connection that dies instead never sends it; do not wait past that (or a short bound).
+    const timer = setTimeout(resolve, 1000);
+    const done = () => {
+      clearTimeout(timer);
+      resolve();
+    };
+    connection.once('readyForQuery', done);
+    connection.once('end', done);
+  });
 }
 
 /**
