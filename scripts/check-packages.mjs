@@ -168,7 +168,9 @@ function checkDeclaredImports(name, dir, manifest) {
   for (const file of readdirSync(distDir, { recursive: true, encoding: 'utf8' })) {
     if (!/\.(c|m)?js$/.test(file)) continue;
     const text = readFileSync(join(distDir, file), 'utf8');
-    for (const [, specifier] of text.matchAll(/(?:from\s*|import\s*\(\s*|require\s*\(\s*)["']((?:@[a-z0-9][\w.-]*\/)?[a-z0-9][\w.-]*(?:\/[\w./-]*)?)["']/g)) {
+    for (const [, specifier] of text.matchAll(
+      /(?:from\s*|import\s*\(\s*|require\s*\(\s*)["']((?:@[a-z0-9][\w.-]*\/)?[a-z0-9][\w.-]*(?:\/[\w./-]*)?)["']/g,
+    )) {
       const bare = /** @type {string} */ (specifier);
       if (bare.startsWith('node:') || builtins.has(bare)) continue;
       const pkg = bare.startsWith('@') ? bare.split('/').slice(0, 2).join('/') : (bare.split('/')[0] ?? bare);

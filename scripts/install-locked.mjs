@@ -28,37 +28,42 @@ const log = (message) => console.log(`[install] ${message}`);
 /** @param {string[]} npmArgs */
 function npm(npmArgs) {
   const result = spawnSync('npm', [...npmArgs, '--no-audit', '--no-fund'], { cwd: root, stdio: 'inherit' });
-  if (result.status !== 0) {
-    log(`npm ${npmArgs.join(' ')} failed (exit ${result.status ?? result.signal})`);
-    process.exit(result.status ?? 1);
-  }
+  if (result.status !== 0) throw new Error(`npm ${npmArgs.join(' ')} failed (exit ${result.status ?? result.signal})`);
 }
 
 const lockedText = readFileSync(lockPath, 'utf8');
-const locked = JSON.parse(lockedText);
+// The committed lockfile comes back on every path but one: a refresh that only added or dropped
+// other platforms' binaries, which `npm ci` needs and which is worth committing.
+let keepRefreshed = false;
+try {
+  const locked = JSON.parse(lockedText);
+  log('resolving package.json files against the registry (no install)');
+  npm(['install', '--package-lock-only', '--ignore-scripts']);
+  const { tolerated, drift } = compareLockfiles(locked, JSON.parse(readFileSync(lockPath, 'utf8')));
 
-log('resolving package.json files against the registry (no install)');
-npm(['install', '--package-lock-only', '--ignore-scripts']);
-const resolvedText = readFileSync(lockPath, 'utf8');
-const { tolerated, drift } = compareLockfiles(locked, JSON.parse(resolvedText));
-
-if (drift.length > 0) {
-  writeFileSync(lockPath, lockedText);
-  log(`package-lock.json does not match the package.json files (${drift.length} difference(s)):`);
-  for (const difference of drift.slice(0, 40)) log(`  ${describe(difference)}`);
-  if (drift.length > 40) log(`  … and ${drift.length - 40} more`);
-  log('run `npm install`, review the change to package-lock.json and commit it');
-  process.exit(1);
+  if (drift.length > 0) {
+    log(`package-lock.json does not match the package.json files (${drift.length} difference(s)):`);
+    for (const difference of drift.slice(0, 40)) log(`  ${describe(difference)}`);
+    if (drift.length > 40) log(`  … and ${drift.length - 40} more`);
+    log('run `npm install`, review the change to package-lock.json and commit it');
+    process.exitCode = 1;
+  } else {
+    if (tolerated.length > 0) {
+      keepRefreshed = true;
+      log(
+        `${tolerated.length} optional package(s) for other platforms came or went in the registry; not installed here:`,
+      );
+      for (const difference of tolerated) log(`  ${describe(difference)}`);
+      log('installing from the refreshed lockfile (commit it to make this note go away)');
+    } else {
+      log('package-lock.json is complete and up to date');
+    }
+    if (!resolveOnly) npm(['ci']);
+  }
+} catch (error) {
+  keepRefreshed = false;
+  log(error instanceof Error ? error.message : String(error));
+  process.exitCode = 1;
+} finally {
+  if (!keepRefreshed) writeFileSync(lockPath, lockedText);
 }
-
-if (tolerated.length > 0) {
-  log(`${tolerated.length} optional package(s) for other platforms came or went in the registry; not installed here:`);
-  for (const difference of tolerated) log(`  ${describe(difference)}`);
-  log('installing from the refreshed lockfile (commit it to make this note go away)');
-} else {
-  writeFileSync(lockPath, lockedText);
-  log('package-lock.json is complete and up to date');
-}
-
-if (resolveOnly) process.exit(0);
-npm(['ci']);

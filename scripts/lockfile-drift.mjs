@@ -10,7 +10,7 @@
 //   anyway would run code nobody reviewed.
 
 /**
- * @typedef {{ version?: string, optional?: boolean, os?: string[], cpu?: string[], libc?: string[], [field: string]: unknown }} LockEntry
+ * @typedef {{ version?: string, optional?: boolean, os?: string | string[], cpu?: string | string[], libc?: string | string[], [field: string]: unknown }} LockEntry
  * @typedef {{ lockfileVersion?: number, packages?: Record<string, LockEntry>, [field: string]: unknown }} Lockfile
  * @typedef {{ platform: string, arch: string, libc: string | undefined }} Platform
  * @typedef {{ path: string, change: 'added' | 'removed' | 'changed', locked?: string, resolved?: string }} Difference
@@ -24,15 +24,26 @@ export function currentPlatform() {
 }
 
 /**
- * npm's rule for `os`/`cpu`/`libc` lists: `!x` excludes x, plain names include only themselves.
- * @param {string[] | undefined} allowed
+ * npm's rule for `os`/`cpu`/`libc` (npm-install-checks' checkList): a string or a list, `any`
+ * admits everything, `!x` excludes x, plain names admit only themselves.
+ * @param {string | string[] | undefined} allowed
  * @param {string | undefined} value
  */
 function admits(allowed, value) {
-  if (!allowed || allowed.length === 0 || value === undefined) return true;
-  if (allowed.includes(`!${value}`)) return false;
-  const inclusive = allowed.filter((entry) => !entry.startsWith('!'));
-  return inclusive.length === 0 || inclusive.includes(value);
+  if (allowed === undefined || allowed === 'any' || value === undefined) return true;
+  const list = typeof allowed === 'string' ? [allowed] : allowed;
+  if (list.length === 0 || (list.length === 1 && list[0] === 'any')) return true;
+  let negated = 0;
+  let match = false;
+  for (const entry of list) {
+    if (entry.startsWith('!')) {
+      negated += 1;
+      if (entry.slice(1) === value) return false;
+    } else if (entry === value) {
+      match = true;
+    }
+  }
+  return match || negated === list.length;
 }
 
 /**

@@ -80,6 +80,10 @@ describe('isForeignOptional', () => {
     ['this platform', { optional: true, os: ['linux'], cpu: ['x64'], libc: ['glibc'] }, false],
     ['no platform fields (an optional dependency like any other)', { optional: true }, false],
     ['a required platform package', { os: ['darwin'] }, false],
+    ['os "any"', { optional: true, os: ['any'] }, false],
+    ['os as a plain string of another platform', { optional: true, os: 'darwin' }, true],
+    ['os as a plain string of this platform', { optional: true, os: 'linux' }, false],
+    ['only exclusions, none of them this platform', { optional: true, os: ['!win32', '!darwin'] }, false],
   ])('%s → %s', (_what, entry, foreign) => {
     expect(isForeignOptional(entry, linux)).toBe(foreign);
   });

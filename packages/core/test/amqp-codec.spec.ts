@@ -362,6 +362,30 @@ describe('decodeAmqpMessage: bytes it cannot read faithfully', () => {
   });
 });
 
+describe('decodeAmqpMessage: header values it cannot read faithfully', () => {
+  it.each(['0x2', '1e0', ' 2', '2.0', '', '-1', '0'])(
+    'rejects x-txbox-version %j (only decimal digits, from 1)',
+    (raw) => {
+      expect(decodeError(delivered({ headers: { [WIRE_HEADERS.version]: raw } })).message).toContain(
+        'invalid x-txbox-version',
+      );
+    },
+  );
+
+  it('accepts x-txbox-version as digits in a byte array and as an integral double', () => {
+    expect(decodeAmqpMessage(delivered({ headers: { [WIRE_HEADERS.version]: Buffer.from('12') } })).version).toBe(12);
+    expect(decodeAmqpMessage(delivered({ headers: { [WIRE_HEADERS.version]: 3.0 } })).version).toBe(3);
+  });
+
+  it('rejects a byte-array header that is not valid UTF-8 instead of altering it', () => {
+    const latin1 = Buffer.from('caf\xe9', 'latin1');
+    expect(decodeError(delivered({ headers: { tenant: latin1 } })).message).toBe(
+      'Header tenant is a byte array that is not valid UTF-8',
+    );
+    expect(decodeError(delivered({ headers: { [WIRE_HEADERS.key]: latin1 } })).message).toContain(WIRE_HEADERS.key);
+  });
+});
+
 describe('isReservedHeader', () => {
   it.each(['x-txbox-version', 'x-txbox-anything', 'X-TxBox-Key', 'traceparent', 'tracestate', 'TraceParent'])(
     'reserves %s',

@@ -1,7 +1,10 @@
 // A consumer-side size limit that matches the writer's, and a consumer that says it is stopped
 // (or still answers) instead of surfacing pg's "Cannot use a pool after calling end on the pool".
+import { defineMessage } from '@txbox/core';
 import { createConsumer, defineHandler, INBOX_HEADERS, type InboxConsumer, migrateInbox } from '@txbox/inbox';
+import { createOutbox, createRelay, migrateOutbox } from '@txbox/outbox';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { z } from 'zod';
 import {
   deleteTopology,
   testAmqpUrl,
@@ -27,6 +30,7 @@ let effects: string;
 
 beforeAll(async () => {
   await migrateInbox({ database: databaseUrl, schema });
+  await migrateOutbox({ database: databaseUrl, schema });
   effects = await createEffectsTable(pool, schema);
 });
 afterAll(async () => {
@@ -85,6 +89,48 @@ describe('maxMessageBytes', () => {
   it('refuses a limit RabbitMQ could never deliver', () => {
     expect(() => consumer({ maxMessageBytes: 512 * 1024 * 1024 })).toThrow(/maxMessageBytes/);
     consumers.pop();
+  });
+});
+
+describe('the writer and the consumer measure the same bytes', () => {
+  const Ones = defineMessage({ type: 'limits.ones', version: 1, schema: z.array(z.number()) });
+  // PostgreSQL prints the stored jsonb as "[1, 1, …]": 3 bytes per element after the first, not 2.
+  const ones = (n: number) => Array.from({ length: n }, () => 1);
+  const LIMIT = 1000;
+
+  it('a payload the writer accepts at its limit arrives within the same consumer limit and is applied; one element more is refused by the writer', async () => {
+    const outbox = createOutbox({ contracts: [Ones], schema, exchange, maxPayloadBytes: LIMIT });
+    const atLimit = ones((LIMIT - 2) / 3 + 1); // "[1" + ", 1" × 332 + "]" = 1000 bytes
+    expect(Buffer.byteLength(JSON.stringify(atLimit))).toBeLessThan(LIMIT); // compact: 667 bytes
+    const client = await pool.connect();
+    let id: string;
+    try {
+      await client.query('BEGIN');
+      await expect(outbox.add(client, Ones.create(ones(atLimit.length + 1)))).rejects.toMatchObject({
+        code: 'PAYLOAD_TOO_LARGE',
+      });
+      id = await outbox.add(client, Ones.create(atLimit));
+      await client.query('COMMIT');
+    } finally {
+      client.release();
+    }
+    const applied: number[] = [];
+    const c = consumer({
+      maxMessageBytes: LIMIT,
+      handlers: [defineHandler(Ones, async (payload) => void applied.push(payload.length))],
+    });
+    await c.start();
+    const relay = createRelay({ database: pool, amqp: testAmqpUrl(), schema, listen: false });
+    try {
+      await waitUntil('published', async () => (await relay.runOnce()).published === 1);
+    } finally {
+      await relay.stop();
+    }
+    await waitUntil('applied', async () => (await c.stats()).processed === 1);
+    expect(applied).toEqual([atLimit.length]);
+    expect(await queueDepth(amqp.channel, c.topology.deadLetterQueue)).toBe(0);
+    expect(id).toBeTypeOf('string');
+    await c.stop();
   });
 });
 

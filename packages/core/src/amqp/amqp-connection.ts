@@ -13,7 +13,7 @@ export interface AmqpConnectionOptions {
   connectionName?: string;
   /** Heartbeat in seconds. Default: 15. */
   heartbeatSeconds?: number;
-  /** First reconnect delay; doubles (with equal jitter) up to `maxReconnectDelayMs`. Default: 250. */
+  /** Reconnect delay step: the n-th wait is between half and all of min(max, this × 2^(n−1)). Default: 250. */
   minReconnectDelayMs?: number;
   /** Default: 10000. */
   maxReconnectDelayMs?: number;

@@ -138,12 +138,30 @@ function bodyText(message: AmqpMessageLike, id: string, maxMessageBytes: number)
   }
 }
 
+/** A byte-array header as text: strict UTF-8, like the body (a handler must not see altered text). */
+function headerText(value: Buffer, name: string): string {
+  try {
+    return UTF8.decode(value);
+  } catch (cause) {
+    throw new MalformedMessageError(`Header ${name} is a byte array that is not valid UTF-8`, { cause });
+  }
+}
+
 function optionalString(headers: Record<string, unknown>, name: string): string | null {
   const value = headers[name];
   if (value === undefined || value === null) return null;
   if (typeof value === 'string') return value;
-  if (Buffer.isBuffer(value)) return value.toString('utf8');
+  if (Buffer.isBuffer(value)) return headerText(value, name);
   throw new MalformedMessageError(`Header ${name} must be a string, got ${typeof value}`);
+}
+
+/** `x-txbox-version`: an AMQP integer (or integral double), or text of decimal digits only ("2"). */
+function versionOf(raw: unknown): number | undefined {
+  if (typeof raw === 'number') return Number.isSafeInteger(raw) && raw >= 1 ? raw : undefined;
+  const text = typeof raw === 'string' ? raw : Buffer.isBuffer(raw) ? raw.toString('latin1') : undefined;
+  if (text === undefined || !/^[0-9]{1,15}$/.test(text)) return undefined;
+  const version = Number(text);
+  return version >= 1 ? version : undefined;
 }
 
 /**
@@ -162,9 +180,8 @@ export function decodeAmqpMessage(message: AmqpMessageLike, options: DecodeOptio
   }
   // A producer in another language may omit the version: treat it as version 1.
   const rawVersion = headers[WIRE_HEADERS.version] ?? 1;
-  const version =
-    typeof rawVersion === 'string' || Buffer.isBuffer(rawVersion) ? Number(rawVersion.toString()) : rawVersion;
-  if (typeof version !== 'number' || !Number.isSafeInteger(version) || version < 1) {
+  const version = versionOf(rawVersion);
+  if (version === undefined) {
     throw new MalformedMessageError(
       `Message ${properties.messageId} has an invalid ${WIRE_HEADERS.version} header: ${String(rawVersion)}`,
     );
@@ -206,7 +223,7 @@ export function decodeAmqpMessage(message: AmqpMessageLike, options: DecodeOptio
     // history, x-death, x-first-death-*) stays out, so forwarding them is safe on every attempt.
     if (isBookkeepingHeader(name)) continue;
     if (typeof value === 'string') envelope.headers[name] = value;
-    else if (Buffer.isBuffer(value)) envelope.headers[name] = value.toString('utf8');
+    else if (Buffer.isBuffer(value)) envelope.headers[name] = headerText(value, name);
   }
   return envelope;
 }

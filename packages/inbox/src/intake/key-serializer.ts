@@ -1,6 +1,6 @@
 // Per-key order with bounded parallelism: a prefetch > 1 with parallel handlers would otherwise
 // let a later message of a key overtake an earlier one. It knows nothing of messages (tasks and
-// keys only), and is part of the package's public exports.
+// keys only), so it is tested on its own; internal to the package.
 /**
  * Runs tasks with at most `concurrency` at once, and tasks that share a key one at a time
  * in submission order. Different keys (and keyless tasks) run in parallel.

@@ -16,6 +16,7 @@ import { isUuid, parseOptions, statementName, validateAmqpName, validateRoutingK
 import { z } from 'zod';
 import { insertMessagesSql } from '../sql/outbox-sql.js';
 import { type OutboxTables, outboxTables } from '../sql/outbox-tables.js';
+import { JsonbTextSize } from './jsonb-text-size.js';
 
 export interface OutboxWriterOptions {
   /** The contracts this writer may write (a list or a registry). Anything else is refused. */
@@ -24,7 +25,11 @@ export interface OutboxWriterOptions {
   schema?: string;
   /** Durable topic exchange messages are published to. @defaultValue `'txbox.events'` */
   exchange?: string;
-  /** Largest payload, in bytes of JSON, accepted by `add`. @defaultValue `262144` (256 KiB) */
+  /**
+   * Largest payload accepted by `add`, in bytes as the relay publishes it (PostgreSQL's jsonb text:
+   * a space after each ':' and ',', numbers in decimal notation). The consumer's `maxMessageBytes`
+   * has the same default, so what one accepts the other does. @defaultValue `262144` (256 KiB)
+   */
   maxPayloadBytes?: number;
   /**
    * Send a NOTIFY on commit so relays wake at once instead of at their next poll. PostgreSQL
@@ -180,8 +185,7 @@ export class OutboxWriter {
       );
     }
     const payload = contract.parse(message.payload);
-    const payloadJson = toStorableJson(payload, `payload${at}`);
-    const size = Buffer.byteLength(payloadJson, 'utf8');
+    const { json: payloadJson, publishedBytes: size } = toStorableJson(payload, `payload${at}`);
     if (size > this.#maxPayloadBytes) throw new PayloadTooLargeError(contract.type, size, this.#maxPayloadBytes);
 
     const id = message.id ?? newMessageId();
@@ -260,13 +264,15 @@ function assertStorableText(value: string, field: string): void {
  * JSON text PostgreSQL will store as jsonb, or a typed error. Refusing here, before any SQL,
  * matters: a value jsonb rejects would fail the INSERT and so abort the caller's transaction.
  */
-function toStorableJson(value: unknown, field: string): string {
+function toStorableJson(value: unknown, field: string): { json: string; publishedBytes: number } {
   let json: string | undefined;
+  const size = new JsonbTextSize();
   try {
-    // The replacer sees every key and string value once, on the way.
-    json = JSON.stringify(value, (key, item) => {
+    // The replacer sees every key and value once, on the way.
+    json = JSON.stringify(value, function (this: object, key, item) {
       assertStorableText(key, field);
       if (typeof item === 'string') assertStorableText(item, field);
+      size.visit(this, key, item);
       return item;
     });
   } catch (cause) {
@@ -275,7 +281,7 @@ function toStorableJson(value: unknown, field: string): string {
     throw new InvalidMessageError(field, `is not JSON-serializable (${(cause as Error).message})`);
   }
   if (json === undefined) throw new InvalidMessageError(field, 'must be JSON-serializable');
-  return json;
+  return { json, publishedBytes: size.total(Buffer.byteLength(json, 'utf8')) };
 }
 
 /** Creates an {@link OutboxWriter}. */
