@@ -1,8 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { defineMessage, type Envelope, encodeAmqpMessage } from '@txbox/core';
+import { createConsumer, type InboxConsumer, type InboxConsumerOptions } from '@txbox/inbox';
 import type { Channel } from 'amqplib';
 import type pg from 'pg';
+import { afterAll } from 'vitest';
 import { z } from 'zod';
+import { deleteTopology, uniqueName } from '../../../test-support/index.js';
 
 export const PaymentRequested = defineMessage({
   type: 'billing.payment-requested',
@@ -60,4 +63,28 @@ export async function drainQueue(channel: Channel, queue: string) {
     if (!message) return messages;
     messages.push(message);
   }
+}
+
+/**
+ * A factory for the consumers of one test file: each gets a fresh group and the file's defaults,
+ * and every consumer created is stopped and its queues deleted after the file (the broker is
+ * shared). Call at the top level: `const consumer = useConsumers(() => ({ database, schema, … }))`.
+ */
+export function useConsumers(
+  amqp: { readonly channel: Channel },
+  defaults: () => Omit<InboxConsumerOptions, 'group'> & { group?: string },
+): (options?: Partial<InboxConsumerOptions>) => InboxConsumer {
+  const created: InboxConsumer[] = [];
+  afterAll(async () => {
+    for (const c of created) {
+      await c.stop();
+      await deleteTopology(amqp.channel, c.topology);
+    }
+  });
+  return (options = {}) => {
+    const base = defaults();
+    const c = createConsumer({ ...base, group: uniqueName(base.group ?? 'group'), ...options });
+    created.push(c);
+    return c;
+  };
 }

@@ -1,18 +1,11 @@
 // A consumer-side size limit that matches the writer's, and a consumer that says it is stopped
 // (or still answers) instead of surfacing pg's "Cannot use a pool after calling end on the pool".
 import { defineMessage } from '@txbox/core';
-import { createConsumer, defineHandler, INBOX_HEADERS, type InboxConsumer, migrateInbox } from '@txbox/inbox';
+import { defineHandler, INBOX_HEADERS, migrateInbox } from '@txbox/inbox';
 import { createOutbox, createRelay, migrateOutbox } from '@txbox/outbox';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import {
-  deleteTopology,
-  testAmqpUrl,
-  uniqueName,
-  useAmqp,
-  useTestSchema,
-  waitUntil,
-} from '../../../test-support/index.js';
+import { testAmqpUrl, uniqueName, useAmqp, useTestSchema, waitUntil } from '../../../test-support/index.js';
 import {
   createEffectsTable,
   drainQueue,
@@ -20,43 +13,31 @@ import {
   PaymentRequested,
   publishEnvelope,
   queueDepth,
+  useConsumers,
 } from './fixtures.js';
 
 const { schema, pool, databaseUrl } = useTestSchema('inbox_limits');
 const amqp = useAmqp();
 const exchange = uniqueName('limits_events');
-const consumers: InboxConsumer[] = [];
 let effects: string;
+const consumer = useConsumers(amqp, () => ({
+  group: 'limits',
+  database: databaseUrl,
+  amqp: testAmqpUrl(),
+  schema,
+  exchange,
+  handlers: [
+    defineHandler(PaymentRequested, async (_payload, ctx) => {
+      await ctx.client.query(`INSERT INTO ${effects} (message_id) VALUES ($1)`, [ctx.envelope.id]);
+    }),
+  ],
+}));
 
 beforeAll(async () => {
   await migrateInbox({ database: databaseUrl, schema });
   await migrateOutbox({ database: databaseUrl, schema });
   effects = await createEffectsTable(pool, schema);
 });
-afterAll(async () => {
-  for (const c of consumers) {
-    await c.stop();
-    await deleteTopology(amqp.channel, c.topology);
-  }
-});
-
-function consumer(options: Partial<Parameters<typeof createConsumer>[0]> = {}) {
-  const c = createConsumer({
-    group: uniqueName('limits'),
-    database: databaseUrl,
-    amqp: testAmqpUrl(),
-    schema,
-    exchange,
-    handlers: [
-      defineHandler(PaymentRequested, async (_payload, ctx) => {
-        await ctx.client.query(`INSERT INTO ${effects} (message_id) VALUES ($1)`, [ctx.envelope.id]);
-      }),
-    ],
-    ...options,
-  });
-  consumers.push(c);
-  return c;
-}
 
 describe('maxMessageBytes', () => {
   it('dead-letters a body over the limit once, as malformed, without running its handler; a body within it is applied', async () => {
@@ -88,7 +69,6 @@ describe('maxMessageBytes', () => {
 
   it('refuses a limit RabbitMQ could never deliver', () => {
     expect(() => consumer({ maxMessageBytes: 512 * 1024 * 1024 })).toThrow(/maxMessageBytes/);
-    consumers.pop();
   });
 });
 

@@ -1,44 +1,24 @@
 import diagnosticsChannel from 'node:diagnostics_channel';
-import { createConsumer, defineHandler, INBOX_CHANNELS, type InboxConsumer, migrateInbox } from '@txbox/inbox';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  deleteTopology,
-  testAmqpUrl,
-  uniqueName,
-  useAmqp,
-  useTestSchema,
-  waitUntil,
-} from '../../../test-support/index.js';
-import { PaymentRequested, publishEnvelope } from './fixtures.js';
+import { defineHandler, INBOX_CHANNELS, migrateInbox } from '@txbox/inbox';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { testAmqpUrl, uniqueName, useAmqp, useTestSchema, waitUntil } from '../../../test-support/index.js';
+import { PaymentRequested, publishEnvelope, useConsumers } from './fixtures.js';
 
 const { schema, pool, databaseUrl } = useTestSchema('inbox_ops');
 const amqp = useAmqp();
 const exchange = uniqueName('ops_events');
-const consumers: InboxConsumer[] = [];
+const consumer = useConsumers(amqp, () => ({
+  group: 'ops',
+  database: databaseUrl,
+  amqp: testAmqpUrl(),
+  schema,
+  exchange,
+  handlers: [defineHandler(PaymentRequested, async () => {})],
+}));
 
 beforeAll(async () => {
   await migrateInbox({ database: databaseUrl, schema });
 });
-afterAll(async () => {
-  for (const c of consumers) {
-    await c.stop();
-    await deleteTopology(amqp.channel, c.topology);
-  }
-});
-
-function consumer(options: Partial<Parameters<typeof createConsumer>[0]> = {}) {
-  const c = createConsumer({
-    group: uniqueName('ops'),
-    database: databaseUrl,
-    amqp: testAmqpUrl(),
-    schema,
-    exchange,
-    handlers: [defineHandler(PaymentRequested, async () => {})],
-    ...options,
-  });
-  consumers.push(c);
-  return c;
-}
 
 describe('operations', () => {
   it('a quorum queue group consumes like a classic one', async () => {

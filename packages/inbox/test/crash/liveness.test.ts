@@ -1,8 +1,7 @@
 import { consoleLogger } from '@txbox/core';
-import { createConsumer, defineHandler, type InboxConsumer, migrateInbox } from '@txbox/inbox';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { defineHandler, migrateInbox } from '@txbox/inbox';
+import { beforeAll, describe, expect, it } from 'vitest';
 import {
-  deleteTopology,
   testAmqpUrl,
   uniqueName,
   useAmqp,
@@ -11,45 +10,31 @@ import {
   withDeadline,
 } from '../../../../test-support/index.js';
 import { startTcpProxy } from '../../../../test-support/tcp-proxy.mjs';
-import { createEffectsTable, effectCounts, PaymentRequested, publishEnvelope } from '../fixtures.js';
+import { createEffectsTable, effectCounts, PaymentRequested, publishEnvelope, useConsumers } from '../fixtures.js';
 
 const { schema, pool, databaseUrl } = useTestSchema('inbox_liveness');
 const amqp = useAmqp();
 const exchange = uniqueName('liveness_events');
-const consumers: InboxConsumer[] = [];
 let effects: string;
+const createLiveConsumer = useConsumers(amqp, () => ({
+  group: 'live',
+  database: databaseUrl,
+  amqp: testAmqpUrl(),
+  schema,
+  exchange,
+  logger: process.env.DEBUG_TXBOX ? consoleLogger({ verbose: true }) : undefined,
+  handlers: [
+    defineHandler(PaymentRequested, async (_payload, ctx) => {
+      await ctx.client.query(`INSERT INTO ${effects} (message_id, info) VALUES ($1, $2)`, [ctx.envelope.id, ctx.group]);
+    }),
+  ],
+}));
+const consumer = (amqpUrl: string) => createLiveConsumer({ amqp: amqpUrl });
 
 beforeAll(async () => {
   await migrateInbox({ database: databaseUrl, schema });
   effects = await createEffectsTable(pool, schema);
 });
-afterAll(async () => {
-  for (const c of consumers) {
-    await c.stop();
-    await deleteTopology(amqp.channel, c.topology);
-  }
-});
-
-function consumer(amqpUrl: string) {
-  const c = createConsumer({
-    group: uniqueName('live'),
-    database: databaseUrl,
-    amqp: amqpUrl,
-    schema,
-    exchange,
-    logger: process.env.DEBUG_TXBOX ? consoleLogger({ verbose: true }) : undefined,
-    handlers: [
-      defineHandler(PaymentRequested, async (_payload, ctx) => {
-        await ctx.client.query(`INSERT INTO ${effects} (message_id, info) VALUES ($1, $2)`, [
-          ctx.envelope.id,
-          ctx.group,
-        ]);
-      }),
-    ],
-  });
-  consumers.push(c);
-  return c;
-}
 
 describe('the consumer stays alive', () => {
   it('when the broker cancels it (queue deleted), it re-declares its queue and resumes consuming', async () => {
