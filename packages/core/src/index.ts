@@ -3,18 +3,8 @@
 // contracts alone, without the AMQP and PostgreSQL clients, on '@txbox/core/contracts'.
 export { AmqpConnection, type AmqpConnectionEvents, type AmqpConnectionOptions } from './amqp/amqp-connection.js';
 export { redactUrl } from './amqp/redact-url.js';
-export {
-  type AnyMessageContract,
-  type DefineMessageInput,
-  defineMessage,
-  isMessageContract,
-  type MessageContract,
-  type MessageOptions,
-  type OutgoingMessage,
-  type PayloadOf,
-  type Upcaster,
-} from './contracts/define-message.js';
-export { MessageRegistry, type ResolvedPayload } from './contracts/message-registry.js';
+// Contracts and their registry: the same names '@txbox/core/contracts' exports on its own.
+export * from './contracts.js';
 export type { DatabaseInput } from './database/database-input.js';
 export {
   fromPg,
