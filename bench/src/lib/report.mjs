@@ -62,7 +62,8 @@
  * @property {number} [durationMs]
  * @property {Target[]} [targets]
  */
-/** @typedef {BenchRun & { [N in ScenarioName]?: ScenarioOutcome<ScenarioResults[N]> }} BenchResults */
+/** @typedef {{ [N in ScenarioName]?: ScenarioOutcome<ScenarioResults[N]> }} ScenarioOutcomes */
+/** @typedef {BenchRun & ScenarioOutcomes} BenchResults */
 
 /**
  * Whether a scenario ran and succeeded (present, with no error message).
@@ -70,7 +71,7 @@
  * @param {ScenarioOutcome<T> | undefined} outcome
  * @returns {outcome is T & { error?: undefined, scenarioMs?: number }}
  */
-const succeeded = (outcome) => Boolean(outcome && !outcome.error);
+export const succeeded = (outcome) => Boolean(outcome && !outcome.error);
 
 /**
  * A nullable number as arithmetic and comparisons see it: null is 0, undefined NaN.
