@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+// @ts-check
 // txbox benchmark suite: `npm run bench` (full) or `npm run bench -- --quick`, from the repo root.
 // Runs each scenario next to its baseline against the local PostgreSQL and RabbitMQ, prints a
 // table and writes results/latest.json, latest.md, latest.svg and report.html. See README.md.
@@ -12,7 +13,7 @@ import { parseArgs } from 'node:util';
 import { AMQP_URL, CleanupStack, connectAmqp, DATABASE_URL, newPool } from './lib/common.mjs';
 import { backgroundLoad } from './lib/cpu.mjs';
 import { enableProfiling } from './lib/profiler.mjs';
-import { charts, evaluateTargets, html, markdownTable, stackedSvg, targetsChart } from './lib/report.mjs';
+import { charts, evaluateTargets, html, markdownTable, stackedSvg, succeeded, targetsChart } from './lib/report.mjs';
 import * as backlog from './scenarios/backlog.mjs';
 import * as dedup from './scenarios/dedup.mjs';
 import * as inbox from './scenarios/inbox.mjs';
@@ -20,8 +21,25 @@ import * as latency from './scenarios/latency.mjs';
 import * as relay from './scenarios/relay.mjs';
 import * as write from './scenarios/write.mjs';
 
+/** @typedef {import('./lib/report.mjs').BenchResults} BenchResults */
+/** @typedef {import('./lib/report.mjs').ScenarioName} ScenarioName */
+/** @typedef {import('./lib/report.mjs').ScenarioSettings} ScenarioSettings */
+/** @typedef {import('./lib/report.mjs').ScenarioResults} ScenarioResults */
+
 const here = dirname(fileURLToPath(import.meta.url));
+/**
+ * Every scenario module by name, typed so that a name picks its own settings and result.
+ * @type {{ [N in ScenarioName]: {
+ *   defaults: { full: ScenarioSettings[N], quick: ScenarioSettings[N] },
+ *   run(options: import('./lib/common.mjs').ScenarioOptions<ScenarioSettings[N]>): Promise<ScenarioResults[N]>,
+ * } }}
+ */
 const SCENARIOS = { write, relay, inbox, dedup, latency, backlog };
+/**
+ * @param {string} name
+ * @returns {name is ScenarioName}
+ */
+const isScenario = (name) => Boolean(/** @type {Record<string, unknown>} */ (SCENARIOS)[name]);
 
 const { values: args } = parseArgs({
   options: {
@@ -63,25 +81,42 @@ if (args.help) {
 }
 
 if (args.render) {
-  const saved = JSON.parse(readFileSync(args.render, 'utf8'));
+  const saved = /** @type {BenchResults} */ (JSON.parse(readFileSync(args.render, 'utf8')));
   saved.targets = evaluateTargets(saved);
   writeReports(saved, resolve(args.out ?? dirname(args.render)));
   process.exit(0);
 }
 
 const mode = args.quick ? 'quick' : 'full';
-const only = args.only ? args.only.split(',').map((s) => s.trim()) : Object.keys(SCENARIOS);
-for (const name of only) {
-  if (!SCENARIOS[name]) {
+const requested = args.only ? args.only.split(',').map((s) => s.trim()) : Object.keys(SCENARIOS);
+for (const name of requested) {
+  if (!isScenario(name)) {
     console.error(`unknown scenario "${name}"; known: ${Object.keys(SCENARIOS).join(', ')}`);
     process.exit(2);
   }
 }
+const only = requested.filter(isScenario); // all of them, checked above
 const outDir = resolve(args.out ?? join(here, '..', 'results'));
+/** @param {string | undefined} v */
 const num = (v) => (v === undefined ? undefined : Number(v));
 
-const settings = {};
-for (const name of Object.keys(SCENARIOS)) settings[name] = { ...SCENARIOS[name].defaults[mode] };
+/** @type {ScenarioSettings} */
+const settings = {
+  write: { ...write.defaults[mode] },
+  relay: { ...relay.defaults[mode] },
+  inbox: { ...inbox.defaults[mode] },
+  dedup: { ...dedup.defaults[mode] },
+  latency: { ...latency.defaults[mode] },
+  backlog: { ...backlog.defaults[mode] },
+};
+/**
+ * Overrides one setting from the command line, unless the option was not given.
+ * @template {ScenarioName} N
+ * @template {keyof ScenarioSettings[N]} K
+ * @param {N} scenario
+ * @param {K} key
+ * @param {ScenarioSettings[N][K] | undefined} value
+ */
 const set = (scenario, key, value) => {
   if (value !== undefined) settings[scenario][key] = value;
 };
@@ -90,7 +125,7 @@ set('inbox', 'messages', num(args.messages));
 set('dedup', 'unique', num(args.unique));
 set('backlog', 'backlog', num(args.backlog));
 set('latency', 'rate', num(args.rate));
-set('latency', 'durationMs', args.duration === undefined ? undefined : num(args.duration) * 1000);
+set('latency', 'durationMs', args.duration === undefined ? undefined : Number(args.duration) * 1000);
 set('relay', 'batchSize', num(args.batch));
 set('relay', 'maxInFlightBatches', num(args['in-flight']));
 set('inbox', 'concurrency', num(args.concurrency));
@@ -108,8 +143,10 @@ process.on('SIGINT', () => {
   Promise.race([Promise.allSettled(pending), new Promise((r) => setTimeout(r, 15_000))]).then(() => process.exit(130));
 });
 
+/** @param {string} message */
 const log = (message) => console.log(message);
 const started = performance.now();
+/** @type {BenchResults} */
 const results = {
   suite: 'txbox-bench',
   schemaVersion: 1,
@@ -126,6 +163,35 @@ console.log(
 );
 
 let failures = 0;
+/**
+ * Runs one scenario and records its outcome (a failure as { error }, counted) and its duration.
+ * @template {ScenarioName} N
+ * @param {N} name
+ */
+async function runScenario(name) {
+  const t0 = performance.now();
+  /** @type {import('./lib/report.mjs').ScenarioOutcome<ScenarioResults[N]>} */
+  let outcome;
+  try {
+    const result = await SCENARIOS[name].run({
+      settings: settings[name],
+      databaseUrl: DATABASE_URL,
+      amqpUrl: AMQP_URL,
+      log,
+    });
+    // A result has neither `error` nor `scenarioMs` (set below) of its own.
+    outcome = /** @type {import('./lib/report.mjs').ScenarioOutcome<ScenarioResults[N]>} */ (result);
+  } catch (error) {
+    failures += 1;
+    outcome = { error: error instanceof Error ? error.message : String(error) };
+    console.error(`  ${name} failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+  }
+  /** @type {import('./lib/report.mjs').ScenarioOutcomes} */
+  const outcomes = results;
+  outcomes[name] = outcome;
+  outcome.scenarioMs = Math.round(performance.now() - t0);
+  console.log(`  (${(outcome.scenarioMs / 1000).toFixed(1)} s)`);
+}
 for (const name of only) {
   let load = await backgroundLoad(500);
   const quietDeadline = Date.now() + (num(args['wait-quiet']) ?? 0) * 1000;
@@ -133,21 +199,7 @@ for (const name of only) {
   results.environment.backgroundLoadPercent[name] = load;
   const noisy = load !== null && load > 25 ? ` (warning: machine already ${load}% busy before the scenario)` : '';
   console.log(`\n▶ ${name}${noisy}`);
-  const t0 = performance.now();
-  try {
-    results[name] = await SCENARIOS[name].run({
-      settings: settings[name],
-      databaseUrl: DATABASE_URL,
-      amqpUrl: AMQP_URL,
-      log,
-    });
-  } catch (error) {
-    failures += 1;
-    results[name] = { error: error.message };
-    console.error(`  ${name} failed: ${error.stack ?? error.message}`);
-  }
-  results[name].scenarioMs = Math.round(performance.now() - t0);
-  console.log(`  (${(results[name].scenarioMs / 1000).toFixed(1)} s)`);
+  await runScenario(name);
 }
 results.durationMs = Math.round(performance.now() - started);
 results.targets = evaluateTargets(results);
@@ -159,9 +211,13 @@ for (const t of results.targets)
 console.log(
   `\nwrote ${join(outDir, 'latest.json')}, latest.md, latest.svg, report.html, report.svg in ${(results.durationMs / 1000).toFixed(1)} s`,
 );
-process.exit(failures > 0 || results.dedup?.lost > 0 ? 1 : 0);
+process.exit(failures > 0 || (succeeded(results.dedup) && results.dedup.lost > 0) ? 1 : 0);
 
-/** Writes latest.json, latest.md, latest.svg, report.html and report.svg; returns the Markdown. */
+/**
+ * Writes latest.json, latest.md, latest.svg, report.html and report.svg; returns the Markdown.
+ * @param {BenchResults} r
+ * @param {string} dir
+ */
 function writeReports(r, dir) {
   mkdirSync(dir, { recursive: true });
   const markdown = markdownTable(r);
@@ -173,26 +229,30 @@ function writeReports(r, dir) {
   return markdown;
 }
 
+/** @returns {Promise<import('./lib/report.mjs').Machine>} */
 async function machine() {
   const pool = newPool(1, DATABASE_URL);
+  /** @type {Record<string, string>} */
   const pgInfo = {};
   try {
     const { rows } = await pool.query(
       `SELECT name, setting, unit FROM pg_settings WHERE name IN ('server_version', 'shared_buffers', 'synchronous_commit',
         'fsync', 'wal_level', 'max_connections', 'max_wal_size', 'checkpoint_timeout', 'work_mem', 'full_page_writes')`,
     );
-    for (const r of rows) pgInfo[r.name] = r.unit && r.unit !== '' ? `${r.setting} ${r.unit}` : r.setting;
+    for (const r of /** @type {{ name: string, setting: string, unit: string | null }[]} */ (rows))
+      pgInfo[r.name] = r.unit && r.unit !== '' ? `${r.setting} ${r.unit}` : r.setting;
   } finally {
     await pool.end();
   }
-  let rabbitmq = {};
+  /** @type {import('./lib/report.mjs').Machine['rabbitmq']} */
+  let rabbitmq;
   try {
     const connection = await connectAmqp(AMQP_URL);
     const p = connection.connection.serverProperties ?? {};
     rabbitmq = { version: String(p.version ?? '?'), erlang: p.platform ? String(p.platform) : undefined };
     await connection.close();
   } catch (error) {
-    rabbitmq = { version: `unreachable: ${error.message}` };
+    rabbitmq = { version: `unreachable: ${error instanceof Error ? error.message : String(error)}` };
   }
   const cpu = cpus();
   return {
@@ -209,12 +269,15 @@ async function machine() {
 
 function versions() {
   const require = createRequire(import.meta.url);
+  /** @param {string} name */
   const version = (name) => {
     try {
       let dir = dirname(require.resolve(name));
       for (let i = 0; i < 6; i++) {
         try {
-          const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8'));
+          const pkg = /** @type {{ name?: string, version?: string }} */ (
+            JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8'))
+          );
           if (pkg.name === name) return pkg.version;
         } catch {}
         dir = dirname(dir);
@@ -222,7 +285,9 @@ function versions() {
     } catch {}
     return undefined;
   };
+  /** @type {string | undefined} */
   let commit;
+  /** @type {boolean | undefined} */
   let dirty;
   try {
     commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: here, encoding: 'utf8' }).trim();
@@ -241,6 +306,7 @@ function versions() {
   };
 }
 
+/** @param {string} url */
 function redact(url) {
   try {
     const u = new URL(url);

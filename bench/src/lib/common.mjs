@@ -10,6 +10,30 @@ import { z } from 'zod';
 export const DATABASE_URL = process.env.TXBOX_TEST_DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/test';
 export const AMQP_URL = process.env.TXBOX_TEST_AMQP_URL || 'amqp://guest:guest@127.0.0.1:5672';
 
+/**
+ * What run.mjs (and the bench test) passes to a scenario's `run()`: its settings, the services
+ * (default: the URLs above) and where progress lines go (default: nowhere).
+ * @template Settings
+ * @typedef {object} ScenarioOptions
+ * @property {Settings} settings
+ * @property {string} [databaseUrl]
+ * @property {string} [amqpUrl]
+ * @property {(message: string) => void} [log]
+ */
+
+/**
+ * `value`, which this code put there itself (an entry of a list or record it filled), so
+ * `undefined` is a bug: throws naming `what` instead of failing later on `undefined.x`.
+ * @template T
+ * @param {T | undefined} value
+ * @param {string} what
+ * @returns {T}
+ */
+export function present(value, what) {
+  if (value === undefined) throw new Error(`bench: ${what} is missing`);
+  return value;
+}
+
 /** `prefix_<8 random [a-z0-9]>`: a valid unquoted PostgreSQL identifier and AMQP name. */
 /** @param {string} prefix */
 export function uniqueName(prefix) {

@@ -1,3 +1,4 @@
+// @ts-check
 // Where the CPU time of a phase went: this Node process, PostgreSQL (every postgres process,
 // plus what the postmaster reaped from backends that exited) and RabbitMQ (beam.smp). Read from
 // /proc, so it sees the services only when they run on this machine (null otherwise).
@@ -6,6 +7,35 @@ import { availableParallelism } from 'node:os';
 
 const TICK_MS = 10; // USER_HZ is 100 on Linux
 
+/**
+ * CPU time of every side of a measured phase, in ms, and each side's share of the wall time in
+ * percent of one core. `null` where a side cannot be seen (the service runs elsewhere).
+ * @typedef {object} CpuSplit
+ * @property {number} wallMs
+ * @property {number | null} nodeMs
+ * @property {number | null} postgresMs
+ * @property {number | null} rabbitmqMs
+ * @property {CorePercent} corePercent
+ * @property {number | null} [machineBusyPercent] whole machine, 100 = every core busy (when /proc/stat is readable)
+ */
+
+/**
+ * Percent of one core: 200 means both cores of a 2-core machine.
+ * @typedef {object} CorePercent
+ * @property {number | null} node
+ * @property {number | null} postgres
+ * @property {number | null} rabbitmq
+ * @property {number | null} [irq] interrupt/softirq time, charged to no process
+ * @property {number | null} [steal] hypervisor steal
+ * @property {number | null} [other] everything else (kernel, other processes)
+ */
+
+/** @typedef {{ pid: string, comm: string, ppid: number, self: number, children: number }} ProcStat */
+
+/**
+ * @param {string} pid
+ * @returns {ProcStat | undefined}
+ */
 function readStat(pid) {
   try {
     const raw = readFileSync(`/proc/${pid}/stat`, 'utf8');
@@ -15,8 +45,10 @@ function readStat(pid) {
       .slice(close + 2)
       .split(' ')
       .map(Number);
+    /** @param {number} i a missing field reads as NaN, like a non-numeric one */
+    const field = (i) => f[i] ?? Number.NaN;
     // f[0] = state (NaN), f[1] = ppid, f[11..14] = utime, stime, cutime, cstime
-    return { pid, comm, ppid: f[1], self: f[11] + f[12], children: f[13] + f[14] };
+    return { pid, comm, ppid: field(1), self: field(11) + field(12), children: field(13) + field(14) };
   } catch {
     return undefined;
   }
@@ -25,9 +57,9 @@ function readStat(pid) {
 /** Busy and total jiffies of all cores, from the first line of /proc/stat. */
 function machineTicks() {
   try {
-    const line = readFileSync('/proc/stat', 'utf8').split('\n')[0];
+    const line = readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '';
     const t = line.trim().split(/\s+/).slice(1).map(Number);
-    const idle = t[3] + (t[4] || 0);
+    const idle = (t[3] ?? Number.NaN) + (t[4] || 0);
     const total = t.slice(0, 8).reduce((a, b) => a + b, 0);
     return { busy: total - idle, total, irq: (t[5] || 0) + (t[6] || 0), steal: t[7] || 0 };
   } catch {
@@ -42,7 +74,7 @@ function snapshot() {
   } catch {
     return undefined;
   }
-  const stats = pids.map(readStat).filter(Boolean);
+  const stats = pids.map(readStat).filter((s) => s !== undefined);
   const postgres = stats.filter((s) => s.comm === 'postgres' || s.comm.startsWith('postgres:'));
   const postgresPids = new Set(postgres.map((s) => s.pid));
   let pgTicks = 0;
@@ -63,7 +95,10 @@ function snapshot() {
   };
 }
 
-/** Starts a measurement; `stop()` returns CPU ms per side and each side's share of the wall time. */
+/**
+ * Starts a measurement; `stop()` returns CPU ms per side and each side's share of the wall time.
+ * @returns {{ stop(): CpuSplit | null }}
+ */
 export function cpuMeter() {
   const start = snapshot();
   return {
@@ -71,18 +106,27 @@ export function cpuMeter() {
       const end = snapshot();
       if (!start || !end) return null;
       const wallMs = end.at - start.at;
-      const diff = (k) => (start[k] === null || end[k] === null ? null : Math.round(end[k] - start[k]));
+      /** @param {'nodeMs' | 'pgMs' | 'rabbitMs'} k */
+      const diff = (k) => {
+        const a = start[k];
+        const b = end[k];
+        return a === null || b === null ? null : Math.round(b - a);
+      };
+      const nodeMs = diff('nodeMs');
+      const postgresMs = diff('pgMs');
+      const rabbitmqMs = diff('rabbitMs');
+      /** @type {CpuSplit} */
       const out = {
         wallMs: Math.round(wallMs),
-        nodeMs: diff('nodeMs'),
-        postgresMs: diff('pgMs'),
-        rabbitmqMs: diff('rabbitMs'),
-      };
-      // Percent of one core: 200 means both cores of a 2-core machine.
-      out.corePercent = {
-        node: pct(out.nodeMs, wallMs),
-        postgres: pct(out.postgresMs, wallMs),
-        rabbitmq: pct(out.rabbitmqMs, wallMs),
+        nodeMs,
+        postgresMs,
+        rabbitmqMs,
+        // Percent of one core: 200 means both cores of a 2-core machine.
+        corePercent: {
+          node: pct(nodeMs, wallMs),
+          postgres: pct(postgresMs, wallMs),
+          rabbitmq: pct(rabbitmqMs, wallMs),
+        },
       };
       // Whole machine, all processes and the kernel: 100 = every core busy.
       if (start.machine && end.machine) {
@@ -102,7 +146,10 @@ export function cpuMeter() {
   };
 }
 
-/** Core-percent used by everything else (kernel, other processes): the benchmark's noise floor. */
+/**
+ * Core-percent used by everything else (kernel, other processes): the benchmark's noise floor.
+ * @param {CpuSplit} out
+ */
 function otherPercent(out) {
   if (out.machineBusyPercent === null || out.machineBusyPercent === undefined) return null;
   const c = out.corePercent;
@@ -119,28 +166,62 @@ export async function backgroundLoad(ms = 1000) {
   return Math.round(((b.busy - a.busy) / (b.total - a.total)) * 100);
 }
 
+/**
+ * @param {number | null} ms
+ * @param {number} wallMs
+ */
 function pct(ms, wallMs) {
   return ms === null || wallMs <= 0 ? null : Math.round((ms / wallMs) * 100);
 }
 
-/** Sums CPU measurements of several rounds. */
+/**
+ * Sums CPU measurements of several rounds.
+ * @param {readonly (CpuSplit | null | undefined)[]} list
+ * @returns {CpuSplit | null}
+ */
 export function mergeCpu(list) {
-  const valid = list.filter(Boolean);
+  const valid = list.filter((c) => c !== null && c !== undefined);
   if (valid.length === 0) return null;
-  const sum = (k) => (valid.some((c) => c[k] === null) ? null : valid.reduce((s, c) => s + c[k], 0));
-  const wallMs = sum('wallMs');
-  const out = { wallMs, nodeMs: sum('nodeMs'), postgresMs: sum('postgresMs'), rabbitmqMs: sum('rabbitmqMs') };
-  const pct = (ms) => (ms === null ? null : Math.round((ms / wallMs) * 100));
-  const weighted = (k) => {
-    const have = valid.filter((c) => typeof c.corePercent?.[k] === 'number');
-    return have.length ? Math.round(have.reduce((s, c) => s + c.corePercent[k] * c.wallMs, 0) / wallMs) : null;
+  /** @param {'nodeMs' | 'postgresMs' | 'rabbitmqMs'} k */
+  const sum = (k) => {
+    let total = 0;
+    for (const c of valid) {
+      const v = c[k];
+      if (v === null) return null;
+      total += v;
+    }
+    return total;
   };
-  out.corePercent = { node: pct(out.nodeMs), postgres: pct(out.postgresMs), rabbitmq: pct(out.rabbitmqMs) };
+  const wallMs = valid.reduce((s, c) => s + c.wallMs, 0);
+  const nodeMs = sum('nodeMs');
+  const postgresMs = sum('postgresMs');
+  const rabbitmqMs = sum('rabbitmqMs');
+  /** @param {number | null} ms */
+  const pct = (ms) => (ms === null ? null : Math.round((ms / wallMs) * 100));
+  /** @param {'irq' | 'steal'} k */
+  const weighted = (k) => {
+    const have = valid.flatMap((c) => {
+      const v = c.corePercent?.[k];
+      return typeof v === 'number' ? [{ v, wallMs: c.wallMs }] : [];
+    });
+    return have.length ? Math.round(have.reduce((s, h) => s + h.v * h.wallMs, 0) / wallMs) : null;
+  };
+  /** @type {CpuSplit} */
+  const out = {
+    wallMs,
+    nodeMs,
+    postgresMs,
+    rabbitmqMs,
+    corePercent: { node: pct(nodeMs), postgres: pct(postgresMs), rabbitmq: pct(rabbitmqMs) },
+  };
   out.corePercent.irq = weighted('irq');
   out.corePercent.steal = weighted('steal');
-  const busy = valid.filter((c) => c.machineBusyPercent !== undefined && c.machineBusyPercent !== null);
+  const busy = valid.flatMap((c) => {
+    const v = c.machineBusyPercent;
+    return v !== undefined && v !== null ? [{ v, wallMs: c.wallMs }] : [];
+  });
   out.machineBusyPercent = busy.length
-    ? Math.round(busy.reduce((s, c) => s + c.machineBusyPercent * c.wallMs, 0) / busy.reduce((s, c) => s + c.wallMs, 0))
+    ? Math.round(busy.reduce((s, b) => s + b.v * b.wallMs, 0) / busy.reduce((s, b) => s + b.wallMs, 0))
     : null;
   out.corePercent.other = otherPercent(out);
   return out;

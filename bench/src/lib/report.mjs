@@ -1,45 +1,132 @@
+// @ts-check
 // Renders results: the targets, a Markdown table (console and README), a self-contained HTML
 // report with inline SVG charts, and a standalone SVG summary chart. No external assets.
 
+/**
+ * @typedef {{
+ *   write: typeof import('../scenarios/write.mjs'),
+ *   relay: typeof import('../scenarios/relay.mjs'),
+ *   inbox: typeof import('../scenarios/inbox.mjs'),
+ *   dedup: typeof import('../scenarios/dedup.mjs'),
+ *   latency: typeof import('../scenarios/latency.mjs'),
+ *   backlog: typeof import('../scenarios/backlog.mjs'),
+ * }} ScenarioModules
+ */
+/** @typedef {keyof ScenarioModules} ScenarioName */
+/** @typedef {{ [N in ScenarioName]: ScenarioModules[N]['defaults']['full'] }} ScenarioSettings */
+/** @typedef {{ [N in ScenarioName]: Awaited<ReturnType<ScenarioModules[N]['run']>> }} ScenarioResults */
+
+/** @typedef {{ error: string, scenarioMs?: number }} ScenarioFailure */
+/**
+ * A scenario's entry in the results: what its run() returned, or why it failed; run.mjs adds
+ * how long it took.
+ * @template T
+ * @typedef {(T & { error?: undefined, scenarioMs?: number }) | ScenarioFailure} ScenarioOutcome
+ */
+
+/**
+ * The machine line's facts (latest.json `machine`).
+ * @typedef {object} Machine
+ * @property {string} cpuModel
+ * @property {number} cores
+ * @property {number} memoryGb
+ * @property {string} os
+ * @property {string} node
+ * @property {{ version: string | undefined, settings: Record<string, string> }} postgres
+ * @property {{ version: string, erlang?: string }} rabbitmq
+ * @property {{ database: string, amqp: string }} services redacted URLs
+ */
+
+/**
+ * @typedef {object} Target
+ * @property {string} scenario
+ * @property {string} what
+ * @property {number | string | null} value
+ * @property {string} target
+ * @property {boolean} met
+ * @property {number} score achieved ÷ target, ≥ 1 when met
+ */
+
+/**
+ * Everything a run writes to latest.json (and what --render reads back): the run's context and
+ * each scenario's outcome under its name.
+ * @typedef {object} BenchRun
+ * @property {string} suite
+ * @property {number} schemaVersion
+ * @property {'quick' | 'full'} mode
+ * @property {string} generatedAt
+ * @property {Machine} machine
+ * @property {Record<string, string | undefined>} versions the git commit and package versions
+ * @property {Record<string, unknown>} settings each scenario's settings, by name
+ * @property {{ backgroundLoadPercent: Record<string, number | null>, waitQuietSeconds: number }} environment
+ * @property {number} [durationMs]
+ * @property {Target[]} [targets]
+ */
+/** @typedef {{ [N in ScenarioName]?: ScenarioOutcome<ScenarioResults[N]> }} ScenarioOutcomes */
+/** @typedef {BenchRun & ScenarioOutcomes} BenchResults */
+
+/**
+ * Whether a scenario ran and succeeded (present, with no error message).
+ * @template T
+ * @param {ScenarioOutcome<T> | undefined} outcome
+ * @returns {outcome is T & { error?: undefined, scenarioMs?: number }}
+ */
+export const succeeded = (outcome) => Boolean(outcome && !outcome.error);
+
+/**
+ * A nullable number as arithmetic and comparisons see it: null is 0, undefined NaN.
+ * @param {number | null | undefined} v
+ */
+const num = (v) => Number(v);
+
+/**
+ * @param {number | null | undefined} n
+ * @param {number} [digits]
+ */
 const fmt = (n, digits = 0) =>
   n === null || n === undefined || Number.isNaN(n)
     ? '–'
     : Number(n).toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
 
-/** Each target: its value, the bound, whether it holds, and a score (≥ 1 means met). */
+/**
+ * Each target: its value, the bound, whether it holds, and a score (≥ 1 means met).
+ * @param {BenchResults} r
+ * @returns {Target[]}
+ */
 export function evaluateTargets(r) {
+  /** @type {Target[]} */
   const t = [];
-  if (r.write && !r.write.error) {
+  if (succeeded(r.write)) {
     t.push({
       scenario: 'write',
       what: 'overhead (baseline tx/s ÷ txbox tx/s)',
       value: r.write.ratio,
       target: '≤ 1.25×',
-      met: r.write.ratio <= 1.25,
-      score: 1.25 / r.write.ratio,
+      met: num(r.write.ratio) <= 1.25,
+      score: 1.25 / num(r.write.ratio),
     });
   }
-  if (r.relay && !r.relay.error) {
+  if (succeeded(r.relay)) {
     t.push({
       scenario: 'relay',
       what: '1 relay ÷ raw confirm-publish ceiling',
       value: r.relay.ratio,
       target: '≥ 0.8',
-      met: r.relay.ratio >= 0.8,
-      score: r.relay.ratio / 0.8,
+      met: num(r.relay.ratio) >= 0.8,
+      score: num(r.relay.ratio) / 0.8,
     });
   }
-  if (r.inbox && !r.inbox.error) {
+  if (succeeded(r.inbox)) {
     t.push({
       scenario: 'inbox',
       what: 'inbox ÷ raw one-insert tx/s',
       value: r.inbox.ratio,
       target: '≥ 0.7',
-      met: r.inbox.ratio >= 0.7,
-      score: r.inbox.ratio / 0.7,
+      met: num(r.inbox.ratio) >= 0.7,
+      score: num(r.inbox.ratio) / 0.7,
     });
   }
-  if (r.inbox && !r.inbox.error && typeof r.inbox.batchedRatio === 'number') {
+  if (succeeded(r.inbox) && typeof r.inbox.batchedRatio === 'number') {
     t.push({
       scenario: 'inbox batched',
       what: `inbox with batch.maxMessages ${r.inbox.batchMessages} ÷ raw one-insert tx/s`,
@@ -49,7 +136,7 @@ export function evaluateTargets(r) {
       score: r.inbox.batchedRatio,
     });
   }
-  if (r.dedup && !r.dedup.error) {
+  if (succeeded(r.dedup)) {
     const designs = r.dedup.designs ?? [r.dedup];
     const ok = designs.every((d) => d.effects === d.unique && d.lost === 0 && d.appliedTwice === 0);
     t.push({
@@ -61,39 +148,45 @@ export function evaluateTargets(r) {
       score: ok ? 1 : 0,
     });
   }
-  if (r.latency && !r.latency.error && r.latency.notify) {
-    const p99 = r.latency.notify.p99Ms;
+  if (succeeded(r.latency) && r.latency.notify) {
+    const p99 = num(r.latency.notify.p99Ms);
     t.push({
       scenario: 'latency',
       what: `p99 commit → handler committed, NOTIFY, ${r.latency.rate} msg/s`,
-      value: p99,
+      value: r.latency.notify.p99Ms,
       target: '≤ 25 ms',
       met: p99 <= 25,
       score: 25 / p99,
     });
   }
-  if (r.backlog && !r.backlog.error) {
+  if (succeeded(r.backlog)) {
     t.push({
       scenario: 'backlog',
       what: `claim with ${fmt(r.backlog.backlog)} waiting ÷ with ${r.backlog.small}`,
       value: r.backlog.ratio,
       target: '≤ 2 (O(batch))',
-      met: r.backlog.ratio <= 2,
-      score: 2 / r.backlog.ratio,
+      met: num(r.backlog.ratio) <= 2,
+      score: 2 / num(r.backlog.ratio),
     });
   }
   return t;
 }
 
+/** @param {boolean | undefined} met */
 const yes = (met) => (met ? '✓ met' : '✗ missed');
 
-/** Markdown: the results table, then the machine line. */
+/**
+ * Markdown: the results table, then the machine line.
+ * @param {BenchResults} r
+ */
 export function markdownTable(r) {
-  const rows = [['scenario', 'txbox', 'baseline', 'ratio', 'target', '']];
+  const header = ['scenario', 'txbox', 'baseline', 'ratio', 'target', ''];
+  const rows = [header];
   const targets = Object.fromEntries(evaluateTargets(r).map((x) => [x.scenario, x]));
-  const err = (name) => rows.push([name, `failed: ${r[name].error}`, '', '', '', yes(false)]);
+  /** @param {ScenarioName} name */
+  const err = (name) => rows.push([name, `failed: ${r[name]?.error}`, '', '', '', yes(false)]);
   if (r.write) {
-    if (r.write.error) err('write');
+    if (!succeeded(r.write)) err('write');
     else {
       const w = r.write;
       rows.push([
@@ -102,7 +195,7 @@ export function markdownTable(r) {
         `${fmt(w.baseline.txPerSec)} tx/s (p50 ${w.baseline.p50Ms} / p99 ${w.baseline.p99Ms} ms)`,
         `${w.ratio}× overhead`,
         '≤ 1.25×',
-        yes(targets.write.met),
+        yes(targets.write?.met),
       ]);
       rows.push([
         'write, notify: false',
@@ -115,7 +208,7 @@ export function markdownTable(r) {
     }
   }
   if (r.relay) {
-    if (r.relay.error) err('relay');
+    if (!succeeded(r.relay)) err('relay');
     else {
       for (const run of r.relay.runs) {
         rows.push([
@@ -123,14 +216,14 @@ export function markdownTable(r) {
           `${fmt(run.msgsPerSec)} msg/s`,
           `raw confirm publish ${fmt(r.relay.ceilingPerSec)} msg/s`,
           `${run.ratio}`,
-          run.relays === r.relay.runs[0].relays ? '≥ 0.8' : '(context)',
-          run.relays === r.relay.runs[0].relays ? yes(targets.relay.met) : '',
+          run.relays === r.relay.runs[0]?.relays ? '≥ 0.8' : '(context)',
+          run.relays === r.relay.runs[0]?.relays ? yes(targets.relay?.met) : '',
         ]);
       }
     }
   }
   if (r.inbox) {
-    if (r.inbox.error) err('inbox');
+    if (!succeeded(r.inbox)) err('inbox');
     else {
       const i = r.inbox;
       rows.push([
@@ -139,7 +232,7 @@ export function markdownTable(r) {
         `raw 1-insert tx ${fmt(i.rawTxPerSec)}/s · raw consume+ack ${fmt(i.rawConsumePerSec)}/s`,
         `${i.ratio} · ${i.ratioToRawConsume}`,
         '≥ 0.7 (of raw tx)',
-        yes(targets.inbox.met),
+        yes(targets.inbox?.met),
       ]);
       if (i.batchedPerSec) {
         rows.push([
@@ -148,7 +241,7 @@ export function markdownTable(r) {
           `raw 1-insert tx ${fmt(i.rawTxPerSec)}/s`,
           `${i.batchedRatio}`,
           '> 1 (of raw tx)',
-          yes(i.batchedRatio > 1),
+          yes(num(i.batchedRatio) > 1),
         ]);
       }
       rows.push([
@@ -162,7 +255,7 @@ export function markdownTable(r) {
     }
   }
   if (r.dedup) {
-    if (r.dedup.error) err('dedup');
+    if (!succeeded(r.dedup)) err('dedup');
     else {
       for (const d of r.dedup.designs ?? [r.dedup]) {
         const design = d.batchMessages > 1 ? `batch.maxMessages ${d.batchMessages}` : 'one tx per delivery';
@@ -189,9 +282,10 @@ export function markdownTable(r) {
     }
   }
   if (r.latency) {
-    if (r.latency.error) err('latency');
+    if (!succeeded(r.latency)) err('latency');
     else {
       const l = r.latency;
+      /** @param {{ p50Ms: number | null, p95Ms: number | null, p99Ms: number | null } | undefined} m */
       const p = (m) => (m ? `p50 ${m.p50Ms} / p95 ${m.p95Ms} / p99 ${m.p99Ms} ms` : '–');
       rows.push([
         `latency, ${l.rate} msg/s for ${l.durationMs / 1000} s`,
@@ -204,23 +298,23 @@ export function markdownTable(r) {
     }
   }
   if (r.backlog) {
-    if (r.backlog.error) err('backlog');
+    if (!succeeded(r.backlog)) err('backlog');
     else {
       const b = r.backlog;
-      const k = Object.keys(b.few)[0];
+      const k = Object.keys(b.few)[0] ?? '';
       rows.push([
-        `backlog claim, batch ${b.few[k].batch}`,
-        `${fmt(b.backlog + b.small)} waiting: ${b.many[k].p50Ms} ms (${fmt(b.many[k].buffers)} buffers)`,
-        `${b.small} waiting: ${b.few[k].p50Ms} ms (${fmt(b.few[k].buffers)} buffers)`,
+        `backlog claim, batch ${b.few[k]?.batch}`,
+        `${fmt(b.backlog + b.small)} waiting: ${b.many[k]?.p50Ms} ms (${fmt(b.many[k]?.buffers)} buffers)`,
+        `${b.small} waiting: ${b.few[k]?.p50Ms} ms (${fmt(b.few[k]?.buffers)} buffers)`,
         `${b.ratio}`,
         '≤ 2 (O(batch))',
-        yes(targets.backlog.met),
+        yes(targets.backlog?.met),
       ]);
       if (b.notDueAhead) {
         rows.push([
           'backlog claim, all not yet due',
-          `${fmt(b.backlog + b.small)} not due ahead of ${b.small} due: ${b.notDueAhead[k].p50Ms} ms (${fmt(b.notDueAhead[k].buffers)} buffers)`,
-          `${b.small} waiting: ${b.few[k].p50Ms} ms`,
+          `${fmt(b.backlog + b.small)} not due ahead of ${b.small} due: ${b.notDueAhead[k]?.p50Ms} ms (${fmt(b.notDueAhead[k]?.buffers)} buffers)`,
+          `${b.small} waiting: ${b.few[k]?.p50Ms} ms`,
           `${b.notDueRatio}`,
           '(context)',
           '',
@@ -228,24 +322,40 @@ export function markdownTable(r) {
       }
     }
   }
+  /** @param {string[]} cells */
   const line = (cells) => `| ${cells.join(' | ')} |`;
-  const table = [line(rows[0]), line(rows[0].map(() => '---')), ...rows.slice(1).map(line)].join('\n');
+  const table = [line(header), line(header.map(() => '---')), ...rows.slice(1).map(line)].join('\n');
   return `${table}\n\n${machineLine(r)}\n`;
 }
 
+/** @param {BenchResults} r */
 export function machineLine(r) {
+  /** @type {Partial<Machine>} (a results file from elsewhere may lack it) */
   const m = r.machine ?? {};
   return `Measured ${r.generatedAt?.slice(0, 10) ?? ''} (${r.mode} run, ${fmt((r.durationMs ?? 0) / 1000)} s) on ${m.cores} × ${m.cpuModel}, ${m.memoryGb} GB RAM, ${m.os}; Node ${m.node}, PostgreSQL ${m.postgres?.version}, RabbitMQ ${m.rabbitmq?.version}, both local; txbox ${r.versions?.commit ?? ''}.`;
 }
 
 // ---- SVG ---------------------------------------------------------------------------------
 
-const esc = (s) => String(s).replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]);
+/** @type {Record<string, string>} */
+const ENTITIES = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' };
+/** @param {unknown} s */
+const esc = (s) => String(s).replace(/[&<>"]/g, (c) => ENTITIES[c] ?? c);
 const COLORS = { txbox: '#2563eb', baseline: '#9ca3af', ok: '#16a34a', bad: '#dc2626', extra: '#7c3aed' };
+
+/**
+ * @typedef {object} BarRow
+ * @property {string} label
+ * @property {number | null | undefined} value no bar unless a positive number
+ * @property {string} [color]
+ * @property {string} [text] default: the value and the unit
+ */
 
 /**
  * A horizontal bar chart. rows: { label, value, color?, text? }. Optional log scale and a
  * vertical reference line { value, label }.
+ * @param {{ title: string, unit?: string, rows: BarRow[], log?: boolean, line?: { value: number, label: string },
+ *   width?: number }} chart
  */
 export function barChart({ title, unit = '', rows, log = false, line, width = 720 }) {
   const labelW = 250;
@@ -254,11 +364,14 @@ export function barChart({ title, unit = '', rows, log = false, line, width = 72
   const rowH = 26;
   const top = 34;
   const height = top + rows.length * rowH + 24;
-  const values = rows.map((r) => r.value).filter((v) => typeof v === 'number' && v > 0);
+  const values = rows
+    .map((r) => r.value)
+    .filter(/** @type {(v: number | null | undefined) => v is number} */ (v) => typeof v === 'number' && v > 0);
   const maxV = Math.max(...values, line?.value ?? 0) || 1;
   const minV = log ? Math.min(...values, line?.value ?? Number.POSITIVE_INFINITY) / 2 : 0;
+  /** @param {number | null | undefined} v */
   const x = (v) => {
-    if (!(v > 0)) return 0;
+    if (typeof v !== 'number' || !(v > 0)) return 0;
     if (!log) return (v / maxV) * barW;
     return ((Math.log10(v) - Math.log10(minV)) / (Math.log10(maxV) - Math.log10(minV))) * barW;
   };
@@ -275,7 +388,7 @@ export function barChart({ title, unit = '', rows, log = false, line, width = 72
       `<rect x="${labelW}" y="${y + 4}" width="${w.toFixed(1)}" height="${rowH - 8}" rx="2" fill="${r.color ?? COLORS.txbox}"/>`,
     );
     parts.push(
-      `<text x="${labelW + w + 6}" y="${y + 16}">${esc(r.text ?? `${fmt(r.value, r.value < 10 ? 2 : 0)}${unit}`)}</text>`,
+      `<text x="${labelW + w + 6}" y="${y + 16}">${esc(r.text ?? `${fmt(r.value, num(r.value) < 10 ? 2 : 0)}${unit}`)}</text>`,
     );
   });
   if (line) {
@@ -289,7 +402,10 @@ export function barChart({ title, unit = '', rows, log = false, line, width = 72
   return parts.join('\n');
 }
 
-/** The targets as one chart: score = achieved ÷ target (≥ 1 met), capped for display. */
+/**
+ * The targets as one chart: score = achieved ÷ target (≥ 1 met), capped for display.
+ * @param {BenchResults} r
+ */
 export function targetsChart(r, width = 720) {
   const rows = evaluateTargets(r).map((t) => ({
     label: `${t.scenario}: ${t.target}`,
@@ -305,10 +421,14 @@ export function targetsChart(r, width = 720) {
   });
 }
 
+/**
+ * Every chart, the targets first.
+ * @param {BenchResults} r
+ */
 export function charts(r) {
   const out = [];
   out.push(targetsChart(r));
-  if (r.write && !r.write.error) {
+  if (succeeded(r.write)) {
     const w = r.write;
     out.push(
       barChart({
@@ -334,7 +454,7 @@ export function charts(r) {
       }),
     );
   }
-  if (r.relay && !r.relay.error) {
+  if (succeeded(r.relay)) {
     out.push(
       barChart({
         title: `relay: drain ${fmt(r.relay.messages)} × ${r.relay.payloadBytes} B messages`,
@@ -343,11 +463,11 @@ export function charts(r) {
           { label: 'raw confirm publish (ceiling)', value: r.relay.ceilingPerSec, color: COLORS.baseline },
           ...r.relay.runs.map((x) => ({ label: `${x.relays} relay${x.relays > 1 ? 's' : ''}`, value: x.msgsPerSec })),
         ],
-        line: { value: r.relay.ceilingPerSec * 0.8, label: '0.8 × ceiling' },
+        line: { value: num(r.relay.ceilingPerSec) * 0.8, label: '0.8 × ceiling' },
       }),
     );
   }
-  if (r.inbox && !r.inbox.error) {
+  if (succeeded(r.inbox)) {
     const i = r.inbox;
     out.push(
       barChart({
@@ -360,11 +480,11 @@ export function charts(r) {
           { label: 'txbox inbox', value: i.msgsPerSec },
           ...(i.batchedPerSec ? [{ label: `txbox inbox, batch ${i.batchMessages}`, value: i.batchedPerSec }] : []),
         ],
-        line: { value: i.rawTxPerSec * 0.7, label: '0.7 × raw tx' },
+        line: { value: num(i.rawTxPerSec) * 0.7, label: '0.7 × raw tx' },
       }),
     );
   }
-  if (r.dedup && !r.dedup.error) {
+  if (succeeded(r.dedup)) {
     const d = r.dedup;
     out.push(
       barChart({
@@ -378,33 +498,38 @@ export function charts(r) {
         ],
       }),
     );
-    const withCost = (d.designs ?? [d]).filter((x) => x.cost);
+    const withCost = (d.designs ?? [d]).flatMap((x) => (x.cost ? [{ design: x, cost: x.cost }] : []));
     if (withCost.length) {
+      /** @param {{ batchMessages: number }} x */
       const name = (x) => (x.batchMessages > 1 ? `batch ${x.batchMessages}` : 'per delivery');
       out.push(
         barChart({
-          title: `dedup: wall time per message at concurrency ${withCost[0].cost.concurrency}`,
+          title: `dedup: wall time per message at concurrency ${withCost[0]?.cost.concurrency}`,
           unit: ' µs',
-          rows: withCost.flatMap((x) => [
-            { label: `new message, ${name(x)}`, value: x.cost.newUs, color: COLORS.baseline },
-            { label: `duplicate, ${name(x)}`, value: x.cost.duplicateUs },
+          rows: withCost.flatMap(({ design: x, cost }) => [
+            { label: `new message, ${name(x)}`, value: cost.newUs, color: COLORS.baseline },
+            { label: `duplicate, ${name(x)}`, value: cost.duplicateUs },
           ]),
         }),
       );
     }
   }
-  if (r.latency && !r.latency.error) {
+  if (succeeded(r.latency)) {
     const l = r.latency;
+    /** @type {BarRow[]} */
     const rows = [];
-    for (const [mode, color] of [
+    /** @type {['notify' | 'polling', string][]} */
+    const modes = [
       ['notify', COLORS.txbox],
       ['polling', COLORS.baseline],
-    ]) {
-      if (!l[mode]) continue;
-      for (const p of ['p50Ms', 'p95Ms', 'p99Ms']) {
+    ];
+    for (const [mode, color] of modes) {
+      const m = l[mode];
+      if (!m) continue;
+      for (const p of /** @type {const} */ (['p50Ms', 'p95Ms', 'p99Ms'])) {
         rows.push({
           label: `${mode === 'notify' ? 'NOTIFY' : `polling ${l.pollIntervalMs} ms`} ${p.slice(0, 3)}`,
-          value: l[mode][p],
+          value: m[p],
           color,
         });
       }
@@ -419,23 +544,30 @@ export function charts(r) {
       }),
     );
   }
-  if (r.backlog && !r.backlog.error) {
+  if (succeeded(r.backlog)) {
     const b = r.backlog;
+    /** @type {BarRow[]} */
     const rows = [];
-    for (const [key, label, color] of [
+    /** @type {['few' | 'many' | 'notDueAhead', string, string][]} */
+    const cases = [
       ['few', `${b.small} waiting`, COLORS.baseline],
       ['many', `${fmt(b.backlog + b.small)} waiting`, COLORS.txbox],
       ['notDueAhead', `${fmt(b.backlog)} not due ahead`, COLORS.extra],
-    ]) {
-      if (!b[key]) continue;
-      for (const m of Object.values(b[key])) rows.push({ label: `${label}, batch ${m.batch}`, value: m.p50Ms, color });
+    ];
+    for (const [key, label, color] of cases) {
+      const samples = b[key];
+      if (!samples) continue;
+      for (const m of Object.values(samples)) rows.push({ label: `${label}, batch ${m.batch}`, value: m.p50Ms, color });
     }
     out.push(barChart({ title: 'backlog: claim time (p50)', unit: ' ms', rows, log: true }));
   }
   return out;
 }
 
-/** Every chart stacked into one standalone SVG. */
+/**
+ * Every chart stacked into one standalone SVG.
+ * @param {string[]} svgs
+ */
 export function stackedSvg(svgs, width = 720) {
   let y = 0;
   const inner = svgs.map((svg) => {
@@ -447,6 +579,11 @@ export function stackedSvg(svgs, width = 720) {
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${y}" viewBox="0 0 ${width} ${y}">\n<rect width="100%" height="100%" fill="#fff"/>\n${inner.join('\n')}\n</svg>\n`;
 }
 
+/**
+ * The self-contained HTML report.
+ * @param {BenchResults} r
+ * @param {string} markdown what markdownTable(r) returned
+ */
 export function html(r, markdown) {
   const targets = evaluateTargets(r);
   const table = markdown

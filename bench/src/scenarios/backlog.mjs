@@ -1,3 +1,4 @@
+// @ts-check
 // 6. backlog — the relay's claim (its exact SQL: `BEGIN; <claim lock>`, then the claim
 // statement) with 10 messages waiting and with a large backlog waiting, same batch size; each
 // sample is rolled back so the backlog stays the same. The backlog is filled with one
@@ -9,13 +10,44 @@ import { outboxSql, outboxTables } from '@txbox/outbox/internal';
 import pg from 'pg';
 import { CleanupStack, DATABASE_URL, dropSchema, newPool, round, summarize, uniqueName } from '../lib/common.mjs';
 
+/**
+ * @typedef {object} BacklogSettings
+ * @property {number} backlog rows waiting in the large case
+ * @property {number} small rows waiting in the small case
+ * @property {number[]} batches claim batch sizes; the first one gives the ratios
+ * @property {number} samples claims timed per batch size (after 3 untimed ones)
+ * @property {number} payloadBytes
+ * @property {boolean} notDue also measure with the whole backlog not yet due
+ */
+
+/**
+ * One batch size's claims.
+ * @typedef {object} ClaimSample
+ * @property {number} batch
+ * @property {number} claimed rows the last claim returned
+ * @property {number | null} p50Ms
+ * @property {number | null} p95Ms
+ * @property {number | null} meanMs
+ * @property {number | null} serverMs execution time EXPLAIN ANALYZE reports
+ * @property {number} buffers shared buffers hit or read by the claim's top plan node
+ */
+
+/**
+ * The top of `EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON)` output, as far as it is read here.
+ * @typedef {{ 'Execution Time': number, Plan: { 'Shared Hit Blocks'?: number, 'Shared Read Blocks'?: number } }} ExplainTop
+ */
+
+/** @type {{ full: BacklogSettings, quick: BacklogSettings }} */
 export const defaults = {
   full: { backlog: 1_000_000, small: 10, batches: [10, 200], samples: 30, payloadBytes: 1000, notDue: true },
   quick: { backlog: 100_000, small: 10, batches: [10, 200], samples: 20, payloadBytes: 1000, notDue: true },
 };
 
+/** @param {import('../lib/common.mjs').ScenarioOptions<BacklogSettings>} options */
 export async function run({ settings, databaseUrl = DATABASE_URL, log = () => {} }) {
   const { backlog, small, batches, samples, payloadBytes } = settings;
+  const first = batches[0]; // the batch size the ratios compare
+  if (first === undefined) throw new Error('backlog: settings.batches is empty');
   const schema = uniqueName('bench_backlog');
   const tables = outboxTables(schema);
   const cleanup = new CleanupStack();
@@ -31,6 +63,10 @@ export async function run({ settings, databaseUrl = DATABASE_URL, log = () => {}
     const lockSql = `BEGIN; ${outboxSql.claimLockSql(tables)}`;
     const claimSql = outboxSql.claimBatchSql(tables);
 
+    /**
+     * @param {number} count
+     * @param {number} offset ids continue after this one
+     */
     const fill = async (count, offset) => {
       const t0 = performance.now();
       await pool.query(
@@ -44,7 +80,12 @@ export async function run({ settings, databaseUrl = DATABASE_URL, log = () => {}
       return Math.round(performance.now() - t0);
     };
 
+    /**
+     * @param {number} batch
+     * @returns {Promise<ClaimSample>}
+     */
     const measure = async (batch, count = samples) => {
+      /** @type {number[]} */
       const times = [];
       let claimed = 0;
       for (let i = 0; i < count + 3; i++) {
@@ -64,7 +105,7 @@ export async function run({ settings, databaseUrl = DATABASE_URL, log = () => {}
         30_000,
       ]);
       await client.query('ROLLBACK');
-      const top = plan[0]['QUERY PLAN'][0];
+      const top = /** @type {ExplainTop} */ (plan[0]['QUERY PLAN'][0]);
       const s = summarize(times);
       return {
         batch,
@@ -76,7 +117,9 @@ export async function run({ settings, databaseUrl = DATABASE_URL, log = () => {}
         buffers: (top.Plan['Shared Hit Blocks'] ?? 0) + (top.Plan['Shared Read Blocks'] ?? 0),
       };
     };
+    /** @param {string} label */
     const measureAll = async (label, list = batches, count = samples) => {
+      /** @type {Record<string, ClaimSample>} */
       const out = {};
       for (const b of list) out[`batch${b}`] = await measure(b, count);
       log(
@@ -87,26 +130,40 @@ export async function run({ settings, databaseUrl = DATABASE_URL, log = () => {}
       return out;
     };
 
-    const result = { backlog, small, samples, payloadBytes, fillMs: {} };
-    result.fillMs.small = await fill(small, 0);
-    result.few = await measureAll(`${small} waiting`);
-    result.fillMs.backlog = await fill(backlog, small);
-    result.many = await measureAll(`${backlog + small} waiting`);
+    const fillSmallMs = await fill(small, 0);
+    const few = await measureAll(`${small} waiting`);
+    const fillBacklogMs = await fill(backlog, small);
+    const many = await measureAll(`${backlog + small} waiting`);
+    /** @type {{ fillMs: number, ahead: Record<string, ClaimSample> } | undefined} */
+    let notDue;
     if (settings.notDue) {
       // Everything waiting goes behind a future available_at; 10 new messages are due after it.
       const t0 = performance.now();
       await pool.query(`UPDATE ${tables.outbox} SET available_at = now() + interval '1 hour'`);
       await fill(small, backlog + small);
-      result.fillMs.notDue = Math.round(performance.now() - t0);
+      const fillMs = Math.round(performance.now() - t0);
       // Each sample here scans the whole backlog: a few are enough.
-      result.notDueAhead = await measureAll(`${backlog + small} not due ahead of ${small} due`, [batches[0]], 3);
+      notDue = { fillMs, ahead: await measureAll(`${backlog + small} not due ahead of ${small} due`, [first], 3) };
     }
-    const b = `batch${batches[0]}`;
-    // Claim cost with the backlog / claim cost with 10 waiting, same batch size (1 = no growth).
-    result.ratio = round(result.many[b].p50Ms / result.few[b].p50Ms, 2);
-    result.buffersRatio = round(result.many[b].buffers / result.few[b].buffers, 2);
-    if (result.notDueAhead) result.notDueRatio = round(result.notDueAhead[b].p50Ms / result.few[b].p50Ms, 1);
-    return result;
+    const b = `batch${first}`;
+    /** @param {Record<string, ClaimSample>} m a missing sample or time makes the ratio null */
+    const p50 = (m) => m[b]?.p50Ms ?? Number.NaN;
+    /** @param {Record<string, ClaimSample>} m */
+    const buffers = (m) => m[b]?.buffers ?? Number.NaN;
+    return {
+      backlog,
+      small,
+      samples,
+      payloadBytes,
+      fillMs: { small: fillSmallMs, backlog: fillBacklogMs, ...(notDue && { notDue: notDue.fillMs }) },
+      few,
+      many,
+      ...(notDue && { notDueAhead: notDue.ahead }),
+      // Claim cost with the backlog / claim cost with 10 waiting, same batch size (1 = no growth).
+      ratio: round(p50(many) / p50(few), 2),
+      buffersRatio: round(buffers(many) / buffers(few), 2),
+      ...(notDue && { notDueRatio: round(p50(notDue.ahead) / p50(few), 1) }),
+    };
   } finally {
     await cleanup.run(log);
   }

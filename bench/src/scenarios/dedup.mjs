@@ -1,3 +1,4 @@
+// @ts-check
 // 4. dedup under replay — N unique messages, each published `copies` times with the same id:
 // copy 1 in order, copy 2 in the same order (so duplicates race the first delivery in flight),
 // further copies shuffled; all publishers run at once, concurrently with consumption, and the
@@ -19,6 +20,7 @@ import {
   newPool,
   openChannel,
   perSec,
+  present,
   publishConfirmed,
   queueDepth,
   round,
@@ -29,6 +31,62 @@ import {
 } from '../lib/common.mjs';
 import { cpuMeter } from '../lib/cpu.mjs';
 
+/**
+ * @typedef {object} DedupSettings
+ * @property {number} unique ids, each published `copies` times
+ * @property {number} copies
+ * @property {number} concurrency
+ * @property {number} payloadBytes
+ * @property {number} [costSample] messages per cost measurement; 0 (default) skips it
+ * @property {number[]} [designs] batch.maxMessages of each consumer design to run; default [1].
+ */
+
+/** @typedef {{ messages: number, perSec: number | null, costUs: number | null }} DrainCost */
+
+/**
+ * The cost of a duplicate next to the cost of a new message, each drained from its own backlog.
+ * @typedef {object} DedupCost
+ * @property {number} concurrency
+ * @property {DrainCost} duplicate
+ * @property {DrainCost} new
+ * @property {number | null} duplicateUs wall time per duplicate at this concurrency (1e6 / throughput)
+ * @property {number | null} newUs wall time per new message at this concurrency
+ * @property {number | null} duplicateCostVsNew new msg/s ÷ duplicate msg/s
+ */
+
+/**
+ * One consumer design's run.
+ * @typedef {object} DedupDesignResult
+ * @property {number} batchMessages
+ * @property {number} unique
+ * @property {number} copies
+ * @property {number} published
+ * @property {number} deliveries
+ * @property {number} effects handler rows
+ * @property {number} distinctEffects ids with a handler row
+ * @property {number} duplicatesSkipped
+ * @property {number} lost ids without a handler row
+ * @property {number} appliedTwice handler rows beyond one per id
+ * @property {number} inboxRecords
+ * @property {number} retried
+ * @property {number} deadLettered
+ * @property {number} errors
+ * @property {number | null} msgsPerSec deliveries per second
+ * @property {number} ms
+ * @property {{ atDeliveries: number, stopMs: number | null, startMs: number | null }} restart
+ * @property {number} concurrency
+ * @property {import('../lib/cpu.mjs').CpuSplit | null} cpu
+ * @property {DedupCost} [cost] when `costSample` > 0
+ */
+
+/**
+ * The first design's numbers, and every design's under `designs`.
+ * @typedef {DedupDesignResult & { designs: DedupDesignResult[] }} DedupResult
+ */
+
+/** @typedef {'processed' | 'duplicate' | 'retried' | 'deadLettered' | 'errors'} Outcome */
+
+/** @type {{ full: DedupSettings, quick: DedupSettings }} */
 export const defaults = {
   full: { unique: 20_000, copies: 3, concurrency: 8, payloadBytes: 1000, costSample: 5000, designs: [1, 32] },
   quick: { unique: 3_000, copies: 3, concurrency: 8, payloadBytes: 1000, costSample: 1000, designs: [1, 32] },
@@ -38,16 +96,25 @@ export const defaults = {
  * Runs the scenario once per consumer design in `settings.designs` (batch.maxMessages: 1 = one
  * transaction per delivery, the default; more = several deliveries per transaction, each
  * handler in a savepoint). The first design is the headline; the others are under `designs`.
+ * @param {import('../lib/common.mjs').ScenarioOptions<DedupSettings>} options
+ * @returns {Promise<DedupResult>}
  */
 export async function run({ settings, databaseUrl = DATABASE_URL, amqpUrl = AMQP_URL, log = () => {} }) {
   const designs = settings.designs ?? [1];
+  if (designs.length === 0) throw new Error('dedup: settings.designs is empty');
+  /** @type {DedupDesignResult[]} */
   const results = [];
   for (const batchMessages of designs) {
     results.push(await runDesign({ settings, batchMessages, databaseUrl, amqpUrl, log }));
   }
-  return { ...results[0], designs: results };
+  return { ...present(results[0], 'the first design'), designs: results };
 }
 
+/**
+ * @param {{ settings: DedupSettings, batchMessages: number, databaseUrl: string, amqpUrl: string,
+ *   log: (message: string) => void }} options
+ * @returns {Promise<DedupDesignResult>}
+ */
 async function runDesign({ settings, batchMessages, databaseUrl, amqpUrl, log }) {
   const { unique: n, copies, concurrency, payloadBytes, costSample = 0 } = settings;
   const schema = uniqueName('bench_dedup');
@@ -60,17 +127,25 @@ async function runDesign({ settings, batchMessages, databaseUrl, amqpUrl, log })
   cleanup.add('amqp connection', () => connection.close().catch(() => {}));
 
   // Outcome counters, for every consumer instance of the group.
+  /** @type {Record<Outcome, number>} */
   const counts = { processed: 0, duplicate: 0, retried: 0, deadLettered: 0, errors: 0 };
+  // When each outcome happened, while recordStamps is on (the cost phase).
+  /** @type {Partial<Record<Outcome, number[]>>} */
   const stamps = { processed: [], duplicate: [] };
   let recordStamps = false;
-  const subscriptions = [
+  /** @type {[string, Outcome][]} */
+  const channels = [
     [INBOX_CHANNELS.processed, 'processed'],
     [INBOX_CHANNELS.duplicate, 'duplicate'],
     [INBOX_CHANNELS.retried, 'retried'],
     [INBOX_CHANNELS.deadLettered, 'deadLettered'],
     [INBOX_CHANNELS.error, 'errors'],
-  ].map(([channel, key]) => {
-    const fn = (event) => {
+  ];
+  const subscriptions = channels.map(([channel, key]) => {
+    /** @param {unknown} message */
+    const fn = (message) => {
+      // Every inbox event, the error event included, names its group.
+      const event = /** @type {{ group: string }} */ (message);
       if (event.group !== group) return;
       counts[key] += 1;
       if (recordStamps && stamps[key]) stamps[key].push(performance.now());
@@ -89,6 +164,7 @@ async function runDesign({ settings, batchMessages, databaseUrl, amqpUrl, log })
     // No unique constraint: a handler applied twice shows as two rows.
     await pool.query(`CREATE TABLE ${effects} (message_id text NOT NULL, i integer NOT NULL)`);
 
+    /** @type {import('@txbox/inbox').InboxConsumer[]} */
     const consumers = [];
     cleanup.add('consumers', () => Promise.all(consumers.map((c) => c.stop().catch(() => {}))));
     const makeConsumer = () => {
@@ -137,7 +213,7 @@ async function runDesign({ settings, batchMessages, databaseUrl, amqpUrl, log })
       const channel = await openChannel(connection, true);
       const chunk = 250;
       for (let k = 0; k < order.length; k += chunk) {
-        const batch = order.slice(k, k + chunk).map((i) => encodeBlob(ids[i], i, payloadBytes));
+        const batch = order.slice(k, k + chunk).map((i) => encodeBlob(present(ids[i], `id ${i}`), i, payloadBytes));
         await publishConfirmed(channel, exchange, Blob.type, batch, chunk);
       }
       await channel.close();
@@ -145,7 +221,8 @@ async function runDesign({ settings, batchMessages, databaseUrl, amqpUrl, log })
     const publishing = Promise.all(publishers);
     // Restart halfway: a graceful stop (running handlers finish and ack), then a new instance.
     await waitUntil('half the deliveries', () => deliveries() >= total / 2, { timeoutMs: 300_000, intervalMs: 2 });
-    const restart = { atDeliveries: deliveries() };
+    /** @type {DedupDesignResult['restart']} */
+    const restart = { atDeliveries: deliveries(), stopMs: null, startMs: null };
     let t = performance.now();
     await current.stop();
     restart.stopMs = round(performance.now() - t, 1);
@@ -175,6 +252,7 @@ async function runDesign({ settings, batchMessages, databaseUrl, amqpUrl, log })
       `SELECT count(*)::int AS n FROM "${schema}".inbox WHERE consumer_group = $1`,
       [group],
     );
+    /** @type {DedupDesignResult} */
     const result = {
       batchMessages,
       unique: n,
@@ -205,19 +283,25 @@ async function runDesign({ settings, batchMessages, databaseUrl, amqpUrl, log })
       // fresh consumer, timed from its first to its last outcome.
       await current.stop();
       const k = Math.min(costSample, n);
+      /**
+       * @param {ReturnType<typeof encodeBlob>[]} encoded
+       * @param {'duplicate' | 'processed'} key the outcome every message of `encoded` has
+       * @returns {Promise<DrainCost>}
+       */
       const drain = async (encoded, key) => {
         const ch = await openChannel(connection, true);
         await publishConfirmed(ch, exchange, Blob.type, encoded, 1000);
         await ch.close();
-        stamps[key] = [];
+        /** @type {number[]} */
+        const s = [];
+        stamps[key] = s;
         recordStamps = true;
         const consumer = makeConsumer();
         await consumer.start();
-        await waitUntil(key, () => stamps[key].length >= encoded.length, { timeoutMs: 120_000, intervalMs: 2 });
+        await waitUntil(key, () => s.length >= encoded.length, { timeoutMs: 120_000, intervalMs: 2 });
         recordStamps = false;
         await consumer.stop();
-        const s = stamps[key];
-        const perSecond = perSec(s.length - 1, s[s.length - 1] - s[0]);
+        const perSecond = perSec(s.length - 1, (s.at(-1) ?? Number.NaN) - (s[0] ?? Number.NaN));
         return { messages: encoded.length, perSec: perSecond, costUs: perSecond ? Math.round(1e6 / perSecond) : null };
       };
       const duplicate = await drain(
@@ -247,10 +331,15 @@ async function runDesign({ settings, batchMessages, databaseUrl, amqpUrl, log })
   }
 }
 
+/**
+ * Fisher–Yates, in place.
+ * @template T
+ * @param {T[]} array
+ */
 function shuffle(array) {
   for (let i = array.length - 1; i > 0; i--) {
     const j = Math.floor(Math.random() * (i + 1));
-    [array[i], array[j]] = [array[j], array[i]];
+    [array[i], array[j]] = [present(array[j], 'entry j'), present(array[i], 'entry i')];
   }
   return array;
 }

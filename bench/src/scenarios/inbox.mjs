@@ -1,3 +1,4 @@
+// @ts-check
 // 3. inbox — consume N messages with a handler that inserts one row (createConsumer, in this
 // process). Ceilings, same messages and concurrency:
 //   raw consume: amqplib consume + ack, no database, same prefetch;
@@ -29,11 +30,30 @@ import {
 import { cpuMeter } from '../lib/cpu.mjs';
 import { profiled } from '../lib/profiler.mjs';
 
+/**
+ * @typedef {object} InboxSettings
+ * @property {number} messages
+ * @property {number} payloadBytes
+ * @property {number} concurrency
+ * @property {number} [repeats] rounds (default 1); the best round of each counts
+ * @property {number} [batchMessages] the batched design's batch.maxMessages; 1 (default) skips it
+ * @property {number} [prefetch] default concurrency × 4
+ */
+
+/** @typedef {import('../lib/cpu.mjs').CpuSplit} CpuSplit */
+
+/**
+ * One round of the inbox or of a baseline (`notProcessed`: inbox only).
+ * @typedef {{ msgsPerSec: number | null, ms: number, notProcessed?: number, cpu: CpuSplit | null }} Round
+ */
+
+/** @type {{ full: InboxSettings, quick: InboxSettings }} */
 export const defaults = {
   full: { messages: 20_000, payloadBytes: 1000, concurrency: 8, repeats: 2, batchMessages: 32 },
   quick: { messages: 5_000, payloadBytes: 1000, concurrency: 8, repeats: 1, batchMessages: 32 },
 };
 
+/** @param {import('../lib/common.mjs').ScenarioOptions<InboxSettings>} options */
 export async function run({ settings, databaseUrl = DATABASE_URL, amqpUrl = AMQP_URL, log = () => {} }) {
   const { messages: n, payloadBytes, concurrency, repeats = 1, batchMessages = 1 } = settings;
   const prefetch = settings.prefetch ?? concurrency * 4;
@@ -133,9 +153,15 @@ export async function run({ settings, databaseUrl = DATABASE_URL, amqpUrl = AMQP
       const ch = await openChannel(connection);
       await ch.prefetch(prefetch);
       const clients = await Promise.all(Array.from({ length: concurrency }, () => pool.connect()));
+      /** @type {import('amqplib').ConsumeMessage[]} */
       const waiting = [];
       let done = 0;
+      /**
+       * @param {import('pg').PoolClient} client
+       * @param {import('amqplib').ConsumeMessage} first
+       */
       const work = async (client, first) => {
+        /** @type {import('amqplib').ConsumeMessage | undefined} */
         let m = first;
         while (m) {
           await client.query('BEGIN');
@@ -164,16 +190,21 @@ export async function run({ settings, databaseUrl = DATABASE_URL, amqpUrl = AMQP
     };
 
     // txbox inbox: the same kind of messages, queued before the consumer starts.
+    /** @param {number} repeat round number (names the CPU profile) */
     const measureInbox = async (repeat, batchMessages = 1) => {
       await publishConfirmed(publisher, exchange, Blob.type, fresh(), 2000);
       const consumer = makeConsumer(batchMessages);
       cleanup.add('consumer', () => consumer.stop());
       let processed = 0;
       let other = 0;
-      const onProcessed = (e) => {
+      /** @param {unknown} message */
+      const onProcessed = (message) => {
+        const e = /** @type {import('@txbox/inbox').InboxMessageEvent} */ (message);
         if (e.group === group) processed += 1;
       };
-      const onOther = (e) => {
+      /** @param {unknown} message */
+      const onOther = (message) => {
+        const e = /** @type {import('@txbox/inbox').InboxMessageEvent} */ (message);
         if (e.group === group) other += 1;
       };
       const others = [INBOX_CHANNELS.duplicate, INBOX_CHANNELS.retried, INBOX_CHANNELS.deadLettered];
@@ -197,6 +228,7 @@ export async function run({ settings, databaseUrl = DATABASE_URL, amqpUrl = AMQP
     };
 
     // Rounds interleave txbox and its baselines; the best of each counts.
+    /** @type {Record<'rawConsume' | 'rawTx' | 'handWritten' | 'inbox' | 'batched', Round[]>} */
     const rounds = { rawConsume: [], rawTx: [], handWritten: [], inbox: [], batched: [] };
     for (let rep = 0; rep < repeats; rep++) {
       rounds.rawConsume.push(await measureRawConsume());
@@ -205,16 +237,21 @@ export async function run({ settings, databaseUrl = DATABASE_URL, amqpUrl = AMQP
       rounds.inbox.push(await measureInbox(rep));
       if (batchMessages > 1) rounds.batched.push(await measureInbox(rep, batchMessages));
       log(
-        `  inbox round ${rep + 1}: txbox ${rounds.inbox.at(-1).msgsPerSec} msg/s` +
-          (batchMessages > 1 ? `, batch ${batchMessages}: ${rounds.batched.at(-1).msgsPerSec} msg/s` : '') +
-          `; raw 1-insert tx ${rounds.rawTx.at(-1).msgsPerSec}/s, ` +
-          `raw consume+ack ${rounds.rawConsume.at(-1).msgsPerSec}/s, hand-written ${rounds.handWritten.at(-1).msgsPerSec}/s`,
+        `  inbox round ${rep + 1}: txbox ${rounds.inbox.at(-1)?.msgsPerSec} msg/s` +
+          (batchMessages > 1 ? `, batch ${batchMessages}: ${rounds.batched.at(-1)?.msgsPerSec} msg/s` : '') +
+          `; raw 1-insert tx ${rounds.rawTx.at(-1)?.msgsPerSec}/s, ` +
+          `raw consume+ack ${rounds.rawConsume.at(-1)?.msgsPerSec}/s, hand-written ${rounds.handWritten.at(-1)?.msgsPerSec}/s`,
       );
     }
     await publisher.close();
     await admin.close();
+    /**
+     * The best round, with every round's msg/s.
+     * @param {Round[]} list
+     * @returns {Round & { rounds: (number | null)[] }}
+     */
     const best = (list) => ({
-      ...list.reduce((a, b) => (b.msgsPerSec > a.msgsPerSec ? b : a)),
+      ...list.reduce((a, b) => ((b.msgsPerSec ?? 0) > (a.msgsPerSec ?? 0) ? b : a)),
       rounds: list.map((x) => x.msgsPerSec),
     });
     const inbox = best(rounds.inbox);

@@ -1,3 +1,4 @@
+// @ts-check
 // 5. end-to-end latency — commit → handler committed, at a fixed offered load (open loop:
 // message k is due at start + k / rate, whatever happened before), through a relay and an
 // inbox consumer running in this process. Two modes: LISTEN/NOTIFY wake-up (writer notify on,
@@ -22,6 +23,7 @@ import {
   nowMs,
   Ping,
   perSec,
+  present,
   sleep,
   summarize,
   topologyQueues,
@@ -30,23 +32,46 @@ import {
 } from '../lib/common.mjs';
 import { cpuMeter } from '../lib/cpu.mjs';
 
+/** @typedef {'notify' | 'polling'} LatencyMode */
+
+/**
+ * @typedef {object} LatencySettings
+ * @property {number} rate offered load, messages per second
+ * @property {number} durationMs offered for this long, per mode
+ * @property {number} warmupMs messages committed before this are not measured
+ * @property {number} pollIntervalMs the relay's poll interval in the polling mode
+ * @property {number} producers connections the producer commits on
+ * @property {number} concurrency the consumer's
+ * @property {LatencyMode[]} [modes] default both, NOTIFY first
+ */
+
+/** @type {{ full: LatencySettings, quick: LatencySettings }} */
 export const defaults = {
   full: { rate: 500, durationMs: 20_000, warmupMs: 1000, pollIntervalMs: 100, producers: 16, concurrency: 8 },
   quick: { rate: 500, durationMs: 5_000, warmupMs: 500, pollIntervalMs: 100, producers: 16, concurrency: 8 },
 };
 
+/** @param {import('../lib/common.mjs').ScenarioOptions<LatencySettings>} options */
 export async function run({ settings, databaseUrl = DATABASE_URL, amqpUrl = AMQP_URL, log = () => {} }) {
+  /** @type {LatencyMode[]} */
   const modes = settings.modes ?? ['notify', 'polling'];
+  /** @type {{ rate: number, durationMs: number, pollIntervalMs: number } & { [mode in LatencyMode]?: ModeResult }} */
   const out = { rate: settings.rate, durationMs: settings.durationMs, pollIntervalMs: settings.pollIntervalMs };
   for (const mode of modes) {
     out[mode] = await runMode(mode, { settings, databaseUrl, amqpUrl, log });
-    const r = out[mode];
+    const r = present(out[mode], `the ${mode} result`);
     log(`  latency ${mode}: p50 ${r.p50Ms} ms, p95 ${r.p95Ms} ms, p99 ${r.p99Ms} ms (${r.count} messages)`);
   }
-  const headline = out.notify ?? out[modes[0]];
+  const headline = present(out.notify ?? (modes[0] && out[modes[0]]), 'a latency mode');
   return { p50Ms: headline.p50Ms, p95Ms: headline.p95Ms, p99Ms: headline.p99Ms, ...out };
 }
 
+/** @typedef {Awaited<ReturnType<typeof runMode>>} ModeResult */
+
+/**
+ * @param {LatencyMode} mode
+ * @param {{ settings: LatencySettings, databaseUrl: string, amqpUrl: string, log: (message: string) => void }} options
+ */
 async function runMode(mode, { settings, databaseUrl, amqpUrl, log }) {
   const { rate, durationMs, warmupMs, pollIntervalMs, producers, concurrency } = settings;
   const notify = mode === 'notify';
@@ -58,16 +83,26 @@ async function runMode(mode, { settings, databaseUrl, amqpUrl, log }) {
   cleanup.add('pool', () => pool.end());
   const connection = await connectAmqp(amqpUrl);
   cleanup.add('amqp connection', () => connection.close().catch(() => {}));
+  // Commit and handled times by message id, whichever of the two came first.
+  /** @type {Map<string | undefined, number>} */
   const commits = new Map();
+  /** @type {Map<string | undefined, number>} */
   const handled = new Map();
+  /** @type {number[]} */
   const latencies = [];
   let measuredFrom = Number.POSITIVE_INFINITY;
   let committedCount = 0;
   let handledCount = 0;
+  /**
+   * @param {number} commitAt
+   * @param {number} handledAt
+   */
   const record = (commitAt, handledAt) => {
     if (commitAt >= measuredFrom) latencies.push(handledAt - commitAt);
   };
-  const onProcessed = (event) => {
+  /** @param {unknown} message */
+  const onProcessed = (message) => {
+    const event = /** @type {import('@txbox/inbox').InboxMessageEvent} */ (message);
     if (event.group !== group) return;
     handledCount += 1;
     const handledAt = nowMs();
@@ -128,7 +163,9 @@ async function runMode(mode, { settings, databaseUrl, amqpUrl, log }) {
     let sent = 0;
     let failed = 0;
     let lagMax = 0;
+    /** @type {Set<Promise<void>>} */
     const inFlight = new Set();
+    /** @param {number} n */
     const send = async (n) => {
       const client = await pool.connect();
       try {
@@ -146,7 +183,7 @@ async function runMode(mode, { settings, databaseUrl, amqpUrl, log }) {
       } catch (error) {
         failed += 1;
         await client.query('ROLLBACK').catch(() => {});
-        log(`  latency producer error: ${error.message}`);
+        log(`  latency producer error: ${error instanceof Error ? error.message : String(error)}`);
       } finally {
         client.release();
       }

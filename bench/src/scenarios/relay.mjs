@@ -1,3 +1,4 @@
+// @ts-check
 // 2. relay — drain N queued ~1 KB messages with 1 and with 3 relays (relay.start(), in this
 // process); ceiling: raw amqplib confirm-channel publishing of the same encoded messages to the
 // same durable queue, pipelined with the same number of messages in flight.
@@ -17,6 +18,7 @@ import {
   newPool,
   openChannel,
   perSec,
+  present,
   publishConfirmed,
   queueDepth,
   ratio,
@@ -26,13 +28,58 @@ import {
 import { cpuMeter } from '../lib/cpu.mjs';
 import { profiled } from '../lib/profiler.mjs';
 
+/**
+ * @typedef {object} RelaySettings
+ * @property {number} messages
+ * @property {number} payloadBytes
+ * @property {number[]} relays relay counts to measure; the first one is the headline (and the target)
+ * @property {number} batchSize
+ * @property {number} maxInFlightBatches
+ * @property {number} [repeats] rounds (default 1); the best round of each counts
+ */
+
+/** @typedef {ReturnType<typeof encodeAmqpMessage>} Encoded */
+/** @typedef {import('../lib/cpu.mjs').CpuSplit} CpuSplit */
+
+/**
+ * One round of the raw confirm-publish ceiling.
+ * @typedef {{ msgsPerSec: number | null, ms: number, arrived: number, cpu: CpuSplit | null }} CeilingRound
+ */
+
+/**
+ * One round of `relays` relays draining the outbox.
+ * @typedef {object} RelayRound
+ * @property {number} relays
+ * @property {number | null} msgsPerSec
+ * @property {number} ms
+ * @property {number} batches
+ * @property {number} arrived queue depth afterwards
+ * @property {number} leftInOutbox
+ * @property {string[]} errors the first 5 relay errors
+ * @property {CpuSplit | null} cpu
+ */
+
+/**
+ * The best round of one relay count, its ratio to the best ceiling round, and every round's msg/s.
+ * @typedef {RelayRound & { ratio: number | null, rounds: (number | null)[] }} RelayRun
+ */
+
+/**
+ * What OUTBOX_CHANNELS.error carries.
+ * @typedef {{ relayId: string, error: unknown }} RelayErrorEvent
+ */
+
+/** @type {{ full: RelaySettings, quick: RelaySettings }} */
 export const defaults = {
   full: { messages: 20_000, payloadBytes: 1000, relays: [1, 3], batchSize: 500, maxInFlightBatches: 2, repeats: 3 },
   quick: { messages: 5_000, payloadBytes: 1000, relays: [1, 3], batchSize: 500, maxInFlightBatches: 2, repeats: 2 },
 };
 
+/** @param {import('../lib/common.mjs').ScenarioOptions<RelaySettings>} options */
 export async function run({ settings, databaseUrl = DATABASE_URL, amqpUrl = AMQP_URL, log = () => {} }) {
   const { messages: n, payloadBytes, batchSize, maxInFlightBatches, repeats = 1 } = settings;
+  const [firstRelays] = settings.relays; // the headline
+  if (firstRelays === undefined) throw new Error('relay: settings.relays is empty');
   const schema = uniqueName('bench_relay');
   const exchange = schema.replace('_', '.');
   const queue = exchange;
@@ -67,6 +114,10 @@ export async function run({ settings, databaseUrl = DATABASE_URL, amqpUrl = AMQP
       }),
     );
     const window = batchSize * maxInFlightBatches;
+    /**
+     * @param {Encoded[]} messages
+     * @returns {Promise<CeilingRound>}
+     */
     async function measureCeiling(messages) {
       const confirm = await openChannel(connection, true);
       const meter = cpuMeter();
@@ -87,6 +138,11 @@ export async function run({ settings, databaseUrl = DATABASE_URL, amqpUrl = AMQP
     }
 
     const outbox = createOutbox({ contracts: [Blob], schema, exchange, notify: false });
+    /**
+     * @param {number} relayCount
+     * @param {number} repeat round number (names the CPU profile)
+     * @returns {Promise<RelayRound>}
+     */
     async function measureRelays(relayCount, repeat) {
       // Fill: 1000 messages per transaction through the writer.
       const client = await pool.connect();
@@ -121,14 +177,21 @@ export async function run({ settings, databaseUrl = DATABASE_URL, amqpUrl = AMQP
       const ids = new Set(relays.map((r) => r.relayId));
       let published = 0;
       let batches = 0;
+      /** @type {string[]} */
       const errors = [];
-      const onBatch = (event) => {
+      /** @param {unknown} message */
+      const onBatch = (message) => {
+        const event = /** @type {import('@txbox/outbox').RelayBatchEvent} */ (message);
         if (!ids.has(event.relayId)) return;
         published += event.published;
         batches += 1;
       };
-      const onError = (event) => {
-        if (ids.has(event.relayId)) errors.push(String(event.error?.message ?? event.error));
+      /** @param {unknown} message */
+      const onError = (message) => {
+        const event = /** @type {RelayErrorEvent} */ (message);
+        const error = event.error;
+        const text = typeof error === 'object' && error !== null && 'message' in error ? error.message : undefined;
+        if (ids.has(event.relayId)) errors.push(String(text ?? error));
       };
       diagnosticsChannel.subscribe(OUTBOX_CHANNELS.batch, onBatch);
       diagnosticsChannel.subscribe(OUTBOX_CHANNELS.error, onError);
@@ -164,29 +227,38 @@ export async function run({ settings, databaseUrl = DATABASE_URL, amqpUrl = AMQP
     // Rounds interleave ceiling and relays so drift hits both; the best of each counts (a
     // ceiling is what the machine can do at its best, and so is the relay's number).
     await measureCeiling(encoded.slice(0, Math.min(n, 2000))); // warm-up
+    /** @type {CeilingRound[]} */
     const ceilings = [];
+    /** @type {Record<number, RelayRound[]>} */
     const all = Object.fromEntries(settings.relays.map((k) => [k, []]));
+    /** @param {number} k */
+    const roundsOf = (k) => present(all[k], `relay rounds of ${k} relay(s)`);
     for (let rep = 0; rep < repeats; rep++) {
       ceilings.push(await measureCeiling(encoded));
-      for (const k of settings.relays) all[k].push(await measureRelays(k, rep));
+      for (const k of settings.relays) roundsOf(k).push(await measureRelays(k, rep));
       log(
-        `  relay round ${rep + 1}: ceiling ${ceilings.at(-1).msgsPerSec} msg/s, ${settings.relays
-          .map((k) => `${k} relay(s) ${all[k].at(-1).msgsPerSec} msg/s`)
+        `  relay round ${rep + 1}: ceiling ${ceilings.at(-1)?.msgsPerSec} msg/s, ${settings.relays
+          .map((k) => `${k} relay(s) ${roundsOf(k).at(-1)?.msgsPerSec} msg/s`)
           .join(', ')}`,
       );
     }
-    const best = (list) => list.reduce((a, b) => (b.msgsPerSec > a.msgsPerSec ? b : a));
+    /**
+     * @template {{ msgsPerSec: number | null }} T
+     * @param {T[]} list
+     */
+    const best = (list) => list.reduce((a, b) => ((b.msgsPerSec ?? 0) > (a.msgsPerSec ?? 0) ? b : a));
     const ceiling = best(ceilings);
+    /** @type {Record<number, RelayRun>} */
     const runs = {};
     for (const k of settings.relays) {
       runs[k] = {
-        ...best(all[k]),
-        ratio: ratio(best(all[k]).msgsPerSec, ceiling.msgsPerSec),
-        rounds: all[k].map((x) => x.msgsPerSec),
+        ...best(roundsOf(k)),
+        ratio: ratio(best(roundsOf(k)).msgsPerSec, ceiling.msgsPerSec),
+        rounds: roundsOf(k).map((x) => x.msgsPerSec),
       };
     }
     await admin.close();
-    const one = runs[settings.relays[0]];
+    const one = present(runs[firstRelays], `the run of ${firstRelays} relay(s)`);
     const top = best(Object.values(runs));
     return {
       messages: n,

@@ -1,3 +1,4 @@
+// @ts-check
 // 1. write — a domain transaction (one insert) with and without outbox.add, N concurrent clients.
 // Baseline and txbox alternate in rounds of equal length on the same connections, so drift
 // (autovacuum, checkpoints, cache) hits both alike.
@@ -16,11 +17,33 @@ import {
 } from '../lib/common.mjs';
 import { cpuMeter, mergeCpu } from '../lib/cpu.mjs';
 
+/**
+ * @typedef {object} WriteSettings
+ * @property {number} clients concurrent clients, each on its own connection
+ * @property {number} roundMs length of one measured round of one variant
+ * @property {number} rounds
+ * @property {number} warmupMs each variant runs this long once before the rounds
+ */
+
+/** @typedef {'baseline' | 'txbox' | 'txboxNoNotify'} Variant */
+
+/**
+ * What the rounds of one variant add up to.
+ * @typedef {object} Accumulator
+ * @property {number} committed
+ * @property {number} ms
+ * @property {number[]} latencies
+ * @property {(import('../lib/cpu.mjs').CpuSplit | null)[]} cpu
+ * @property {(number | null)[]} rounds tx/s of each round
+ */
+
+/** @type {{ full: WriteSettings, quick: WriteSettings }} */
 export const defaults = {
   full: { clients: 8, roundMs: 4000, rounds: 3, warmupMs: 1000 },
   quick: { clients: 8, roundMs: 1500, rounds: 1, warmupMs: 300 },
 };
 
+/** @param {import('../lib/common.mjs').ScenarioOptions<WriteSettings>} options */
 export async function run({ settings, databaseUrl = DATABASE_URL, log = () => {} }) {
   const { clients: clientCount, roundMs, rounds, warmupMs } = settings;
   const schema = uniqueName('bench_write');
@@ -40,6 +63,7 @@ export async function run({ settings, databaseUrl = DATABASE_URL, log = () => {}
       txbox: createOutbox({ contracts: [OrderPlaced], schema }),
       txboxNoNotify: createOutbox({ contracts: [OrderPlaced], schema, notify: false }),
     };
+    /** @type {pg.Client[]} */
     const clients = [];
     cleanup.add('clients', () => Promise.all(clients.map((c) => c.end().catch(() => {}))));
     for (let i = 0; i < clientCount; i++) {
@@ -50,8 +74,14 @@ export async function run({ settings, databaseUrl = DATABASE_URL, log = () => {}
     }
 
     let seq = 0;
+    /**
+     * @param {Variant} name
+     * @param {number} ms
+     * @param {Accumulator | null} record where a measured round goes; null for the warm-up
+     */
     async function phase(name, ms, record) {
       const outbox = variants[name];
+      /** @type {number[]} */
       const latencies = [];
       let committed = 0;
       const deadline = performance.now() + ms;
@@ -96,11 +126,11 @@ export async function run({ settings, databaseUrl = DATABASE_URL, log = () => {}
       }
     }
 
-    const acc = Object.fromEntries(
-      Object.keys(variants).map((k) => [k, { committed: 0, ms: 0, latencies: [], cpu: [], rounds: [] }]),
-    );
-    for (const name of Object.keys(variants)) await phase(name, warmupMs, null);
-    const order = Object.keys(variants);
+    const order = /** @type {Variant[]} */ (Object.keys(variants));
+    /** @returns {Accumulator} */
+    const empty = () => ({ committed: 0, ms: 0, latencies: [], cpu: [], rounds: [] });
+    const acc = /** @type {Record<Variant, Accumulator>} */ (Object.fromEntries(order.map((k) => [k, empty()])));
+    for (const name of order) await phase(name, warmupMs, null);
     for (let r = 0; r < rounds; r++) {
       // Rotate the order each round so no variant always runs right after another.
       const rotated = order.slice(r % order.length).concat(order.slice(0, r % order.length));
@@ -111,17 +141,20 @@ export async function run({ settings, databaseUrl = DATABASE_URL, log = () => {}
       log(`  write round ${r + 1}: ${order.map((k) => `${k} ${acc[k].rounds.at(-1)} tx/s`).join(', ')}`);
     }
 
-    const out = {};
-    for (const [name, a] of Object.entries(acc)) {
-      out[name] = {
-        // Median of the rounds (robust to a noisy round on a shared machine); rounds listed.
-        txPerSec: median(a.rounds),
-        rounds: a.rounds,
-        committed: a.committed,
-        ...summarize(a.latencies),
-        cpu: mergeCpu(a.cpu),
-      };
-    }
+    /** @param {Accumulator} a */
+    const variantResult = (a) => ({
+      // Median of the rounds (robust to a noisy round on a shared machine); rounds listed.
+      txPerSec: median(a.rounds),
+      rounds: a.rounds,
+      committed: a.committed,
+      ...summarize(a.latencies),
+      cpu: mergeCpu(a.cpu),
+    });
+    const out = {
+      baseline: variantResult(acc.baseline),
+      txbox: variantResult(acc.txbox),
+      txboxNoNotify: variantResult(acc.txboxNoNotify),
+    };
     return {
       clients: clientCount,
       baseline: out.baseline,
@@ -138,9 +171,16 @@ export async function run({ settings, databaseUrl = DATABASE_URL, log = () => {}
   }
 }
 
+/**
+ * The median of the numbers among `values` (two middle values: their mean, to 2 decimals).
+ * @param {readonly (number | null)[]} values
+ * @returns {number | null} null when there is no number
+ */
 function median(values) {
   const sorted = values.filter((v) => typeof v === 'number').sort((a, b) => a - b);
-  if (sorted.length === 0) return null;
   const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[mid] : Math.round(((sorted[mid - 1] + sorted[mid]) / 2) * 100) / 100;
+  const upper = sorted[mid];
+  if (upper === undefined) return null; // no number at all
+  const lower = sorted[mid - 1] ?? upper;
+  return sorted.length % 2 ? upper : Math.round(((lower + upper) / 2) * 100) / 100;
 }
