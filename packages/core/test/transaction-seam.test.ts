@@ -10,7 +10,7 @@ import {
 import pg from 'pg';
 import { DataSource } from 'typeorm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { testDatabaseUrl } from '../../../test-support/index.js';
+import { testDatabaseUrl, waitUntil } from '../../../test-support/index.js';
 
 const HOW_TO_PASS = /BEGIN[\s\S]*dataSource\.transaction/;
 
@@ -94,7 +94,9 @@ describe('pg seam: fromPg / toTransaction', () => {
     await withClient(async (client) => {
       await client.query('BEGIN');
       await expect(client.query('SELECT 1 / 0')).rejects.toThrow(/division by zero/);
-      expect(client.getTransactionStatus()).toBe('E');
+      // pg rejects on the ErrorResponse; the status ('E') comes with the ReadyForQuery after it,
+      // sometimes in a later packet.
+      await waitUntil('the failed status', () => client.getTransactionStatus() === 'E', { intervalMs: 1 });
       for (const adapt of [fromPg, toTransaction]) {
         expectNotInTransaction(
           thrown(() => adapt(client)),
