@@ -15,10 +15,10 @@ export { isUuid } from './envelope/envelope.js';
 export {
   attemptOf,
   deadLetterHeaders,
-  describeError,
   type RepublishedMessageLike,
   retryHeaders,
 } from './envelope/republish-headers.js';
+export { describeError } from './errors/txbox-error.js';
 export {
   quoteSqlIdentifier,
   validateAmqpName,
@@ -36,6 +36,7 @@ export {
   renderMigrationSql,
 } from './migrations/migration-runner.js';
 export { parseOptions } from './options/parse-options.js';
+export { delayMsSchema, messageBytesSchema } from './options/shared-schemas.js';
 export { type BackoffOptions, backoffDelayMs, backoffSchedule, jitteredBackoffMs } from './retry/backoff.js';
 export { type RetryPolicyDefaults, retryPolicySchema } from './retry/retry-options.js';
 export { type WithRetriesOptions, withRetries } from './retry/with-retries.js';

@@ -62,6 +62,16 @@ function body(spec: ConformanceCase['body']): Buffer {
   return Buffer.from(JSON.stringify(json), 'utf8');
 }
 
+/** Header values as amqplib takes them; `{ "!": "bytes", "base64": … }` becomes a byte array (`x`). */
+function headerValues(headers: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(
+    Object.entries(headers).map(([name, value]) => {
+      const typed = value as { '!'?: string; base64?: string };
+      return [name, typed?.['!'] === 'bytes' ? Buffer.from(typed.base64 ?? '', 'base64') : value];
+    }),
+  );
+}
+
 beforeAll(async () => {
   await migrateInbox({ database: databaseUrl, schema });
   await pool.query(`CREATE TABLE "${schema}".applied (case_index int, envelope jsonb, payload jsonb)`);
@@ -95,7 +105,7 @@ beforeAll(async () => {
       amqp.channel.publish(exchange, testCase.routingKey ?? testCase.properties.type ?? '', body(testCase.body), {
         ...properties,
         appId: String(index),
-        headers: { ...headers, 'conformance-case': String(index) },
+        headers: { ...headerValues(headers), 'conformance-case': String(index) },
       });
     }
   }

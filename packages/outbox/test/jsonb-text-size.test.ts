@@ -25,6 +25,7 @@ const values: [string, unknown][] = [
   ['an empty array', []],
   ['a flat object', { a: 1, b: 'two', c: true, d: null }],
   ['nested objects and arrays', { a: [1, 2, [3, { b: [] }]], c: { d: { e: {} } } }],
+  ['objects whose first member is an empty object', { a: {}, b: { c: {}, d: 1 }, e: [{}, { f: 1, g: { h: {} } }] }],
   ['an array of small numbers', Array.from({ length: 50 }, (_, i) => i)],
   [
     'numbers JavaScript writes with an exponent',

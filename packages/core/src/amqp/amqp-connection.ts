@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import amqp, { type Channel, type ChannelModel, type ConfirmChannel } from 'amqplib';
-import { ConfigurationError, isRetryable, TxboxError } from '../errors/txbox-error.js';
+import { ConfigurationError, describeError, isRetryable, TxboxError } from '../errors/txbox-error.js';
 import { settlesWithin } from '../lifecycle/lifecycle.js';
 import { silentLogger, type TxboxLogger } from '../logger/logger.js';
 import { withRetries } from '../retry/with-retries.js';
@@ -198,9 +198,9 @@ function withHeartbeat(url: string, seconds: number): string {
   }
 }
 
+/** amqplib errors can quote the URL: never let the password through. */
 function describe(error: unknown): string {
-  const text = error instanceof Error ? error.message : String(error);
-  return redactUrl(text);
+  return redactUrl(describeError(error));
 }
 
 /**

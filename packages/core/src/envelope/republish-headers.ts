@@ -2,6 +2,7 @@
 // the attempt history and where it first came from. These are part of the wire format (other
 // languages read them), so they live next to the codec; the consumer only decides when to copy.
 
+import { describeError } from '../errors/txbox-error.js';
 import { isBrokerHeader } from './amqp-codec.js';
 
 /** Headers written on retried and dead-lettered copies. */
@@ -33,12 +34,6 @@ export function attemptOf(message: { properties: { headers?: Record<string, unkn
   const raw = message.properties.headers?.[REPUBLISH_HEADERS.attempt];
   const n = typeof raw === 'number' ? raw : Number(raw);
   return Number.isSafeInteger(n) && n >= 1 ? n : 1;
-}
-
-/** An error's message, or the thrown value as text (handlers may throw anything). */
-export function describeError(error: unknown): string {
-  if (error instanceof Error) return error.message;
-  return String(error);
 }
 
 /** Headers of the copy sent to a delay queue: attempt `attempt` failed, the copy is attempt + 1. */

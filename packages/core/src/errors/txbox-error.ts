@@ -66,6 +66,11 @@ export function isRetryable(error: unknown): boolean {
   return !(isTxboxError(error) && !error.retryable);
 }
 
+/** An error's message, or the thrown value as text (handlers and drivers may throw anything). */
+export function describeError(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
 export class ConfigurationError extends TxboxError {
   /** Dotted path of the offending option, e.g. `relay.batchSize`. */
   readonly option: string;

@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import { withDedicatedClient } from '../database/database-input.js';
+import { describeError } from '../errors/txbox-error.js';
 import { exportMigrationSql, type MigrationSet, migrate, migrationStatus } from './migration-runner.js';
 
 /**
@@ -61,7 +62,7 @@ Options:
     );
     return status.current === status.latest ? 0 : 3;
   } catch (error) {
-    console.error(`${name}: ${error instanceof Error ? error.message : String(error)}`);
+    console.error(`${name}: ${describeError(error)}`);
     return 1;
   }
 }

@@ -1,14 +1,8 @@
 // The consumer's options: the public interface (JSDoc for users, read by the README check) and
 // the zod schema that is the only place a default value is written. Parsed once at construction;
 // everything inside the consumer reads the resolved type.
-import {
-  type AmqpConnection,
-  type DatabaseInput,
-  DEFAULT_MAX_MESSAGE_BYTES,
-  type OutboxPort,
-  type TxboxLogger,
-} from '@txbox/core';
-import { retryPolicySchema } from '@txbox/core/internal';
+import type { AmqpConnection, DatabaseInput, OutboxPort, TxboxLogger } from '@txbox/core';
+import { delayMsSchema, messageBytesSchema, retryPolicySchema } from '@txbox/core/internal';
 import { z } from 'zod';
 import type { DataSourceLike } from '../database/handler-session.js';
 import type { HandlerRegistration } from '../handlers/handler.js';
@@ -121,14 +115,9 @@ export const consumerOptionsSchema = z
       })
       .prefault({}),
     retry: retryPolicySchema({ maxAttempts: 5, baseDelayMs: 1000, maxDelayMs: 300_000 })
-      .extend({ delaysMs: z.array(z.number().int().min(1).max(86_400_000)).max(99).optional() })
+      .extend({ delaysMs: z.array(delayMsSchema).max(99).optional() })
       .prefault({}),
-    maxMessageBytes: z
-      .number()
-      .int()
-      .min(1)
-      .max(128 * 1024 * 1024, 'must be at most 128 MiB (RabbitMQ’s default max message size)')
-      .default(DEFAULT_MAX_MESSAGE_BYTES),
+    maxMessageBytes: messageBytesSchema,
     onUnknownType: z.enum(['dead-letter', 'discard']).default('dead-letter'),
     retention: z
       .object({

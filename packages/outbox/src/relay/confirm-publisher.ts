@@ -1,6 +1,6 @@
 import { once } from 'node:events';
 import { type AmqpConnection, type EncodedAmqpMessage, TxboxError, type TxboxLogger } from '@txbox/core';
-import { settlesWithin } from '@txbox/core/internal';
+import { describeError, settlesWithin } from '@txbox/core/internal';
 import type { ConfirmChannel, Message } from 'amqplib';
 
 export interface PublishItem extends EncodedAmqpMessage {
@@ -62,7 +62,7 @@ export class ConfirmPublisher {
       channel = await this.#ensureChannel();
       for (const exchange of new Set(items.map((i) => i.exchange))) await this.#declare(channel, exchange);
     } catch (cause) {
-      const error = new TxboxError('PUBLISH_FAILED', `Cannot open a channel to publish: ${message(cause)}`, {
+      const error = new TxboxError('PUBLISH_FAILED', `Cannot open a channel to publish: ${describeError(cause)}`, {
         cause,
         retryable: true,
       });
@@ -111,7 +111,7 @@ export class ConfirmPublisher {
             const permanent = cause instanceof RangeError || cause instanceof TypeError;
             pending.settle({
               status: 'failed',
-              error: new TxboxError('PUBLISH_FAILED', `Publish failed: ${message(cause)}`, {
+              error: new TxboxError('PUBLISH_FAILED', `Publish failed: ${describeError(cause)}`, {
                 cause,
                 retryable: !permanent,
               }),
@@ -202,8 +202,4 @@ export class ConfirmPublisher {
     this.#failPending(new TxboxError('STOPPED', 'The relay stopped before the broker confirmed', { retryable: true }));
     if (channel) await this.#discardChannel(channel);
   }
-}
-
-function message(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

@@ -12,7 +12,7 @@ import {
 } from '@txbox/core';
 import { parseOptions } from '@txbox/core/internal';
 import { z } from 'zod';
-import { defaultRetryStrategy, type RetryStrategy, relayRetrySchema } from './retry-strategy.js';
+import { backoffRetryStrategy, type RetryStrategy, relayRetrySchema } from './retry-strategy.js';
 
 export interface OutboxRelayOptions {
   /** PostgreSQL: a connection string (the relay owns its pool) or a `pg.Pool` (borrowed, never ended). */
@@ -129,7 +129,7 @@ const relayOptionsSchema = z
     message: 'must be lower than leaseMs, or a slow publish would outlive its lease',
     path: ['publishTimeoutMs'],
   })
-  .transform(({ retryStrategy, ...o }) => ({ ...o, retryStrategy: retryStrategy ?? defaultRetryStrategy(o.retry) }));
+  .transform(({ retryStrategy, ...o }) => ({ ...o, retryStrategy: retryStrategy ?? backoffRetryStrategy(o.retry) }));
 
 /** The relay's options with every default applied; `database` and `amqp` are resolved by the relay. */
 export type ResolvedRelayOptions = z.output<typeof relayOptionsSchema>;

@@ -34,7 +34,11 @@ export const relayRetrySchema = retryPolicySchema({ maxAttempts: 10, baseDelayMs
  * jitter spreads the retries of a burst that failed together (a broker outage).
  */
 export function defaultRetryStrategy(options: DefaultRetryStrategyOptions = {}): RetryStrategy {
-  const policy = parseOptions(relayRetrySchema, options, 'defaultRetryStrategy');
+  return backoffRetryStrategy(parseOptions(relayRetrySchema, options, 'defaultRetryStrategy'));
+}
+
+/** The default strategy for a policy already parsed (the relay's `retry` option). */
+export function backoffRetryStrategy(policy: Required<DefaultRetryStrategyOptions>): RetryStrategy {
   return ({ attempt, retryable }) => {
     if (!retryable || attempt >= policy.maxAttempts) return { retry: false };
     return { retry: true, delayMs: jitteredBackoffMs(attempt, policy) };

@@ -12,8 +12,12 @@
 export class JsonbTextSize {
   #extra = 0;
   #root = true;
-  /** Members already written per object: every one after the first is preceded by ', '. */
-  readonly #members = new WeakMap<object, number>();
+  /**
+   * The object JSON.stringify is about to write. The walk is depth-first, so the next member
+   * visited with it as holder is its first one (no ', ' before it); later members find another
+   * object here.
+   */
+  #opened: unknown;
 
   visit(holder: object, key: string, value: unknown): void {
     if (this.#root) {
@@ -24,11 +28,11 @@ export class JsonbTextSize {
     } else {
       // JSON.stringify leaves such members out of objects.
       if (value === undefined || typeof value === 'function' || typeof value === 'symbol') return;
-      const before = this.#members.get(holder) ?? 0;
-      this.#members.set(holder, before + 1);
-      this.#extra += before === 0 ? 1 : 2; // ': ', and ', ' before it unless it is the first
+      this.#extra += holder === this.#opened ? 1 : 2; // ': ', and ', ' before it unless it is the first
+      this.#opened = undefined;
     }
     if (typeof value === 'number' && Number.isFinite(value)) this.#extra += decimalExpansion(value);
+    else if (typeof value === 'object' && value !== null && !Array.isArray(value)) this.#opened = value;
   }
 
   /** Bytes of the jsonb text of a value whose compact JSON has `compactBytes` bytes. */

@@ -12,7 +12,14 @@ import {
   toTransaction,
   UnknownContractError,
 } from '@txbox/core';
-import { isUuid, parseOptions, statementName, validateAmqpName, validateRoutingKey } from '@txbox/core/internal';
+import {
+  isUuid,
+  messageBytesSchema,
+  parseOptions,
+  statementName,
+  validateAmqpName,
+  validateRoutingKey,
+} from '@txbox/core/internal';
 import { z } from 'zod';
 import { insertMessagesSql } from '../sql/outbox-sql.js';
 import { type OutboxTables, outboxTables } from '../sql/outbox-tables.js';
@@ -50,12 +57,7 @@ export interface OutboxWriterOptions {
 const optionsSchema = z.object({
   schema: z.string().default('txbox'),
   exchange: z.string().default('txbox.events'),
-  maxPayloadBytes: z
-    .number()
-    .int()
-    .positive()
-    .max(128 * 1024 * 1024, 'must be at most 128 MiB (RabbitMQ’s default max message size)')
-    .default(256 * 1024),
+  maxPayloadBytes: messageBytesSchema,
   notify: z.boolean().default(true),
   preparedStatements: z.boolean().default(true),
 });
