@@ -40,6 +40,7 @@ export {
   isTxboxError,
   MalformedMessageError,
   NonRetryableError,
+  NotFoundError,
   NotInTransactionError,
   type PayloadIssue,
   PayloadTooLargeError,

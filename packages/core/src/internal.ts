@@ -36,6 +36,7 @@ export {
   renderMigrationSql,
 } from './migrations/migration-runner.js';
 export { parseOptions } from './options/parse-options.js';
+export { parseSelection, selectionSchema } from './options/selection-schema.js';
 export { delayMsSchema, messageBytesSchema } from './options/shared-schemas.js';
 export { type BackoffOptions, backoffDelayMs, backoffSchedule, jitteredBackoffMs } from './retry/backoff.js';
 export { type RetryPolicyDefaults, retryPolicySchema } from './retry/retry-options.js';

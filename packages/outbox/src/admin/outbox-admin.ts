@@ -1,9 +1,10 @@
 // The one object operators' tools use on an outbox: its stats and its dead letters. The relay,
 // the Nest admin service and health indicator, the CLI and scripts all go through it, so an
 // operation means the same thing everywhere and no caller needs the SQL or table names.
-import { ConfigurationError, type DatabaseInput } from '@txbox/core';
-import { type OwnedPool, resolvePool } from '@txbox/core/internal';
+import { ConfigurationError, type DatabaseInput, type MigrationStatus, migrationStatus } from '@txbox/core';
+import { checkOut, type OwnedPool, resolvePool } from '@txbox/core/internal';
 import { DeadLetters } from '../dead-letters/dead-letters.js';
+import { outboxMigrations } from '../migrations/outbox-migrations.js';
 import { outboxTables } from '../sql/outbox-tables.js';
 import { type OutboxStats, readOutboxStats } from '../stats/stats.js';
 
@@ -14,7 +15,14 @@ export interface OutboxAdminOptions {
   schema?: string;
 }
 
-/** Stats and dead letters of one outbox schema. */
+/** What `status()` reports: the schema's migrations and, once it is migrated, the stats. */
+export interface OutboxStatus {
+  migrations: MigrationStatus;
+  /** Undefined while the schema is missing or behind (the tables may not exist yet). */
+  stats: OutboxStats | undefined;
+}
+
+/** Stats, migration status and dead letters of one outbox schema. */
 export class OutboxAdmin {
   /** List, requeue (with the same id, due now) and purge messages the relay could not publish. */
   readonly deadLetters: DeadLetters;
@@ -32,6 +40,19 @@ export class OutboxAdmin {
   /** Counts of pending, due and leased messages, dead letters, and the age of the oldest due one. */
   stats(): Promise<OutboxStats> {
     return readOutboxStats(this.#db.pool, this.#tables);
+  }
+
+  /** Applied and pending migrations, and the stats when the schema is current. */
+  async status(): Promise<OutboxStatus> {
+    const held = await checkOut(this.#db.pool);
+    let migrations: MigrationStatus;
+    try {
+      migrations = await migrationStatus(held.client, outboxMigrations, this.#tables.schema);
+    } finally {
+      held.release();
+    }
+    const current = migrations.current === migrations.latest;
+    return { migrations, stats: current ? await this.stats() : undefined };
   }
 
   /** Ends the pool if the admin created it from a URL. Idempotent. */
