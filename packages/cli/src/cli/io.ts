@@ -56,3 +56,13 @@ export function table(rows: string[][]): string[] {
       .trimEnd(),
   );
 }
+
+/** Prints one found item in full, or says it is not there; returns the exit code (4 when missing). */
+export function printFound(io: CliIo, json: boolean, found: unknown, missing: string): 0 | 4 {
+  if (found === undefined) {
+    print(io, json, null, () => [missing]);
+    return 4;
+  }
+  print(io, json, found, () => [JSON.stringify(found, null, 2)]);
+  return 0;
+}

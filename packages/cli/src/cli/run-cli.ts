@@ -1,5 +1,6 @@
 // The `txbox` command line: finds the command named by the leading words, runs it, and turns
 // whatever it throws into a printed error (password-free) and an exit code.
+import { contractsCheck, contractsSnapshot } from '../commands/contracts.js';
 import {
   inboxDeadLettersList,
   inboxDeadLettersPurge,
@@ -33,6 +34,8 @@ export const COMMANDS: readonly Command[] = [
   inboxDeadLettersReplay,
   inboxDeadLettersPurge,
   inboxForget,
+  contractsSnapshot,
+  contractsCheck,
 ];
 
 function usage(commands: readonly Command[]): string {

@@ -15,7 +15,7 @@ import {
 } from '../cli/args.js';
 import type { Command } from '../cli/command.js';
 import { EXIT_CODES, type ExitCode, UsageError } from '../cli/exit-codes.js';
-import { type CliIo, print, table } from '../cli/io.js';
+import { type CliIo, print, printFound, table } from '../cli/io.js';
 
 const OPTIONS = {
   ...CONNECTION_OPTIONS,
@@ -113,12 +113,7 @@ export const inboxDeadLettersShow: Command = {
   run: (argv, io) =>
     withAdmin(argv, io, amqpOnly, async (admin, values, positionals) => {
       const found = await admin.deadLetters.show(group(values), onePositional(positionals, 'message id'));
-      if (!found) {
-        print(io, values.json, null, () => ['no dead-lettered message with that id']);
-        return EXIT_CODES.notFound;
-      }
-      print(io, values.json, found, () => [JSON.stringify(found, null, 2)]);
-      return EXIT_CODES.ok;
+      return printFound(io, values.json, found, 'no dead-lettered message with that id');
     }),
 };
 

@@ -14,7 +14,7 @@ import {
 } from '../cli/args.js';
 import type { Command } from '../cli/command.js';
 import { EXIT_CODES, type ExitCode, UsageError } from '../cli/exit-codes.js';
-import { type CliIo, print, table } from '../cli/io.js';
+import { type CliIo, print, printFound, table } from '../cli/io.js';
 
 const OPTIONS = { ...CONNECTION_OPTIONS, ...SELECTION_OPTIONS, offset: { type: 'string' } } as const;
 type Values = ReturnType<typeof parseCommand<typeof OPTIONS>>['values'];
@@ -88,12 +88,7 @@ export const outboxDeadLettersShow: Command = {
   run: (argv, io) =>
     withAdmin(argv, io, async (admin, values, positionals) => {
       const found = await admin.deadLetters.show(onePositional(positionals, 'dead letter id'));
-      if (!found) {
-        print(io, values.json, null, () => ['no dead letter with that id']);
-        return EXIT_CODES.notFound;
-      }
-      print(io, values.json, found, () => [JSON.stringify(found, null, 2)]);
-      return EXIT_CODES.ok;
+      return printFound(io, values.json, found, 'no dead letter with that id');
     }),
 };
 
