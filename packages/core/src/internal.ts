@@ -41,3 +41,7 @@ export { delayMsSchema, messageBytesSchema } from './options/shared-schemas.js';
 export { type BackoffOptions, backoffDelayMs, backoffSchedule, jitteredBackoffMs } from './retry/backoff.js';
 export { type RetryPolicyDefaults, retryPolicySchema } from './retry/retry-options.js';
 export { type WithRetriesOptions, withRetries } from './retry/with-retries.js';
+export { ATTR, MESSAGING_SYSTEM, SPAN_EVENTS } from './telemetry/messaging-spans.js';
+export { activeMeter, activeTracer, instrumentsFor, otelApi } from './telemetry/otel-api.js';
+export { type TraceableRow, traceCreate } from './telemetry/producer-context.js';
+export { contextFromTraceparent, formatTraceparent } from './telemetry/trace-context.js';

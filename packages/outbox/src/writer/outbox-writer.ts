@@ -17,6 +17,7 @@ import {
   messageBytesSchema,
   parseOptions,
   statementName,
+  traceCreate,
   validateAmqpName,
   validateRoutingKey,
 } from '@txbox/core/internal';
@@ -127,6 +128,7 @@ export class OutboxWriter {
     const transaction = toTransaction(tx);
     const messages = Array.isArray(input) ? input : [input as OutgoingMessage];
     const rows = messages.map((m, index) => this.#toRow(m, index, messages.length));
+    traceCreate(rows);
     if (rows.length > 0) {
       transaction.assertActive();
       for (let start = 0; start < rows.length; start += MAX_ROWS_PER_STATEMENT) {
