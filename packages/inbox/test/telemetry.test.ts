@@ -313,9 +313,10 @@ describe('OpenTelemetry', () => {
     expect(sum(resourceMetrics, 'txbox.inbox.processed', shippingConsumer.group)).toBe(1);
     expect(sum(resourceMetrics, 'txbox.inbox.retries', shippingConsumer.group)).toBe(1);
     const durations = metricValues(resourceMetrics, 'txbox.inbox.handler.duration');
-    const count = (group: string) =>
-      (durations.find((p) => p.attributes['messaging.consumer.group.name'] === group)?.value as { count: number })
-        .count;
+    const count = (group: string) => {
+      const point = durations.find((p) => p.attributes['messaging.consumer.group.name'] === group);
+      return (point?.value as { count: number } | undefined)?.count;
+    };
     expect(count(billingConsumer.group)).toBe(1);
     expect(count(shippingConsumer.group)).toBe(1);
   });
