@@ -29,7 +29,7 @@ export interface OutboxRelayOptions {
   pollIntervalMs?: number;
   /** How long a claim is held; after it, another relay may publish the messages. @defaultValue `30000` */
   leaseMs?: number;
-  /** Batches publishing at once per relay (the next is claimed while earlier ones await confirms). @defaultValue `2` */
+  /** Batches publishing at once per relay (the next is claimed while earlier ones await confirms; as many more may be written to PostgreSQL meanwhile). @defaultValue `2` */
   maxInFlightBatches?: number;
   /** Longest wait for broker confirms of a batch; must be below `leaseMs`. @defaultValue `10000` */
   publishTimeoutMs?: number;
