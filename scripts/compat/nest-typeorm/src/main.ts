@@ -1,9 +1,11 @@
 // The scratch app of the compatibility matrix: boots, writes an order and its event in one
 // transaction, consumes it with @OnMessage (first attempt fails after a @Transactional() write,
-// the retry succeeds), prints COMPAT OK with what it saw, then waits for SIGTERM.
+// the retry succeeds), adopts txbox's migrations from a TypeORM migration, prints COMPAT OK
+// with what it saw, then waits for SIGTERM.
 import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
 import { DataSource } from 'typeorm';
+import { AddTxbox1700000000000 } from './add-txbox.migration';
 import { AppModule } from './app.module';
 import { attempts, OrdersService } from './orders';
 
@@ -32,9 +34,24 @@ async function bootstrap(): Promise<void> {
     `SELECT count(*)::int AS n FROM "${process.env.COMPAT_SCHEMA}".ledger WHERE "orderId" = $1`,
     ['compat-1'],
   );
-  const result = { attempts, inboxRecords: rows[0].n, ledgerRows: ledger[0].n };
+  // The service now owns its migrations: the exported SQL, from a TypeORM migration, on the
+  // schema txbox migrated at startup.
+  const migrations = new DataSource({
+    type: 'postgres',
+    url: process.env.DATABASE_URL,
+    schema: process.env.COMPAT_SCHEMA,
+    migrations: [AddTxbox1700000000000],
+    migrationsTableName: 'typeorm_migrations',
+  });
+  await migrations.initialize();
+  const adopted = (await migrations.runMigrations()).map((m) => m.name);
+  await migrations.destroy();
+  const result = { attempts, inboxRecords: rows[0].n, ledgerRows: ledger[0].n, adopted };
   const ok =
-    result.ledgerRows === 1 && attempts.length === 2 && attempts.every((a) => a.joined && a.visibleOutside === 0);
+    result.ledgerRows === 1 &&
+    adopted.length === 1 &&
+    attempts.length === 2 &&
+    attempts.every((a) => a.joined && a.visibleOutside === 0);
   process.stdout.write(`${ok ? 'COMPAT OK' : 'COMPAT FAIL'} ${JSON.stringify(result)}\n`);
   if (!ok) {
     await app.close();

@@ -1,10 +1,10 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { Transactional, type TransactionHost } from '@nestjs-cls/transactional';
+import { Transactional, TransactionHost } from '@nestjs-cls/transactional';
 import type { TransactionalAdapterTypeOrm } from '@nestjs-cls/transactional-adapter-typeorm';
 import type { PayloadOf } from '@txbox/core';
-import { type HandlerContext, OnMessage, type TxboxOutbox } from '@txbox/nestjs';
-import type { DataSource } from 'typeorm';
+import { type HandlerContext, OnMessage, TxboxOutbox } from '@txbox/nestjs';
+import { DataSource } from 'typeorm';
 import { OrderPlaced } from './contracts';
 import { LedgerEntry, Order } from './entities';
 
