@@ -1,13 +1,12 @@
 import 'reflect-metadata';
 import { Injectable, Module } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
-import { getDataSourceToken, TypeOrmModule } from '@nestjs/typeorm';
-import { ClsPluginTransactional, Transactional, TransactionHost } from '@nestjs-cls/transactional';
-import { TransactionalAdapterTypeOrm } from '@nestjs-cls/transactional-adapter-typeorm';
-import { encodeAmqpMessage, type PayloadOf } from '@txbox/core';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { Transactional, TransactionHost } from '@nestjs-cls/transactional';
+import type { TransactionalAdapterTypeOrm } from '@nestjs-cls/transactional-adapter-typeorm';
+import type { PayloadOf } from '@txbox/core';
 import { groupTopology } from '@txbox/inbox';
 import { type HandlerContext, OnMessage, TxboxAdmin, TxboxModule, TxboxOutbox } from '@txbox/nestjs';
-import { ClsModule } from 'nestjs-cls';
 import { Column, DataSource, Entity, PrimaryGeneratedColumn } from 'typeorm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -18,6 +17,7 @@ import {
   useTestSchema,
   waitUntil,
 } from '../../../test-support/index.js';
+import { clsTransactionalModule, publishAgain } from './app/cls.js';
 import { OrderPlaced } from './app/contracts.js';
 
 const { schema, pool, databaseUrl } = useTestSchema('nest_handler_tx');
@@ -93,15 +93,7 @@ async function boot() {
   const moduleRef = await Test.createTestingModule({
     imports: [
       TypeOrmModule.forRoot({ type: 'postgres', url: databaseUrl, schema, entities: [LedgerEntry], synchronize: true }),
-      ClsModule.forRoot({
-        global: true,
-        plugins: [
-          new ClsPluginTransactional({
-            imports: [TypeOrmModule],
-            adapter: new TransactionalAdapterTypeOrm({ dataSourceToken: getDataSourceToken() }),
-          }),
-        ],
-      }),
+      clsTransactionalModule(),
       TxboxModule.forRoot({
         isGlobal: true,
         contracts: [OrderPlaced],
@@ -152,20 +144,11 @@ describe('@OnMessage handlers run in the inbox transaction as the ambient CLS tr
     await waitUntil('the inbox record', async () => (await admin.stats()).consumers[0]?.processed === 1);
     expect(await ledgerRows('ledger-1')).toBe(1);
     // A redelivery of the same id is skipped by the inbox: the service's write stays applied once.
-    const { content, properties } = encodeAmqpMessage({
+    publishAgain(amqp.channel, exchange, {
       id: messageId,
       type: OrderPlaced.type,
-      version: 1,
-      occurredAt: new Date(),
-      key: null,
-      correlationId: null,
-      causationId: null,
-      traceparent: null,
-      tracestate: null,
-      headers: {},
       payload: { orderId: 'ledger-1', totalCents: 100 },
     });
-    amqp.channel.publish(exchange, OrderPlaced.type, content, properties);
     await waitUntil('the duplicate skipped', async () => (await admin.stats()).consumers[0]?.duplicatesSkipped === 1);
     expect(await ledgerRows('ledger-1')).toBe(1);
     expect(seen).toHaveLength(2);

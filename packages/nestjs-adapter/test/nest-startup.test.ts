@@ -1,5 +1,4 @@
 import 'reflect-metadata';
-import net from 'node:net';
 import { Injectable } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import { defineMessage, type PayloadOf, type TxboxLogger } from '@txbox/core';
@@ -9,6 +8,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import {
+  closedPort,
   deleteTopology,
   testAmqpUrl,
   testDatabaseUrl,
@@ -36,15 +36,6 @@ function recordingLogger(): TxboxLogger & { lines: string[] } {
     lines.push(`${level} ${message}${fields ? ` ${JSON.stringify(fields)}` : ''}`);
   };
   return { lines, debug: keep('debug'), info: keep('info'), warn: keep('warn'), error: keep('error') };
-}
-
-/** A TCP port nothing listens on: connections to it are refused at once. */
-async function closedPort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 @Injectable()

@@ -1,7 +1,14 @@
 import { fileURLToPath } from 'node:url';
 import { groupTopology } from '@txbox/inbox';
 import { afterAll, describe, expect, it } from 'vitest';
-import { deleteTopology, runChild, testAmqpUrl, uniqueName, useAmqp, useTestSchema } from '../../../../test-support/index.js';
+import {
+  deleteTopology,
+  runChild,
+  testAmqpUrl,
+  uniqueName,
+  useAmqp,
+  useTestSchema,
+} from '../../../../test-support/index.js';
 
 const { schema, databaseUrl } = useTestSchema('nest_sigterm');
 const amqp = useAmqp();
@@ -11,7 +18,10 @@ const WORKER = fileURLToPath(new URL('./shutdown-worker.cjs', import.meta.url));
 
 afterAll(async () => {
   for (const group of groups) {
-    await deleteTopology(amqp.channel, groupTopology({ group, exchange, retryDelaysMs: [], bindings: [], queueType: 'classic' }));
+    await deleteTopology(
+      amqp.channel,
+      groupTopology({ group, exchange, retryDelaysMs: [], bindings: [], queueType: 'classic' }),
+    );
   }
 });
 
