@@ -1,9 +1,10 @@
-// A CommonJS Nest application as a user writes one (require, no decorators syntax needed):
+// A CommonJS Nest application as a user writes one (require, no decorator syntax needed):
 // TxboxModule with a relay and an @OnMessage consumer. Prints READY once listening; how it
 // stops on SIGTERM is chosen by SHUTDOWN:
 //   hooks    app.enableShutdownHooks(), as the README shows: Nest closes the app, then re-raises
 //            the signal, so the process ends by SIGTERM (status 143 to a shell or orchestrator);
 //   exit-0   its own SIGTERM handler: await app.close(), then process.exit(0).
+// A failed start is reported as the README's main.ts does: the message, exit 1.
 require('reflect-metadata');
 const { Injectable, Module } = require('@nestjs/common');
 const { NestFactory } = require('@nestjs/core');

@@ -25,18 +25,22 @@ afterAll(async () => {
   }
 });
 
-async function stopWithSigterm(shutdown: 'hooks' | 'exit-0') {
+function startWorker(env: Record<string, string>) {
   const group = uniqueName('nest_sigterm');
   groups.push(group);
-  const child = runChild(WORKER, [], {
-    SHUTDOWN: shutdown,
+  return runChild(WORKER, [], {
     GROUP: group,
     AMQP_URL: testAmqpUrl(),
     DATABASE_URL: databaseUrl,
     SCHEMA: schema,
     EXCHANGE: exchange,
     NODE_OPTIONS: '--no-warnings',
+    ...env,
   });
+}
+
+async function stopWithSigterm(shutdown: 'hooks' | 'exit-0') {
+  const child = startWorker({ SHUTDOWN: shutdown });
   await child.waitReady();
   child.child.kill('SIGTERM');
   const exit = await child.closed;
@@ -55,5 +59,17 @@ describe('SIGTERM in a CommonJS Nest application', () => {
     const { exit, log } = await stopWithSigterm('exit-0');
     expect(exit).toEqual({ code: 0, signal: null });
     expect(log).toMatch(/Inbox consumer stopped[\s\S]*Outbox relay stopped/);
+  });
+});
+
+describe('a CommonJS Nest application started with NODE_ENV=production and migrations pending', () => {
+  it('exits 1 with one message saying production mode turned auto-migration off, and no stack trace', async () => {
+    const child = startWorker({ NODE_ENV: 'production', SCHEMA: uniqueName('nest_prod_unmigrated') });
+    const exit = await child.closed;
+    const log = [...child.stdout, ...child.stderr].join('\n');
+    expect(exit).toEqual({ code: 1, signal: null });
+    expect(log).toMatch(/txbox migrations are pending .*NODE_ENV is "production"/);
+    expect(log).not.toMatch(/^\s+at /m);
+    expect(log).not.toContain('Unhandled');
   });
 });
