@@ -349,14 +349,14 @@ export class TxboxRuntime implements OnModuleInit, OnApplicationBootstrap, OnMod
       return { database: pool, owned: true, dataSource: undefined, label: redactUrl(option.url) };
     }
     if ('pool' in option)
-      return { database: option.pool, owned: false, dataSource: undefined, label: 'the given pool' };
+      return { database: option.pool, owned: false, dataSource: undefined, label: 'the database of the given pool' };
     let dataSource: object | undefined;
-    let label = 'the given DataSource';
+    let label = 'the database of the given DataSource';
     if ('dataSource' in option) {
       dataSource = option.dataSource;
     } else {
       const name = option.dataSourceName ?? 'default';
-      label = `the TypeORM DataSource "${name}"`;
+      label = `the database of the TypeORM DataSource "${name}"`;
       // The tokens @nestjs/typeorm registers: the DataSource class for the default data
       // source, "<name>DataSource" for a named one.
       let token: unknown = `${name}DataSource`;
