@@ -72,6 +72,8 @@ export class RelayLoop {
     // they are settled. `inFlight`: batches publishing; `settling`: published, being written.
     const inFlight = new Set<Promise<void>>();
     const settling = new Set<Promise<void>>();
+    // After a full batch more is likely waiting: claim at once. Otherwise probe first.
+    let lastWasFull = false;
     while (!this.#deps.isStopping()) {
       try {
         if (this.#deps.amqp.isBlocked) {
@@ -88,7 +90,8 @@ export class RelayLoop {
         if (this.#deps.isStopping()) break;
         this.#wakeRequested = false;
         const started = performance.now();
-        const rows = await this.#deps.store.claim();
+        const rows = await this.#deps.store.claim({ probe: !lastWasFull });
+        lastWasFull = rows.length >= this.#deps.batchSize;
         failures = 0;
         if (rows.length > 0) await this.#stayAwake();
         // A batch claimed goes out even if stop() began meanwhile: stop waits for it.
