@@ -154,7 +154,7 @@ describe('WAL mode under crashes', () => {
     const lock = await pool.connect();
     await lock.query('BEGIN');
     await lock.query(`LOCK TABLE "${schema}".outbox IN EXCLUSIVE MODE`);
-    let confirmedId = '';
+    let confirmedId: string | undefined;
     try {
       await writeCommitted(pool, writer, [{ n: 1, key: 'dup' }], 1);
       const client = await pool.connect();
