@@ -2,7 +2,7 @@ import { fileURLToPath } from 'node:url';
 import { createConsumer, defineHandler, migrateInbox } from '@txbox/inbox';
 import { migrateOutbox } from '@txbox/outbox';
 import type { ConsumeMessage } from 'amqplib';
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import {
   deleteTopology,
   type RunningChild,
@@ -80,10 +80,13 @@ function walChild(relayId: string, amqpUrl: string): RunningChild {
   return child;
 }
 
+beforeAll(async () => {
+  await migrateOutbox({ database: databaseUrl, schema });
+  await wal.create();
+});
+
 describe('WAL mode under crashes', () => {
   it('SIGKILL of the streaming relay mid-stream: a standby takes the slot over, nothing is lost, repeats are exact duplicates, per-key order holds', async () => {
-    await migrateOutbox({ database: databaseUrl, schema });
-    await wal.create();
     const exchange = uniqueName('wal_kill');
     const collector = await broker.bindCollector(exchange, '#');
     const writer = crashWriter(schema, exchange, 'wal');
@@ -196,6 +199,37 @@ describe('WAL mode under crashes', () => {
     expect(rows.every((r) => r.n === 1)).toBe(true);
     // Confirmed by the broker before the kill, published again after it, handled once.
     expect(handled.filter((id) => id === confirmedId)).toHaveLength(1);
+  });
+
+  it('the replication connection is terminated mid-stream (as by a PostgreSQL restart): the relay streams again from the slot and loses nothing', async () => {
+    const exchange = uniqueName('wal_term');
+    const collector = await broker.bindCollector(exchange, '#');
+    const writer = crashWriter(schema, exchange, 'wal');
+    const relay = walRelay({ database: databaseUrl, schema, slot: wal.slot });
+    cleanup.defer(() => relay.stop());
+    await relay.start();
+    await waitUntil('the relay to stream', async () => relay.isStreaming, { timeoutMs: WAIT_MS });
+    const committed: WrittenMessage[] = [];
+    let stopWriting = false;
+    const writing = writeWhile(writer, committed, () => stopWriting);
+    await waitUntil('messages to stream', async () => collector.messages.length >= 100, { timeoutMs: WAIT_MS });
+    // The walsender of this file's own slot, i.e. this test's relay: no other session's backend.
+    const { rows } = await pool.query(
+      'SELECT pg_terminate_backend(active_pid) AS terminated FROM pg_replication_slots WHERE slot_name = $1 AND active',
+      [wal.slot],
+    );
+    expect(rows).toEqual([{ terminated: true }]);
+    const terminatedAt = collector.messages.length;
+    await waitUntil('the relay to publish again', async () => collector.messages.length > terminatedAt + 100, {
+      timeoutMs: WAIT_MS,
+    });
+    stopWriting = true;
+    await writing;
+    await waitForIds(collector, committed.map((m) => m.id), WAIT_MS);
+    await relay.stop();
+    await collector.flush();
+    expect(repeatsDiffering(collector.messages)).toEqual([]);
+    expect(perKeyOrderViolation(committed, arrivalsOf(collector.messages))).toBeNull();
   });
 
   it('broker unreachable: writes go on, the slot holds them (nothing parked), and they drain in order once it is back', async () => {

@@ -121,6 +121,24 @@ describe('WAL mode', () => {
     expect(collector.messages.at(-1)?.properties.messageId).toBe(later);
   });
 
+  it('an idle relay confirms the slot past other tables’ commits, so the slot does not hold their WAL', async () => {
+    await startedRelay();
+    await pool.query(`CREATE TABLE IF NOT EXISTS "${schema}".unrelated (n int)`);
+    const { rows } = await pool.query(`INSERT INTO "${schema}".unrelated VALUES (1) RETURNING pg_current_wal_insert_lsn()::text AS lsn`);
+    const after = rows[0].lsn as string;
+    await waitUntil(
+      'the slot to be confirmed past the unrelated commit',
+      async () => {
+        const { rows: slot } = await pool.query(
+          'SELECT confirmed_flush_lsn >= $2::pg_lsn AS past FROM pg_replication_slots WHERE slot_name = $1',
+          [wal.slot, after],
+        );
+        return slot[0]?.past === true;
+      },
+      { timeoutMs: 20_000 },
+    );
+  });
+
   it('stats() gives the slot’s lag; a second relay stands by and takes over when the first stops', async () => {
     const first = await startedRelay();
     const second = walRelay({ database: databaseUrl, schema, slot: wal.slot });
