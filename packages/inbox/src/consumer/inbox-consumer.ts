@@ -33,6 +33,7 @@ import { runHandler } from '../handlers/handler-context.js';
 import { HandlerTable } from '../handlers/handler-table.js';
 import { DeliveryIntake } from '../intake/delivery-intake.js';
 import { inboxMigrations } from '../migrations/inbox-migrations.js';
+import { AckLedger } from '../settlement/ack-ledger.js';
 import { DeliveryCounters } from '../settlement/delivery-counters.js';
 import { Settlement } from '../settlement/settlement.js';
 import { deleteOldRecordsSql, type InboxTables, inboxStatsSql, inboxTables } from '../sql/inbox-sql.js';
@@ -65,6 +66,7 @@ export class InboxConsumer {
   readonly #counters = new DeliveryCounters();
   readonly #channels: ChannelSupervisor;
   readonly #intake: DeliveryIntake;
+  readonly #acks = new AckLedger();
   #stopRetention: () => void = () => {};
 
   constructor(options: InboxConsumerOptions) {
@@ -106,6 +108,7 @@ export class InboxConsumer {
       topology: () => this.topology,
       isStopping: () => this.#lifecycle.isStopping,
       onDelivery: (channel, message) => this.#intake.receive(channel, message),
+      acks: this.#acks,
     });
     const pool = this.#db.pool;
     const consumer = { group: this.group, outbox: options.outbox };
@@ -130,12 +133,14 @@ export class InboxConsumer {
         policy: this.#policy,
         topology: () => this.topology,
         counters: this.#counters,
+        acks: this.#acks,
       }),
     });
     this.#intake = new DeliveryIntake({
       concurrency: this.#options.concurrency,
       batch: this.#options.batch,
       maxMessageBytes: this.#options.maxMessageBytes,
+      acks: this.#acks,
       process: (deliveries) => pipeline.process(deliveries),
     });
   }

@@ -1,5 +1,6 @@
-// The relay's publish loop: when to claim (a NOTIFY, the poll interval, a full batch), how many
-// batches may await confirms at once, and how to back off after a failure. What a batch does
+// The relay's publish loop: when to claim (a NOTIFY, the poll interval, a full batch, the short
+// poll of the awake window), how many batches may await confirms at once, and how to back off
+// after a failure. What a batch does
 // once claimed is the settler's business; this file only schedules.
 import type { AmqpConnection, TxboxLogger } from '@txbox/core';
 import { backoffDelayMs, sleep } from '@txbox/core/internal';
@@ -16,6 +17,9 @@ export interface RelayLoopOptions {
   settler: BatchSettler;
   batchSize: number;
   pollIntervalMs: number;
+  /** How long to stay awake after finding messages (0: never). */
+  awakeMs: number;
+  awakePollMs: number;
   maxInFlightBatches: number;
   /** The relay's lifecycle: true once stop() began. */
   isStopping: () => boolean;
@@ -33,6 +37,13 @@ export class RelayLoop {
   });
   #wake: (() => void) | undefined;
   #wakeRequested = false;
+  /**
+   * Until when (performance.now()) this relay is awake: it polls every awakePollMs and, once the
+   * window ends, polls once more. Writers that skipped their NOTIFY because the window was open
+   * committed before it ended (outbox-sql.ts: WAKE_MARGIN_MS), so that last poll sees their rows.
+   * Never earlier than the deadline writers see (markAwake measures what is left after writing).
+   */
+  #awakeUntil = 0;
 
   constructor(options: RelayLoopOptions) {
     this.#deps = options;
@@ -75,6 +86,7 @@ export class RelayLoop {
         const started = performance.now();
         const rows = await this.#deps.store.claim();
         failures = 0;
+        if (rows.length > 0) await this.#stayAwake();
         if (rows.length > 0) {
           const task: Promise<void> = this.#deps.settler
             .publishAndSettle(rows, started)
@@ -99,14 +111,35 @@ export class RelayLoop {
     await Promise.allSettled(inFlight);
   }
 
-  /** Waits for a NOTIFY, a stop, or the poll interval. */
+  /** Extends the awake window once half of it is gone (one statement per ~awakeMs/2 while busy). */
+  async #stayAwake(): Promise<void> {
+    const { awakeMs } = this.#deps;
+    if (awakeMs === 0) return;
+    const now = performance.now();
+    if (this.#awakeUntil - now > awakeMs / 2) return;
+    try {
+      const remainingMs = await this.#deps.store.markAwake(awakeMs);
+      // Counted from the reply: never before the deadline PostgreSQL holds.
+      this.#awakeUntil = Math.max(this.#awakeUntil, performance.now() + remainingMs);
+    } catch (error) {
+      // Writers keep notifying (the row is old or missing); nothing is lost.
+      this.#deps.logger.debug('Outbox relay could not mark itself awake', { error: (error as Error).message });
+    }
+  }
+
+  /**
+   * Waits for a NOTIFY, a stop, or the next poll: the short awake poll while the window is open
+   * (the last one lands just after it ends), the poll interval once asleep.
+   */
   async #waitForWork(): Promise<void> {
     if (this.#wakeRequested) return;
+    const awakeLeft = this.#awakeUntil - performance.now();
+    const delay = awakeLeft >= 0 ? Math.min(this.#deps.awakePollMs, awakeLeft + 1) : this.#deps.pollIntervalMs;
     await new Promise<void>((resolve) => {
       const timer = setTimeout(() => {
         this.#wake = undefined;
         resolve();
-      }, this.#deps.pollIntervalMs);
+      }, delay);
       this.#wake = () => {
         clearTimeout(timer);
         resolve();

@@ -6,9 +6,11 @@ import type pg from 'pg';
 import {
   claimBatchSql,
   claimLockSql,
+  clearRelayAwakeSql,
   deadLetterSql,
   deletePublishedSql,
   markPublishedSql,
+  markRelayAwakeSql,
   releaseLeasesSql,
   scheduleRetriesSql,
 } from '../sql/outbox-sql.js';
@@ -105,6 +107,23 @@ export class RelayStore {
   async deadLetter(deadLetters: readonly DeadLetterWrite[], token: string): Promise<void> {
     const written = deadLetters.map(({ seq, error, entry, reason }) => ({ seq, error, entry, reason }));
     await persist(() => queryPool(this.#pool, deadLetterSql(this.#tables), [JSON.stringify(written), token]));
+  }
+
+  /**
+   * Tells writers this relay is awake for `ms` more (they skip their NOTIFY); returns the
+   * milliseconds left as PostgreSQL counts them once the row is written.
+   */
+  async markAwake(ms: number): Promise<number> {
+    const text = markRelayAwakeSql(this.#tables);
+    const { rows } = await queryPool<{ remaining_ms: number }>(this.#pool, text, [this.#relayId, ms], {
+      name: statementName(text),
+    });
+    return Number(rows[0]?.remaining_ms ?? 0);
+  }
+
+  /** Writers notify again: this relay is not awake any more (it stops). */
+  async clearAwake(): Promise<void> {
+    await queryPool(this.#pool, clearRelayAwakeSql(this.#tables), [this.#relayId]);
   }
 
   /** Gives back unsettled leases without counting an attempt (graceful stop). */
