@@ -46,8 +46,7 @@ function parseArgs(argv) {
       const mode = value();
       if (mode !== 'table' && mode !== 'wal') usage('--relay-mode must be table or wal');
       o.relayMode = mode;
-    }
-    else if (arg === '--help' || arg === '-h') usage();
+    } else if (arg === '--help' || arg === '-h') usage();
     else usage(`unknown argument ${arg}`);
   }
   if (process.env.CHAOS_SEED && o.seed === undefined) o.seed = Number(process.env.CHAOS_SEED);

@@ -42,7 +42,7 @@ describe('WAL batch plan', () => {
 
   it('parks the messages of a key that has something parked, and the later ones of a delayed message’s key', () => {
     const batch = [message('1', 'a'), message('2', 'b', 500), message('3', 'b'), message('4', null), message('5', 'c')];
-    expect(routeBatch(batch, new Set(['a']))).toEqual([3, 4]);
+    expect(routeBatch(batch, new Set(['a']))).toEqual({ publish: [3, 4], waiting: new Set(['a', 'b']) });
   });
 
   it('a failed message is parked with its first attempt; the ones that waited are parked in stream order behind it', () => {
@@ -102,6 +102,8 @@ describe('stream positions', () => {
   });
 
   it('names the wal_level setting and the managed-service parameters', () => {
-    expect(new WalLevelError('replica').message).toMatch(/wal_level = logical.*rds\.logical_replication.*cloudsql\.logical_decoding/);
+    expect(new WalLevelError('replica').message).toMatch(
+      /wal_level = logical.*rds\.logical_replication.*cloudsql\.logical_decoding/,
+    );
   });
 });

@@ -1,6 +1,6 @@
 // One batch read from the slot, from decoded to settled: look up which of its keys have
 // something parked, publish the rest with confirms, then park (in one transaction) what
-// waits or failed. When this resolves, every message of the batch is confirmed by the broker
+// waits or failed. When `done` resolves, every message of the batch is confirmed by the broker
 // or committed to the outbox table, so the slot may be confirmed past it.
 import type { TxboxLogger } from '@txbox/core';
 import { checkOut, queryPool } from '@txbox/core/internal';
@@ -35,10 +35,31 @@ export class WalBatchProcessor {
     this.#deps = options;
   }
 
-  async process(messages: WalMessage[]): Promise<RelayBatchResult> {
+  /**
+   * Routes the batch and starts publishing it. `waiting` (the keys whose messages wait in the
+   * table once this batch is settled) is known before the broker answers, so the next batch can
+   * be routed while this one awaits its confirms. `done` settles the batch; its parking waits for
+   * `previous` (the batch before), so the table receives parked messages in stream order.
+   */
+  async begin(
+    messages: WalMessage[],
+    waitingBefore: ReadonlySet<string>,
+    previous: Promise<unknown>,
+  ): Promise<{ waiting: Set<string>; done: Promise<RelayBatchResult> }> {
     const started = performance.now();
     const parked = await this.#parkedKeys(messages);
-    const published = routeBatch(messages, parked);
+    for (const key of waitingBefore) parked.add(key);
+    const { publish, waiting } = routeBatch(messages, parked);
+    const done = this.#finish(messages, publish, previous, started);
+    return { waiting, done };
+  }
+
+  async #finish(
+    messages: WalMessage[],
+    published: number[],
+    previous: Promise<unknown>,
+    started: number,
+  ): Promise<RelayBatchResult> {
     const outcomes =
       published.length > 0 ? await this.#deps.publisher.publishBatch(published.map((i) => toItem(messages[i]))) : [];
     const plan = planWalBatch({
@@ -50,6 +71,7 @@ export class WalBatchProcessor {
       relayId: this.#deps.relayId,
       now: new Date(),
     });
+    await previous.catch(() => {});
     if (plan.park.length > 0) await persist(() => this.#park(plan));
     const result: RelayBatchResult = {
       claimed: messages.length,

@@ -8,8 +8,14 @@ import type { RetryStrategy } from '../relay/retry-strategy.js';
 import { type AttemptEntry, type DeadLetterReason, planSettlement } from '../relay/settlement-plan.js';
 import type { WalMessage } from './wal-message.js';
 
-/** Which messages of the batch (by position) to publish now; the others wait in the table. */
-export function routeBatch(messages: readonly WalMessage[], parkedKeys: ReadonlySet<string>): number[] {
+/**
+ * Which messages of the batch (by position) to publish now; the others wait in the table.
+ * `waiting`: the keys that wait after this batch (those given, and those it parks).
+ */
+export function routeBatch(
+  messages: readonly WalMessage[],
+  parkedKeys: ReadonlySet<string>,
+): { publish: number[]; waiting: Set<string> } {
   const blocked = new Set(parkedKeys);
   const publish: number[] = [];
   messages.forEach((m, i) => {
@@ -21,7 +27,7 @@ export function routeBatch(messages: readonly WalMessage[], parkedKeys: Readonly
       publish.push(i);
     }
   });
-  return publish;
+  return { publish, waiting: blocked };
 }
 
 /** A message to insert into the outbox table, as parkMessagesSql reads it. */

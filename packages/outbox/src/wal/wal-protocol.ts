@@ -87,16 +87,23 @@ export function parsePgoutput(data: Buffer): PgoutputMessage {
         endLsn: data.readBigUInt64BE(10),
         commitTime: pgTimeToDate(data.readBigInt64BE(18)),
       };
-    case 0x4d /* M */: {
-      // Protocol version 1 (no streamed transactions): no xid field before the flags.
-      const transactional = (data[1] ?? 0) & 1;
-      const lsn = data.readBigUInt64BE(2);
-      const prefixEnd = data.indexOf(0, 10);
-      const prefix = data.toString('utf8', 10, prefixEnd);
-      const length = data.readUInt32BE(prefixEnd + 1);
-      const start = prefixEnd + 5;
-      return { tag: 'message', transactional: transactional === 1, lsn, prefix, content: data.subarray(start, start + length) };
-    }
+    case 0x4d /* M */:
+      {
+        // Protocol version 1 (no streamed transactions): no xid field before the flags.
+        const transactional = (data[1] ?? 0) & 1;
+        const lsn = data.readBigUInt64BE(2);
+        const prefixEnd = data.indexOf(0, 10);
+        const prefix = data.toString('utf8', 10, prefixEnd);
+        const length = data.readUInt32BE(prefixEnd + 1);
+        const start = prefixEnd + 5;
+        return {
+          tag: 'message',
+          transactional: transactional === 1,
+          lsn,
+          prefix,
+          content: data.subarray(start, start + length),
+        };
+      }
     default:
       return { tag: 'other' };
   }

@@ -74,7 +74,13 @@ export class WalRelay {
     this.#ownsAmqp = amqp.owned;
     // The parked messages are a table-mode outbox: the table relay drains them, on the
     // connections this relay owns (borrowed: it never closes them).
-    this.#parked = new OutboxRelay({ ...options, relayId: this.relayId, database: this.#db.pool, amqp: this.#amqp, listen: false });
+    this.#parked = new OutboxRelay({
+      ...options,
+      relayId: this.relayId,
+      database: this.#db.pool,
+      amqp: this.#amqp,
+      listen: false,
+    });
     this.deadLetters = this.#parked.deadLetters;
     this.#publisher = new ConfirmPublisher({
       connection: this.#amqp,
@@ -101,6 +107,7 @@ export class WalRelay {
         logger: this.#logger,
       }),
       batchSize: this.#options.batchSize,
+      maxInFlightBatches: this.#options.maxInFlightBatches,
       standbyRetryMs: this.#wal.standbyRetryMs,
       statusIntervalMs: this.#wal.statusIntervalMs,
       logger: this.#logger,

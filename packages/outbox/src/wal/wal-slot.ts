@@ -32,7 +32,10 @@ export interface WalSlotNames {
 export function walSlotNames(options: { schema?: string; slot?: string | undefined }): WalSlotNames {
   const slot = options.slot ?? `txbox_${(options.schema ?? 'txbox').toLowerCase()}`;
   if (!/^[a-z0-9_]{1,63}$/.test(slot)) {
-    throw new ConfigurationError('slot', `"${slot}" is not a valid replication slot name: use a-z, 0-9 and _, at most 63`);
+    throw new ConfigurationError(
+      'slot',
+      `"${slot}" is not a valid replication slot name: use a-z, 0-9 and _, at most 63`,
+    );
   }
   return { slot, publication: slot };
 }
@@ -57,7 +60,10 @@ export async function readSlotState(client: Pick<pg.ClientBase, 'query'>, slot: 
   const row = rows[0];
   if (!row) throw new WalSlotMissingError(slot);
   if (row.slot_type !== 'logical' || row.plugin !== 'pgoutput') {
-    throw new WalSlotMissingError(slot, `is a ${row.slot_type} slot of plugin ${row.plugin}, not a pgoutput logical slot`);
+    throw new WalSlotMissingError(
+      slot,
+      `is a ${row.slot_type} slot of plugin ${row.plugin}, not a pgoutput logical slot`,
+    );
   }
   if (row.wal_status === 'lost') {
     throw new WalSlotMissingError(slot, 'lost WAL it had not read (max_slot_wal_keep_size); drop and create it again');

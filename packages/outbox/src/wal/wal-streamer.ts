@@ -8,6 +8,7 @@ import { backoffDelayMs, describeError } from '@txbox/core/internal';
 import type pg from 'pg';
 import { outboxChannels } from '../diagnostics/outbox-diagnostics.js';
 import type { ConfirmPublisher } from '../relay/confirm-publisher.js';
+import { BatchPipeline } from './batch-pipeline.js';
 import { ReplicationStream, type StreamEvent } from './replication-stream.js';
 import { StreamQueue } from './stream-queue.js';
 import type { WalBatchProcessor } from './wal-batch.js';
@@ -26,6 +27,7 @@ export interface WalStreamerOptions {
   publisher: ConfirmPublisher;
   processor: WalBatchProcessor;
   batchSize: number;
+  maxInFlightBatches: number;
   standbyRetryMs: number;
   statusIntervalMs: number;
   logger: TxboxLogger;
@@ -39,8 +41,8 @@ export class WalStreamer {
   readonly #abort = new AbortController();
   #streaming = false;
   #queue = new StreamQueue();
-  /** Commit time of the first message of the batch being settled. */
-  #settlingSince: Date | undefined;
+  /** The batches of the current session awaiting confirms. */
+  #pipeline: BatchPipeline | undefined;
   #wake: (() => void) | undefined;
 
   constructor(options: WalStreamerOptions) {
@@ -58,7 +60,7 @@ export class WalStreamer {
    */
   lagSeconds(): number | null {
     if (!this.#streaming) return null;
-    const oldest = this.#settlingSince ?? this.#queue.oldestCommitTime;
+    const oldest = this.#pipeline?.oldestCommitTime ?? this.#queue.oldestCommitTime;
     return oldest ? Math.max(0, (Date.now() - oldest.getTime()) / 1000) : 0;
   }
 
@@ -155,26 +157,34 @@ export class WalStreamer {
       },
     );
     const heartbeat = setInterval(() => open.sendStatus(confirmed), this.#deps.statusIntervalMs);
+    const pipeline = new BatchPipeline({
+      processor: this.#deps.processor,
+      maxInFlight: this.#deps.maxInFlightBatches,
+      confirm: (lsn) => {
+        if (lsn <= confirmed) return;
+        confirmed = lsn;
+        open.sendStatus(confirmed);
+      },
+    });
+    this.#pipeline = pipeline;
     try {
       while (!this.#stopping && ended === undefined) {
+        await pipeline.settleReady();
         if (this.#queue.isEmpty) {
-          await new Promise<void>((resolve) => {
-            this.#wake = resolve;
-          });
-          this.#wake = undefined;
+          await this.#nextEvent(pipeline.headSettled());
           continue;
         }
+        await pipeline.makeRoom();
         const batch = this.#queue.take(this.#deps.batchSize);
         if (batch.messages.length > 0) {
-          this.#settlingSince = batch.messages[0]?.commitTime;
           // Broker unreachable: end the session (nothing is parked for an outage); the slot keeps the rest.
           await this.#deps.publisher.ready();
-          await this.#deps.processor.process(batch.messages.map((m) => decodeWalMessage(m.content, m.commitTime)));
-          this.#settlingSince = undefined;
-        }
-        if (batch.confirmLsn !== undefined && batch.confirmLsn > confirmed) {
-          confirmed = batch.confirmLsn;
-          open.sendStatus(confirmed);
+          await pipeline.add(
+            batch.messages.map((m) => decodeWalMessage(m.content, m.commitTime)),
+            batch.confirmLsn,
+          );
+        } else {
+          pipeline.addMark(batch.confirmLsn);
         }
         if (paused && this.#queue.messageCount < this.#deps.batchSize) {
           paused = false;
@@ -184,12 +194,24 @@ export class WalStreamer {
       if (ended !== undefined && !this.#stopping) throw ended;
     } finally {
       clearInterval(heartbeat);
-      this.#settlingSince = undefined;
+      // What is settled is confirmed (a successor does not repeat it); the rest is read again.
+      await pipeline.drain();
+      this.#pipeline = undefined;
       this.#streaming = false;
-      // Last word to the server: what is settled, so a successor does not repeat it.
       open.sendStatus(confirmed);
       await open.close();
     }
+  }
+
+  /** Waits for a stream event, a stop, or `alsoWake` (the oldest batch in flight settling). */
+  async #nextEvent(alsoWake: Promise<unknown>): Promise<void> {
+    await Promise.race([
+      new Promise<void>((resolve) => {
+        this.#wake = resolve;
+      }),
+      alsoWake,
+    ]);
+    this.#wake = undefined;
   }
 
   async #pause(ms: number): Promise<void> {

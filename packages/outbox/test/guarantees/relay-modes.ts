@@ -3,10 +3,10 @@
  * against a table-mode writer and relay, and against a WAL-mode writer and WalRelay on a slot of
  * the file's own (dropped after it).
  */
-import { type AnyMessageContract } from '@txbox/core';
+import type { AnyMessageContract } from '@txbox/core';
 import { createOutbox, createRelay, migrateOutbox, type OutboxWriter } from '@txbox/outbox';
 import { beforeAll } from 'vitest';
-import { testAmqpUrl, type TestSchema, uniqueName, useCleanup, waitUntil } from '../../../../test-support/index.js';
+import { type TestSchema, testAmqpUrl, uniqueName, useCleanup, waitUntil } from '../../../../test-support/index.js';
 import { useWalSlot, walRelay } from '../wal/wal-support.js';
 
 export type RelayMode = 'table' | 'wal';
@@ -22,10 +22,8 @@ export interface ModeHarness {
   writer(exchange: string, contracts: AnyMessageContract[]): OutboxWriter;
   /** A started relay of this mode (stopped after the test), publishing once start() resolves. */
   startRelay(overrides?: RelayOverrides): Promise<{ stop(): Promise<void>; stats(): Promise<{ pending: number }> }>;
-  /** Environment for test/crash/relay-child.mjs to run a relay of this mode. */
-  childEnv(): Record<string, string>;
-  /** The line a child prints once it publishes (a WAL relay: once it holds the slot). */
-  readonly activeLine: string;
+  /** The replication slot (WAL mode), dropped after the file. */
+  readonly slot: string | undefined;
 }
 
 /** Call at the top of a `describe` of the mode: migrates the schema (and creates the slot) first. */
@@ -38,7 +36,7 @@ export function useRelayMode(mode: RelayMode, db: TestSchema): ModeHarness {
   });
   return {
     mode,
-    activeLine: mode === 'wal' ? 'STREAMING' : 'READY',
+    slot: wal?.slot,
     writer: (exchange, contracts) => createOutbox({ contracts, schema: db.schema, exchange, mode }),
     async startRelay(overrides = {}) {
       const common = { database: db.databaseUrl, schema: db.schema, ...overrides };
@@ -62,6 +60,5 @@ export function useRelayMode(mode: RelayMode, db: TestSchema): ModeHarness {
       await relay.start();
       return relay;
     },
-    childEnv: () => (wal ? { TXBOX_RELAY_MODE: 'wal', TXBOX_SLOT: wal.slot } : {}),
   };
 }

@@ -39,7 +39,9 @@ export function useWalSlot(databaseUrl: string, pool: pg.Pool): WalSlot {
 }
 
 /** A WAL relay with test-friendly timings on the file's slot. */
-export function walRelay(options: Partial<WalRelayOptions> & { database: string | pg.Pool; schema: string; slot: string }): WalRelay {
+export function walRelay(
+  options: Partial<WalRelayOptions> & { database: string | pg.Pool; schema: string; slot: string },
+): WalRelay {
   return createWalRelay({
     amqp: testAmqpUrl(),
     relayId: uniqueName('wal_relay'),
