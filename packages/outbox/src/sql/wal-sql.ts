@@ -13,6 +13,11 @@ export function emitMessagesSql(): string {
   return 'SELECT count(pg_logical_emit_message(true, $1::text, m)) FROM unnest($2::text[]) AS m';
 }
 
+/** One message ($2 text) under prefix $1: the common case, without building an array. */
+export function emitMessageSql(): string {
+  return 'SELECT pg_logical_emit_message(true, $1::text, $2::text)';
+}
+
 /**
  * Parks stream messages in the outbox table, in the order given ($1 JSON array), where the
  * table relay's claim publishes them with its per-key order, retries and dead letters. Each

@@ -3,12 +3,12 @@
 // rolls back; it writes no table row, no index entry and takes no lock.
 import type { Transaction } from '@txbox/core';
 import { statementName } from '@txbox/core/internal';
-import { emitMessagesSql } from '../sql/wal-sql.js';
+import { emitMessageSql, emitMessagesSql } from '../sql/wal-sql.js';
 import type { WriterRow } from '../writer/outbox-writer.js';
 import { encodeWalMessage, walMessagePrefix } from './wal-message.js';
 
-const TEXT = emitMessagesSql();
-const NAME = statementName(TEXT);
+const ONE = { text: emitMessageSql(), name: statementName(emitMessageSql()) };
+const MANY = { text: emitMessagesSql(), name: statementName(emitMessagesSql()) };
 
 /** Emits `rows` in one statement; the messages are decoded in array order. */
 export async function emitWalMessages(
@@ -17,5 +17,8 @@ export async function emitWalMessages(
   rows: readonly WriterRow[],
   prepared: boolean,
 ): Promise<void> {
-  await transaction.query(TEXT, [walMessagePrefix(schema), rows.map(encodeWalMessage)], prepared ? { name: NAME } : {});
+  const prefix = walMessagePrefix(schema);
+  const [statement, content] =
+    rows.length === 1 ? [ONE, encodeWalMessage(rows[0] as WriterRow)] : [MANY, rows.map(encodeWalMessage)];
+  await transaction.query(statement.text, [prefix, content], prepared ? { name: statement.name } : {});
 }
