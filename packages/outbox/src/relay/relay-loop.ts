@@ -1,7 +1,7 @@
 // The relay's publish loop: when to claim (a NOTIFY, the poll interval, a full batch, the short
 // poll of the awake window), how many batches may await confirms at once, and how to back off
-// after a failure. What a batch does
-// once claimed is the settler's business; this file only schedules.
+// after a failure. What a batch does once claimed is the settler's business; this file only
+// schedules.
 import type { AmqpConnection, TxboxLogger } from '@txbox/core';
 import { backoffDelayMs, sleep } from '@txbox/core/internal';
 import { outboxChannels } from '../diagnostics/outbox-diagnostics.js';
@@ -66,10 +66,14 @@ export class RelayLoop {
   /** Runs until the relay stops, then resolves once every in-flight batch has settled. */
   async run(): Promise<void> {
     let failures = 0;
-    // Claiming batch n+1 while batch n waits for confirms keeps both PostgreSQL and RabbitMQ
-    // busy. Per-key order still holds: batch n's messages are leased, so no newer message
-    // of their keys can be claimed until they are settled.
+    // Claiming batch n+1 while batch n waits for confirms, and publishing it while batch n is
+    // written to PostgreSQL, keeps both PostgreSQL and RabbitMQ busy. Per-key order still holds:
+    // batch n's messages are leased, so no newer message of their keys can be claimed until
+    // they are settled. `inFlight`: batches publishing; `settling`: published, being written.
     const inFlight = new Set<Promise<void>>();
+    const settling = new Set<Promise<void>>();
+    // After a full batch more is likely waiting: claim at once. Otherwise probe first.
+    let lastWasFull = false;
     while (!this.#deps.isStopping()) {
       try {
         if (this.#deps.amqp.isBlocked) {
@@ -80,22 +84,31 @@ export class RelayLoop {
         }
         await this.#deps.publisher.ready();
         failures = 0; // connected: the next failure starts a fresh backoff
-        while (inFlight.size >= this.#deps.maxInFlightBatches) await Promise.race(inFlight);
+        // One batch is claimed ahead: its claim overlaps the batches publishing, and it starts
+        // publishing the moment a slot frees (it stays leased meanwhile; publishTimeoutMs < leaseMs).
+        while (settling.size >= this.#deps.maxInFlightBatches) await Promise.race(settling);
         if (this.#deps.isStopping()) break;
         this.#wakeRequested = false;
         const started = performance.now();
-        const rows = await this.#deps.store.claim();
+        const rows = await this.#deps.store.claim({ probe: !lastWasFull });
+        lastWasFull = rows.length >= this.#deps.batchSize;
         failures = 0;
         if (rows.length > 0) await this.#stayAwake();
+        // A batch claimed goes out even if stop() began meanwhile: stop waits for it.
+        while (rows.length > 0 && inFlight.size >= this.#deps.maxInFlightBatches) await Promise.race(inFlight);
         if (rows.length > 0) {
-          const task: Promise<void> = this.#deps.settler
-            .publishAndSettle(rows, started)
+          const batch = this.#deps.settler.start(rows, started);
+          const publishing: Promise<void> = batch.published
+            .catch(() => {}) // reported through `settled`
+            .finally(() => inFlight.delete(publishing));
+          inFlight.add(publishing);
+          const written: Promise<void> = batch.settled
             .then(
               () => undefined,
               (error: unknown) => this.#reportError(error, 0),
             )
-            .finally(() => inFlight.delete(task));
-          inFlight.add(task);
+            .finally(() => settling.delete(written));
+          settling.add(written);
         }
         if (rows.length < this.#deps.batchSize) await this.#waitForWork();
       } catch (error) {
@@ -108,7 +121,7 @@ export class RelayLoop {
         await Promise.race([sleep(backoffDelayMs(failures, LOOP_BACKOFF)), this.#stopRequested]);
       }
     }
-    await Promise.allSettled(inFlight);
+    await Promise.allSettled([...inFlight, ...settling]);
   }
 
   /** Extends the awake window once half of it is gone (one statement per ~awakeMs/2 while busy). */

@@ -17,8 +17,8 @@ import { backoffRetryStrategy, type RetryStrategy, relayRetrySchema } from './re
 export interface OutboxRelayOptions {
   /** PostgreSQL: a connection string (the relay owns its pool) or a `pg.Pool` (borrowed, never ended). */
   database: DatabaseInput;
-  /** RabbitMQ: an amqp:// URL (the relay owns the connection) or a shared {@link AmqpConnection}. */
-  amqp: string | AmqpConnection;
+  /** RabbitMQ: an amqp:// URL or the URLs of a cluster's nodes (the relay owns the connection), or a shared {@link AmqpConnection}. */
+  amqp: string | readonly string[] | AmqpConnection;
   /** Schema of the outbox tables. @defaultValue `'txbox'` */
   schema?: string;
   /** Identifies this relay in leases and logs. @defaultValue `<hostname>:<pid>:<random>` */
@@ -29,7 +29,7 @@ export interface OutboxRelayOptions {
   pollIntervalMs?: number;
   /** How long a claim is held; after it, another relay may publish the messages. @defaultValue `30000` */
   leaseMs?: number;
-  /** Batches publishing at once per relay (the next is claimed while earlier ones await confirms). @defaultValue `2` */
+  /** Batches publishing at once per relay (the next is claimed while earlier ones await confirms; as many more may be written to PostgreSQL meanwhile). @defaultValue `2` */
   maxInFlightBatches?: number;
   /** Longest wait for broker confirms of a batch; must be below `leaseMs`. @defaultValue `10000` */
   publishTimeoutMs?: number;

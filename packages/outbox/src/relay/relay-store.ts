@@ -4,6 +4,7 @@
 import { checkOut, queryPool, statementName, withRetries } from '@txbox/core/internal';
 import type pg from 'pg';
 import {
+  anyClaimableSql,
   claimBatchSql,
   claimLockSql,
   clearRelayAwakeSql,
@@ -43,6 +44,7 @@ export class RelayStore {
   readonly #claimStatement: Statement;
   /** Deletes (or marks) confirmed rows: once per batch. */
   readonly #markStatement: Statement;
+  readonly #probeStatement: Statement;
 
   constructor(options: {
     pool: pg.Pool;
@@ -58,6 +60,7 @@ export class RelayStore {
     this.#batchSize = options.batchSize;
     this.#leaseMs = options.leaseMs;
     this.#claimStatement = prepared(claimBatchSql(options.tables));
+    this.#probeStatement = prepared(anyClaimableSql(options.tables));
     this.#markStatement = prepared(
       options.published === 'delete' ? deletePublishedSql(options.tables) : markPublishedSql(options.tables),
     );
@@ -66,8 +69,15 @@ export class RelayStore {
   /**
    * Leases up to `batchSize` due messages under one fresh token, in a short transaction with
    * no network I/O inside; returns them in seq order (the order they must be published in).
+   * With `probe`, first asks (one round trip, no lock) whether anything is claimable at all: an
+   * idle or lightly loaded relay polls often, and most of those polls find nothing.
    */
-  async claim(): Promise<ClaimedRow[]> {
+  async claim(options: { probe?: boolean } = {}): Promise<ClaimedRow[]> {
+    if (options.probe) {
+      const { text, name } = this.#probeStatement;
+      const { rows } = await queryPool<{ any: boolean }>(this.#pool, text, [], { name });
+      if (!rows[0]?.any) return [];
+    }
     const { client, release } = await checkOut(this.#pool);
     let broken = false;
     try {

@@ -115,6 +115,17 @@ export function clearRelayAwakeSql(t: OutboxTables): string {
   return `DELETE FROM ${t.relayAwake} WHERE relay_id = $1 OR awake_until < now() - interval '1 hour'`;
 }
 
+/**
+ * Whether any message is due and unleased (one index probe, no lock): an idle relay asks this
+ * before a claim, which takes a lock and a transaction of three round trips. A row committed after
+ * the probe is found by the next poll, as it would be after an empty claim.
+ */
+export function anyClaimableSql(t: OutboxTables): string {
+  return `SELECT EXISTS (SELECT 1 FROM ${t.outbox} o
+  WHERE o.published_at IS NULL AND o.available_at <= now()
+    AND (o.lease_expires_at IS NULL OR o.lease_expires_at <= now())) AS any`;
+}
+
 /** The per-transaction lock that serializes claims across relays (see claimBatchSql). */
 export function claimLockSql(t: OutboxTables): string {
   return `SELECT pg_advisory_xact_lock(hashtext(${literal(t.outbox)}), 0)`;
