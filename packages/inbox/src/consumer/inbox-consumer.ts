@@ -24,9 +24,10 @@ import {
 } from '@txbox/core/internal';
 import type pg from 'pg';
 import { ChannelSupervisor } from '../channel/channel-supervisor.js';
-import { openPgSession, openTypeOrmSession } from '../database/handler-session.js';
+import { openPgSession, sessionOpener } from '../database/handler-session.js';
 import { DeliveryPipeline } from '../delivery/delivery-pipeline.js';
 import { TransactionRunner } from '../delivery/transaction-runner.js';
+import { registerDirectDelivery } from '../direct-delivery/direct-delivery.js';
 import { type FailurePolicy, failurePolicy } from '../failure/failure-policy.js';
 import type { MessageHandler } from '../handlers/handler.js';
 import { runHandler } from '../handlers/handler-context.js';
@@ -108,7 +109,21 @@ export class InboxConsumer {
       onDelivery: (channel, message) => this.#intake.receive(channel, message),
     });
     const pool = this.#db.pool;
+    const openOrmSession = sessionOpener(options);
     const consumer = { group: this.group, outbox: options.outbox };
+    const runner = new TransactionRunner({
+      group: this.group,
+      tables: this.#tables,
+      logger: this.#logger,
+      openSession: () => (openOrmSession ? openOrmSession(pool) : openPgSession(pool)),
+      runHandler: (session, item) => runHandler(session, item, consumer),
+    });
+    registerDirectDelivery(this, {
+      runner,
+      group: this.group,
+      maxMessageBytes: this.#options.maxMessageBytes,
+      rules: () => ({ handlers: this.#handlers.handlers, registry: this.#handlers.registry }),
+    });
     const pipeline = new DeliveryPipeline({
       rules: {
         group: this.group,
@@ -117,13 +132,7 @@ export class InboxConsumer {
         onUnknownType: this.#options.onUnknownType,
         isCurrent: (channel) => this.#channels.isCurrent(channel),
       },
-      runner: new TransactionRunner({
-        group: this.group,
-        tables: this.#tables,
-        logger: this.#logger,
-        openSession: () => (dataSource ? openTypeOrmSession(dataSource) : openPgSession(pool)),
-        runHandler: (session, item) => runHandler(session, item, consumer),
-      }),
+      runner,
       settlement: new Settlement({
         group: this.group,
         logger: this.#logger,

@@ -1,7 +1,14 @@
-// One handler transaction on one connection, whether the user works with pg or TypeORM: the
-// inbox record and the handler's writes must share that connection to commit together, so both
-// drivers are adapted to the same small session shape.
-import { fromPg, fromTypeOrm, type Transaction, type TypeOrmEntityManagerLike } from '@txbox/core';
+// One handler transaction on one connection, whether the user works with pg, TypeORM or an ORM
+// adapter of @txbox/orm: the inbox record and the handler's writes must share that transaction to
+// commit together, so every kind is adapted to the same small session shape.
+import {
+  ConfigurationError,
+  fromPg,
+  fromTypeOrm,
+  type SessionFactory,
+  type Transaction,
+  type TypeOrmEntityManagerLike,
+} from '@txbox/core';
 import { checkOut } from '@txbox/core/internal';
 import type pg from 'pg';
 
@@ -24,8 +31,13 @@ export interface QueryRunnerLike {
 
 /** One handler transaction: a pg client, optionally a TypeORM manager, on the same connection. */
 export interface HandlerSession {
-  client: pg.PoolClient;
+  /** Undefined for ORM sessions, whose driver connection is the ORM's own. */
+  client: pg.PoolClient | undefined;
   manager: object | undefined;
+  /** What the handler gets as `ctx.tx`: the pg client, the TypeORM manager, or the ORM's transaction. */
+  tx: unknown;
+  /** Which session kind opened it, for the handler context's messages. */
+  driver: string;
   transaction: Transaction;
   commit(): Promise<void>;
   rollback(): Promise<void>;
@@ -44,6 +56,8 @@ export async function openPgSession(pool: pg.Pool): Promise<HandlerSession> {
   return {
     client,
     manager: undefined,
+    tx: client,
+    driver: 'pg',
     transaction: fromPg(client),
     commit: async () => {
       await client.query('COMMIT');
@@ -76,6 +90,8 @@ export async function openTypeOrmSession(dataSource: DataSourceLike): Promise<Ha
   return {
     client,
     manager: runner.manager,
+    tx: runner.manager,
+    driver: 'typeorm',
     transaction: fromTypeOrm(runner.manager as TypeOrmEntityManagerLike),
     commit: () => runner.commitTransaction(),
     rollback: async () => {
@@ -83,4 +99,45 @@ export async function openTypeOrmSession(dataSource: DataSourceLike): Promise<Ha
     },
     release: () => runner.release(),
   };
+}
+
+/**
+ * A session from an ORM adapter's factory (`prismaSession(prisma)` …): the ORM opens, commits and
+ * rolls back its own transaction, on a connection of its own pool.
+ */
+export async function openFactorySession(factory: SessionFactory): Promise<HandlerSession> {
+  const session = await factory.open();
+  return {
+    client: undefined,
+    manager: undefined,
+    tx: session.handle,
+    driver: factory.driver,
+    transaction: session.transaction,
+    commit: () => session.commit(),
+    rollback: () => session.rollback(),
+    // The ORM returns its connection when its transaction ends; nothing is held past that.
+    release: async () => {},
+  };
+}
+
+/** Checks the consumer's session options: at most one kind, and a factory that can open sessions. */
+export function sessionOpener(options: {
+  dataSource?: DataSourceLike;
+  session?: SessionFactory;
+}): ((pool: pg.Pool) => Promise<HandlerSession>) | undefined {
+  const { dataSource, session } = options;
+  if (session === undefined) return dataSource ? () => openTypeOrmSession(dataSource) : undefined;
+  if (dataSource) {
+    throw new ConfigurationError(
+      'inbox.session',
+      'pass either `dataSource` (TypeORM) or `session` (an ORM adapter), not both',
+    );
+  }
+  if (typeof session !== 'object' || session === null || typeof session.open !== 'function') {
+    throw new ConfigurationError(
+      'inbox.session',
+      'expected a session factory such as prismaSession(prisma) from @txbox/orm/prisma',
+    );
+  }
+  return () => openFactorySession(session);
 }
