@@ -16,7 +16,8 @@ export interface KyselyTransactionLike extends KyselyExecutorLike {
 
 /** The parts of a `Kysely` instance txbox uses to open transactions. */
 export interface KyselyLike {
-  transaction(): { execute<T>(fn: (trx: never) => Promise<T>): Promise<T> };
+  // biome-ignore lint/suspicious/noExplicitAny: Kysely's generics; only the callback form is used.
+  transaction(): { execute<T>(fn: (trx: any) => Promise<T>): Promise<T> };
 }
 
 /** The transaction type of a given Kysely type (`Transaction<DB>`). */
@@ -56,7 +57,7 @@ export function kyselySession<K extends KyselyLike>(db: K): SessionFactory<Kysel
     driver: 'kysely',
     open: (): Promise<TransactionSession<KyselyTransactionOf<K>>> =>
       openCallbackSession({
-        transaction: (body) => db.transaction().execute(body as (trx: never) => Promise<void>),
+        transaction: (body) => db.transaction().execute(body),
         adapt: (trx) => fromKysely(trx as KyselyTransactionLike),
       }),
   };
