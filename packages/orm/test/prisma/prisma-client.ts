@@ -1,15 +1,11 @@
-// Generates the test schema's Prisma client once per run and loads it. `prisma generate` needs no
-// engine, but Prisma's CLI fetches the schema-engine binary before any command unless one is
-// configured: PRISMA_SCHEMA_ENGINE_BINARY points it at a file that exists (generate never runs it),
-// so this works on machines without access to Prisma's binary host.
-import { execFileSync } from 'node:child_process';
+// Generates the test schema's Prisma client (once per test file) and loads it.
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { prismaGenerate } from '../../../../scripts/prisma-generate.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const root = resolve(here, '../../../..');
-const output = join(root, 'node_modules/.txbox-prisma-test');
+const output = join(resolve(here, '../../../..'), 'node_modules/.txbox-prisma-test');
 
 export interface TestPrismaClient {
   $transaction<T>(fn: (tx: TestPrismaTransaction) => Promise<T>, options?: object): Promise<T>;
@@ -22,12 +18,10 @@ export interface TestPrismaTransaction {
 }
 
 export async function loadPrismaClient(): Promise<new (options: { adapter: unknown }) => TestPrismaClient> {
-  execFileSync(join(root, 'node_modules/.bin/prisma'), ['generate', '--schema', join(here, 'schema.prisma')], {
-    cwd: here,
-    env: { ...process.env, PRISMA_SCHEMA_ENGINE_BINARY: process.execPath, PRISMA_HIDE_UPDATE_MESSAGE: '1' },
-    stdio: 'pipe',
-  });
-  if (!existsSync(join(output, 'client.ts'))) throw new Error(`prisma generate wrote no client to ${output}`);
+  const generated = prismaGenerate(join(here, 'schema.prisma'));
+  if (!generated.ok || !existsSync(join(output, 'client.ts'))) {
+    throw new Error(`prisma generate failed:\n${generated.output}`);
+  }
   const module = (await import(pathToFileURL(join(output, 'client.ts')).href)) as {
     PrismaClient: new (options: { adapter: unknown }) => TestPrismaClient;
   };
