@@ -19,6 +19,7 @@ export default defineConfig({
           include: [
             'packages/*/test/**/*.test.ts',
             'examples/demo/**/*.test.ts',
+            'examples/billing/test/**/*.test.ts',
             'bench/test/**/*.test.ts',
             'scripts/test/**/*.test.ts',
           ],

@@ -2,16 +2,20 @@
 // with confirms, mark), and says what went out: a test asserts on the returned messages instead
 // of binding a queue and waiting.
 import type { AmqpConnection, DatabaseInput } from '@txbox/core';
-import { queryPool, resolvePool } from '@txbox/core/internal';
+import { queryPool, resolveAmqpConnection, resolvePool } from '@txbox/core/internal';
 import { createRelay, type OutboxRelay } from '@txbox/outbox';
 import { outboxTables } from '@txbox/outbox/internal';
 
 export interface DrainOutboxOptions {
   /** The database holding the outbox: a connection string or a `pg.Pool` (borrowed, never ended). */
   database: DatabaseInput;
-  /** RabbitMQ, for the relay `drainOutbox` creates; not needed with `relay`. */
+  /**
+   * RabbitMQ, for the relay `drainOutbox` creates (not needed with `relay`). That relay declares
+   * each message's exchange (topic, durable: as consumers declare it) and counts a message no queue
+   * is bound for as published (`onUnroutable: 'discard'`), so testing a producer needs no consumer.
+   */
   amqp?: string | AmqpConnection;
-  /** A relay of your own (e.g. created with your production options); it is not stopped. */
+  /** A relay of your own (e.g. created with your production options, whose unroutable policy then applies); it is not stopped. */
   relay?: OutboxRelay;
   /** Schema of the outbox table. @defaultValue `'txbox'` */
   schema?: string;
@@ -57,10 +61,20 @@ export async function drainOutbox(options: DrainOutboxOptions): Promise<Publishe
   const db = resolvePool(options.database, { max: 2, applicationName: 'txbox-testing' });
   let relay = options.relay;
   const ownsRelay = relay === undefined;
+  const amqp =
+    relay === undefined
+      ? resolveAmqpConnection(options.amqp, { option: 'drainOutbox.amqp', connectionName: 'txbox-testing' })
+      : undefined;
   if (!relay) {
-    if (!options.amqp) throw new TypeError('drainOutbox() needs `amqp` (or a `relay` of your own)');
-    relay = createRelay({ database: db.pool, amqp: options.amqp, schema, listen: false });
+    relay = createRelay({
+      database: db.pool,
+      amqp: (amqp as { connection: AmqpConnection }).connection,
+      schema,
+      listen: false,
+      onUnroutable: 'discard',
+    });
   }
+  const declared = new Set<string>();
   const published = new Map<string, PublishedMessage>();
   try {
     for (let batch = 0; batch < (options.maxBatches ?? 100); batch++) {
@@ -70,6 +84,12 @@ export async function drainOutbox(options: DrainOutboxOptions): Promise<Publishe
            FROM ${tables.outbox} WHERE published_at IS NULL AND available_at <= now() ORDER BY seq`,
       );
       if (due.length === 0) break;
+      if (amqp)
+        await declareExchanges(
+          amqp.connection,
+          due.map((r) => r.exchange).filter((e) => !declared.has(e)),
+          declared,
+        );
       const result = await relay.runOnce();
       const { rows: left } = await queryPool<{ id: string }>(
         db.pool,
@@ -84,9 +104,23 @@ export async function drainOutbox(options: DrainOutboxOptions): Promise<Publishe
     }
   } finally {
     if (ownsRelay) await relay.stop();
+    if (amqp?.owned) await amqp.connection.close();
     if (db.owned) await db.pool.end();
   }
   return [...published.values()];
+}
+
+async function declareExchanges(connection: AmqpConnection, exchanges: string[], declared: Set<string>): Promise<void> {
+  if (exchanges.length === 0) return;
+  const channel = await connection.createChannel();
+  try {
+    for (const exchange of new Set(exchanges)) {
+      await channel.assertExchange(exchange, 'topic', { durable: true });
+      declared.add(exchange);
+    }
+  } finally {
+    await channel.close().catch(() => {});
+  }
 }
 
 function toPublished(row: PendingRow): PublishedMessage {
