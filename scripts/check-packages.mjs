@@ -31,7 +31,15 @@ const allowedPackages = {
 };
 
 /** The ORMs @txbox/orm adapts: optional peers, which no entry point may load (they are typed structurally). */
-const ORM_PACKAGES = ['@prisma/client', 'drizzle-orm', 'kysely', 'knex', '@mikro-orm/core', '@mikro-orm/postgresql', 'postgres'];
+const ORM_PACKAGES = [
+  '@prisma/client',
+  'drizzle-orm',
+  'kysely',
+  'knex',
+  '@mikro-orm/core',
+  '@mikro-orm/postgresql',
+  'postgres',
+];
 
 /**
  * Entry points that must not load these packages. An adapter that imported its ORM would load it
