@@ -3,7 +3,13 @@
 // refusal of a handle that is not in an open transaction, and, for the consumer, handler effects
 // applied once per message id and rolled back with a failing handler.
 import { NonRetryableError, NotInTransactionError, type SessionFactory, type Transaction } from '@txbox/core';
-import { createConsumer, defineHandler, type InboxConsumer, migrateInbox } from '@txbox/inbox';
+import {
+  createConsumer,
+  defineHandler,
+  type HandlerRegistration,
+  type InboxConsumer,
+  migrateInbox,
+} from '@txbox/inbox';
 import { createOutbox, createRelay, migrateOutbox } from '@txbox/outbox';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -115,7 +121,10 @@ export function describeAdapterGuarantees<Tx>(name: string, adapter: AdapterUnde
   });
 
   describe(`${name}: handlers in the ORM's transaction`, () => {
-    function consumer(handle: (tx: Tx, id: string) => Promise<void>, extra: { retry?: { maxAttempts: number } } = {}) {
+    function consumer(
+      handler: HandlerRegistration | ((tx: Tx, id: string) => Promise<void>),
+      extra: { retry?: { maxAttempts: number } } = {},
+    ) {
       const c = createConsumer({
         group: uniqueName(`${name}_group`),
         database: pool,
@@ -124,9 +133,11 @@ export function describeAdapterGuarantees<Tx>(name: string, adapter: AdapterUnde
         exchange,
         session: orm.session as SessionFactory,
         handlers: [
-          defineHandler<typeof PaymentRequested, Tx>(PaymentRequested, (_payload, ctx) =>
-            handle(ctx.tx, ctx.envelope.id),
-          ),
+          typeof handler === 'function'
+            ? defineHandler<typeof PaymentRequested, Tx>(PaymentRequested, (_payload, ctx) =>
+                handler(ctx.tx, ctx.envelope.id),
+              )
+            : handler,
         ],
         ...extra,
       });
@@ -179,24 +190,15 @@ export function describeAdapterGuarantees<Tx>(name: string, adapter: AdapterUnde
 
     it('ctx.client is refused with a message pointing at ctx.tx', async () => {
       let message = '';
-      const c2 = createConsumer({
-        group: uniqueName(`${name}_client`),
-        database: pool,
-        amqp: testAmqpUrl(),
-        schema,
-        exchange,
-        session: orm.session as SessionFactory,
-        handlers: [
-          defineHandler(PaymentRequested, (_p, ctx) => {
-            try {
-              void ctx.client;
-            } catch (error) {
-              message = (error as Error).message;
-            }
-          }),
-        ],
-      });
-      consumers.push(c2);
+      const c2 = consumer(
+        defineHandler(PaymentRequested, (_p, ctx) => {
+          try {
+            void ctx.client;
+          } catch (error) {
+            message = (error as Error).message;
+          }
+        }),
+      );
       await c2.start();
       publishEnvelope(amqp.channel, exchange, {
         type: PaymentRequested.type,
