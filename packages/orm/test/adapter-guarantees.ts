@@ -2,6 +2,7 @@
 // commit and roll back its ORM's transactions): publish if and only if the transaction commits,
 // refusal of a handle that is not in an open transaction, and, for the consumer, handler effects
 // applied once per message id and rolled back with a failing handler.
+import { randomUUID } from 'node:crypto';
 import { NonRetryableError, NotInTransactionError, type SessionFactory, type Transaction } from '@txbox/core';
 import {
   createConsumer,
@@ -123,7 +124,7 @@ export function describeAdapterGuarantees<Tx>(name: string, adapter: AdapterUnde
   describe(`${name}: handlers in the ORM's transaction`, () => {
     function consumer(
       handler: HandlerRegistration | ((tx: Tx, id: string) => Promise<void>),
-      extra: { retry?: { maxAttempts: number } } = {},
+      extra: { retry?: { maxAttempts: number }; batch?: { maxMessages: number; maxWaitMs: number } } = {},
     ) {
       const c = createConsumer({
         group: uniqueName(`${name}_group`),
@@ -185,6 +186,35 @@ export function describeAdapterGuarantees<Tx>(name: string, adapter: AdapterUnde
       expect((await effectCounts(pool, effects)).get(id)).toBeUndefined();
       const { rows } = await (pool as pg.Pool).query(`SELECT 1 FROM "${schema}".inbox WHERE message_id = $1`, [id]);
       expect(rows).toHaveLength(0);
+      await c.stop();
+    });
+
+    it('in a batch (one ORM transaction, a savepoint per handler) a failing handler rolls back only its own writes', async () => {
+      const failing = new Set<string>();
+      const c = consumer(
+        async (tx, id) => {
+          await orm.writeEffect(tx, effects, id);
+          if (failing.has(id)) throw new NonRetryableError('this one fails');
+        },
+        { retry: { maxAttempts: 1 }, batch: { maxMessages: 8, maxWaitMs: 300 } },
+      );
+      await c.start();
+      const ids = [randomUUID(), randomUUID(), randomUUID()];
+      failing.add(ids[1] as string);
+      for (const id of ids) {
+        publishEnvelope(amqp.channel, exchange, {
+          id,
+          type: PaymentRequested.type,
+          payload: { orderId: id, amountCents: 5 },
+        });
+      }
+      await waitUntil('the batch settled', async () => {
+        const s = await c.stats();
+        return s.processed + s.deadLettered >= 3;
+      });
+      const counts = await effectCounts(pool, effects);
+      expect(ids.map((id) => counts.get(id))).toEqual([1, undefined, 1]);
+      expect(await c.stats()).toMatchObject({ processed: 2, deadLettered: 1 });
       await c.stop();
     });
 

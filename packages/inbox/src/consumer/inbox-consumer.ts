@@ -109,13 +109,13 @@ export class InboxConsumer {
       onDelivery: (channel, message) => this.#intake.receive(channel, message),
     });
     const pool = this.#db.pool;
-    const openOrmSession = sessionOpener(options);
+    const openOrmSession = sessionOpener(options); // TypeORM or an ORM adapter's sessions
     const consumer = { group: this.group, outbox: options.outbox };
     const runner = new TransactionRunner({
       group: this.group,
       tables: this.#tables,
       logger: this.#logger,
-      openSession: () => (openOrmSession ? openOrmSession(pool) : openPgSession(pool)),
+      openSession: openOrmSession ?? (() => openPgSession(pool)),
       runHandler: (session, item) => runHandler(session, item, consumer),
     });
     registerDirectDelivery(this, {

@@ -120,11 +120,14 @@ export async function openFactorySession(factory: SessionFactory): Promise<Handl
   };
 }
 
-/** Checks the consumer's session options: at most one kind, and a factory that can open sessions. */
+/**
+ * How the consumer opens handler sessions when it is not on its own pool (undefined then):
+ * checks the options name at most one kind, and that a factory can open sessions.
+ */
 export function sessionOpener(options: {
   dataSource?: DataSourceLike;
   session?: SessionFactory;
-}): ((pool: pg.Pool) => Promise<HandlerSession>) | undefined {
+}): (() => Promise<HandlerSession>) | undefined {
   const { dataSource, session } = options;
   if (session === undefined) return dataSource ? () => openTypeOrmSession(dataSource) : undefined;
   if (dataSource) {
