@@ -207,7 +207,9 @@ results.targets = evaluateTargets(results);
 const markdown = writeReports(results, outDir);
 console.log(`\n${markdown}`);
 for (const t of results.targets)
-  console.log(`${t.met ? 'met   ' : 'MISSED'} ${t.scenario}: ${t.what} = ${t.value} (target ${t.target})`);
+  console.log(
+    `${t.met ? 'met   ' : 'MISSED'} ${t.id}: ${t.what} = ${t.achieved} (target ${t.better === 'higher' ? '≥' : '≤'} ${t.target})`,
+  );
 console.log(
   `\nwrote ${join(outDir, 'latest.json')}, latest.md, latest.svg, report.html, report.svg in ${(results.durationMs / 1000).toFixed(1)} s`,
 );

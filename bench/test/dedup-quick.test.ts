@@ -1,7 +1,7 @@
 // The benchmark's dedup-under-replay scenario at its quick size, as a correctness test: every
 // unique message applied exactly once and none lost, across replays racing the first delivery
-// and a consumer restart, for both consumer designs (one transaction per delivery, and batched
-// deliveries with a savepoint per handler). No timing is asserted.
+// and a consumer restart, for both consumer designs: the defaults (adaptive batches, up to 32
+// deliveries per transaction) and one transaction per delivery. No timing is asserted.
 import { describe, expect, it } from 'vitest';
 import { testAmqpUrl, testDatabaseUrl } from '../../test-support/index.js';
 import { defaults, run } from '../src/scenarios/dedup.mjs';

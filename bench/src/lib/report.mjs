@@ -38,13 +38,18 @@
  */
 
 /**
+ * One target as latest.json records it (`targets`): `id` names it across runs (write.overhead,
+ * relay.ratio, …), `achieved` is this run's value, `target` the bound, `better` which side of it
+ * meets it.
  * @typedef {object} Target
- * @property {string} scenario
- * @property {string} what
- * @property {number | string | null} value
- * @property {string} target
+ * @property {string} id
+ * @property {string} scenario the scenario that measured it
+ * @property {string} what what `achieved` is
+ * @property {number | null} achieved
+ * @property {number} target
+ * @property {'higher' | 'lower'} better
  * @property {boolean} met
- * @property {number} score achieved ÷ target, ≥ 1 when met
+ * @property {number} score achieved ÷ target for 'higher', target ÷ achieved for 'lower' (≥ 1 when met)
  */
 
 /**
@@ -89,7 +94,26 @@ const fmt = (n, digits = 0) =>
     : Number(n).toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
 
 /**
- * Each target: its value, the bound, whether it holds, and a score (≥ 1 means met).
+ * @param {string} id
+ * @param {string} scenario
+ * @param {string} what
+ * @param {number | null | undefined} achieved
+ * @param {number} bound
+ * @param {'higher' | 'lower'} better
+ * @returns {Target}
+ */
+function target(id, scenario, what, achieved, bound, better) {
+  const value = typeof achieved === 'number' && Number.isFinite(achieved) ? achieved : null;
+  const met = value !== null && (better === 'higher' ? value >= bound : value <= bound);
+  const score = value === null ? 0 : better === 'higher' ? value / bound : value === 0 ? 10 : bound / value;
+  return { id, scenario, what, achieved: value, target: bound, better, met, score };
+}
+
+/** @param {Target | undefined} t */
+export const bound = (t) => (t ? `${t.better === 'higher' ? '≥' : '≤'} ${t.target}` : '');
+
+/**
+ * Every target this run measured (a scenario that did not run or failed has none).
  * @param {BenchResults} r
  * @returns {Target[]}
  */
@@ -97,80 +121,107 @@ export function evaluateTargets(r) {
   /** @type {Target[]} */
   const t = [];
   if (succeeded(r.write)) {
-    t.push({
-      scenario: 'write',
-      what: 'overhead (baseline tx/s ÷ txbox tx/s)',
-      value: r.write.ratio,
-      target: '≤ 1.25×',
-      met: num(r.write.ratio) <= 1.25,
-      score: 1.25 / num(r.write.ratio),
-    });
+    t.push(
+      target('write.overhead', 'write', 'bare tx/s ÷ txbox tx/s, default writer options', r.write.ratio, 1.25, 'lower'),
+    );
   }
   if (succeeded(r.relay)) {
-    t.push({
-      scenario: 'relay',
-      what: '1 relay ÷ raw confirm-publish ceiling',
-      value: r.relay.ratio,
-      target: '≥ 0.8',
-      met: num(r.relay.ratio) >= 0.8,
-      score: num(r.relay.ratio) / 0.8,
-    });
+    t.push(target('relay.ratio', 'relay', '1 relay ÷ raw confirm publish', r.relay.ratio, 0.9, 'higher'));
   }
   if (succeeded(r.inbox)) {
-    t.push({
-      scenario: 'inbox',
-      what: 'inbox ÷ raw one-insert tx/s',
-      value: r.inbox.ratio,
-      target: '≥ 0.7',
-      met: num(r.inbox.ratio) >= 0.7,
-      score: num(r.inbox.ratio) / 0.7,
-    });
-  }
-  if (succeeded(r.inbox) && typeof r.inbox.batchedRatio === 'number') {
-    t.push({
-      scenario: 'inbox batched',
-      what: `inbox with batch.maxMessages ${r.inbox.batchMessages} ÷ raw one-insert tx/s`,
-      value: r.inbox.batchedRatio,
-      target: '> 1',
-      met: r.inbox.batchedRatio > 1,
-      score: r.inbox.batchedRatio,
-    });
+    t.push(
+      target(
+        'inbox.vsHandWritten',
+        'inbox',
+        'default consumer ÷ hand-written consumer',
+        r.inbox.ratioToHandWritten,
+        1,
+        'higher',
+      ),
+      target(
+        'inbox.vsRawTx',
+        'inbox',
+        'default consumer ÷ raw one-insert transactions (backlog)',
+        r.inbox.ratio,
+        1,
+        'higher',
+      ),
+    );
   }
   if (succeeded(r.dedup)) {
     const designs = r.dedup.designs ?? [r.dedup];
     const ok = designs.every((d) => d.effects === d.unique && d.lost === 0 && d.appliedTwice === 0);
-    t.push({
-      scenario: 'dedup',
-      what: 'effects = unique, lost = 0, for every consumer design',
-      value: designs.map((d) => `${d.effects}/${d.unique}, lost ${d.lost}`).join('; '),
-      target: 'always',
-      met: ok,
-      score: ok ? 1 : 0,
-    });
+    t.push(
+      target(
+        'dedup.exact',
+        'dedup',
+        'effects = unique and lost = 0 in every design (1 = yes)',
+        ok ? 1 : 0,
+        1,
+        'higher',
+      ),
+    );
   }
-  if (succeeded(r.latency) && r.latency.notify) {
-    const p99 = num(r.latency.notify.p99Ms);
-    t.push({
-      scenario: 'latency',
-      what: `p99 commit → handler committed, NOTIFY, ${r.latency.rate} msg/s`,
-      value: r.latency.notify.p99Ms,
-      target: '≤ 25 ms',
-      met: p99 <= 25,
-      score: 25 / p99,
-    });
+  if (succeeded(r.latency)) {
+    const l = r.latency;
+    const at = l.rates?.find((x) => x.rate === l.targetRate) ?? l.rates?.at(-1);
+    t.push(
+      target(
+        'latency.p99Ms',
+        'latency',
+        `p99 commit → handler committed, ${at?.rate ?? l.rate} msg/s (ms)`,
+        at?.txbox?.p99Ms ?? l.notify?.p99Ms,
+        25,
+        'lower',
+      ),
+    );
+    if (at?.dualWrite) {
+      t.push(
+        target(
+          'latency.p99Ratio',
+          'latency',
+          `p99 txbox ÷ dual write, ${at.rate} msg/s`,
+          ratioOf(at.txbox?.p99Ms, at.dualWrite.p99Ms),
+          1.5,
+          'lower',
+        ),
+      );
+    }
+    const cpu = l.cpuPerMessage;
+    if (cpu?.ratio !== undefined && cpu.ratio !== null) {
+      t.push(
+        target(
+          'cpu.perMessageRatio',
+          'latency',
+          `CPU µs per message (Node + PostgreSQL), txbox ÷ dual write, ${cpu.rate} msg/s`,
+          cpu.ratio,
+          1.3,
+          'lower',
+        ),
+      );
+    }
   }
   if (succeeded(r.backlog)) {
-    t.push({
-      scenario: 'backlog',
-      what: `claim with ${fmt(r.backlog.backlog)} waiting ÷ with ${r.backlog.small}`,
-      value: r.backlog.ratio,
-      target: '≤ 2 (O(batch))',
-      met: num(r.backlog.ratio) <= 2,
-      score: 2 / num(r.backlog.ratio),
-    });
+    t.push(
+      target(
+        'backlog.claimRatio',
+        'backlog',
+        'claim behind a large backlog ÷ behind a small one',
+        r.backlog.ratio,
+        2,
+        'lower',
+      ),
+    );
   }
   return t;
 }
+
+/**
+ * @param {number | null | undefined} a
+ * @param {number | null | undefined} b
+ */
+const ratioOf = (a, b) =>
+  typeof a === 'number' && typeof b === 'number' && b > 0 ? Math.round((a / b) * 100) / 100 : null;
 
 /** @param {boolean | undefined} met */
 const yes = (met) => (met ? '✓ met' : '✗ missed');
@@ -182,7 +233,7 @@ const yes = (met) => (met ? '✓ met' : '✗ missed');
 export function markdownTable(r) {
   const header = ['scenario', 'txbox', 'baseline', 'ratio', 'target', ''];
   const rows = [header];
-  const targets = Object.fromEntries(evaluateTargets(r).map((x) => [x.scenario, x]));
+  const targets = Object.fromEntries(evaluateTargets(r).map((x) => [x.id, x]));
   /** @param {ScenarioName} name */
   const err = (name) => rows.push([name, `failed: ${r[name]?.error}`, '', '', '', yes(false)]);
   if (r.write) {
@@ -190,13 +241,23 @@ export function markdownTable(r) {
     else {
       const w = r.write;
       rows.push([
-        `write, ${w.clients} clients`,
+        `write, ${w.clients} clients, a relay draining`,
         `${fmt(w.txbox.txPerSec)} tx/s (p50 ${w.txbox.p50Ms} / p99 ${w.txbox.p99Ms} ms)`,
         `${fmt(w.baseline.txPerSec)} tx/s (p50 ${w.baseline.p50Ms} / p99 ${w.baseline.p99Ms} ms)`,
         `${w.ratio}× overhead`,
-        '≤ 1.25×',
-        yes(targets.write?.met),
+        bound(targets['write.overhead']),
+        yes(targets['write.overhead']?.met),
       ]);
+      if (w.txboxAsleep) {
+        rows.push([
+          'write, no relay awake (every commit notifies)',
+          `${fmt(w.txboxAsleep.txPerSec)} tx/s (p50 ${w.txboxAsleep.p50Ms} / p99 ${w.txboxAsleep.p99Ms} ms)`,
+          'same baseline',
+          `${w.ratioAsleep}× overhead`,
+          '(context)',
+          '',
+        ]);
+      }
       rows.push([
         'write, notify: false',
         `${fmt(w.txboxNoNotify.txPerSec)} tx/s (p50 ${w.txboxNoNotify.p50Ms} / p99 ${w.txboxNoNotify.p99Ms} ms)`,
@@ -216,8 +277,8 @@ export function markdownTable(r) {
           `${fmt(run.msgsPerSec)} msg/s`,
           `raw confirm publish ${fmt(r.relay.ceilingPerSec)} msg/s`,
           `${run.ratio}`,
-          run.relays === r.relay.runs[0]?.relays ? '≥ 0.8' : '(context)',
-          run.relays === r.relay.runs[0]?.relays ? yes(targets.relay?.met) : '',
+          run.relays === r.relay.runs[0]?.relays ? bound(targets['relay.ratio']) : '(context)',
+          run.relays === r.relay.runs[0]?.relays ? yes(targets['relay.ratio']?.met) : '',
         ]);
       }
     }
@@ -227,38 +288,38 @@ export function markdownTable(r) {
     else {
       const i = r.inbox;
       rows.push([
-        `inbox, concurrency ${i.concurrency} (${fmt(i.messages)} msgs)`,
+        `inbox, default options, concurrency ${i.concurrency} (${fmt(i.messages)} msgs)`,
         `${fmt(i.msgsPerSec)} msg/s`,
         `raw 1-insert tx ${fmt(i.rawTxPerSec)}/s · raw consume+ack ${fmt(i.rawConsumePerSec)}/s`,
         `${i.ratio} · ${i.ratioToRawConsume}`,
-        '≥ 0.7 (of raw tx)',
-        yes(targets.inbox?.met),
+        `${bound(targets['inbox.vsRawTx'])} (of raw tx)`,
+        yes(targets['inbox.vsRawTx']?.met),
       ]);
-      if (i.batchedPerSec) {
-        rows.push([
-          `inbox, batch.maxMessages ${i.batchMessages}`,
-          `${fmt(i.batchedPerSec)} msg/s`,
-          `raw 1-insert tx ${fmt(i.rawTxPerSec)}/s`,
-          `${i.batchedRatio}`,
-          '> 1 (of raw tx)',
-          yes(num(i.batchedRatio) > 1),
-        ]);
-      }
       rows.push([
         'inbox vs hand-written consumer',
         `${fmt(i.msgsPerSec)} msg/s`,
         `consume + 1-insert tx + ack ${fmt(i.handWrittenPerSec)}/s`,
         `${i.ratioToHandWritten}`,
-        '(context)',
-        '',
+        bound(targets['inbox.vsHandWritten']),
+        yes(targets['inbox.vsHandWritten']?.met),
       ]);
+      if (i.singlePerSec) {
+        rows.push([
+          'inbox, batch.maxMessages 1 (one tx per delivery)',
+          `${fmt(i.singlePerSec)} msg/s`,
+          `raw 1-insert tx ${fmt(i.rawTxPerSec)}/s · hand-written ${fmt(i.handWrittenPerSec)}/s`,
+          `${i.singleRatio} · ${i.singleToHandWritten}`,
+          '(context)',
+          '',
+        ]);
+      }
     }
   }
   if (r.dedup) {
     if (!succeeded(r.dedup)) err('dedup');
     else {
       for (const d of r.dedup.designs ?? [r.dedup]) {
-        const design = d.batchMessages > 1 ? `batch.maxMessages ${d.batchMessages}` : 'one tx per delivery';
+        const design = d.batchMessages > 1 ? `default options (batches ≤ ${d.batchMessages})` : 'one tx per delivery';
         const ok = d.effects === d.unique && d.lost === 0 && d.appliedTwice === 0;
         rows.push([
           `dedup, ${fmt(d.unique)} ids × ${d.copies}, restart; ${design}`,
@@ -287,14 +348,42 @@ export function markdownTable(r) {
       const l = r.latency;
       /** @param {{ p50Ms: number | null, p95Ms: number | null, p99Ms: number | null } | undefined} m */
       const p = (m) => (m ? `p50 ${m.p50Ms} / p95 ${m.p95Ms} / p99 ${m.p99Ms} ms` : '–');
-      rows.push([
-        `latency, ${l.rate} msg/s for ${l.durationMs / 1000} s`,
-        `NOTIFY: ${p(l.notify)}`,
-        `polling only (${l.pollIntervalMs} ms): ${p(l.polling)}`,
-        '',
-        'p99 ≤ 25 ms (NOTIFY)',
-        targets.latency ? yes(targets.latency.met) : '',
-      ]);
+      for (const at of l.rates ?? []) {
+        const headline = at.rate === l.targetRate;
+        rows.push([
+          `latency, ${at.rate} msg/s for ${l.durationMs / 1000} s`,
+          `txbox (defaults): ${p(at.txbox)}`,
+          `dual write: ${p(at.dualWrite)}`,
+          `${ratioOf(at.txbox?.p99Ms, at.dualWrite?.p99Ms) ?? '–'} (p99)`,
+          headline
+            ? `p99 ${bound(targets['latency.p99Ms'])} ms; ratio ${bound(targets['latency.p99Ratio'])}`
+            : '(context)',
+          headline ? yes(targets['latency.p99Ms']?.met && targets['latency.p99Ratio']?.met) : '',
+        ]);
+      }
+      if (l.polling) {
+        rows.push([
+          `latency, polling only (${l.pollIntervalMs} ms), ${l.rate} msg/s`,
+          p(l.polling),
+          'txbox defaults, above',
+          '',
+          '(context)',
+          '',
+        ]);
+      }
+      const c = l.cpuPerMessage;
+      if (c?.txbox && c.dualWrite) {
+        /** @param {{ nodeUs: number | null, postgresUs: number | null, rabbitmqUs: number | null, totalUs: number | null }} x */
+        const u = (x) => `${x.totalUs} µs (Node ${x.nodeUs} + PostgreSQL ${x.postgresUs}; RabbitMQ ${x.rabbitmqUs})`;
+        rows.push([
+          `CPU per message, ${c.rate} msg/s end to end`,
+          `txbox: ${u(c.txbox)}`,
+          `dual write: ${u(c.dualWrite)}`,
+          `${c.ratio}`,
+          bound(targets['cpu.perMessageRatio']),
+          yes(targets['cpu.perMessageRatio']?.met),
+        ]);
+      }
     }
   }
   if (r.backlog) {
@@ -307,8 +396,8 @@ export function markdownTable(r) {
         `${fmt(b.backlog + b.small)} waiting: ${b.many[k]?.p50Ms} ms (${fmt(b.many[k]?.buffers)} buffers)`,
         `${b.small} waiting: ${b.few[k]?.p50Ms} ms (${fmt(b.few[k]?.buffers)} buffers)`,
         `${b.ratio}`,
-        '≤ 2 (O(batch))',
-        yes(targets.backlog?.met),
+        `${bound(targets['backlog.claimRatio'])} (O(batch))`,
+        yes(targets['backlog.claimRatio']?.met),
       ]);
       if (b.notDueAhead) {
         rows.push([
@@ -408,10 +497,10 @@ export function barChart({ title, unit = '', rows, log = false, line, width = 72
  */
 export function targetsChart(r, width = 720) {
   const rows = evaluateTargets(r).map((t) => ({
-    label: `${t.scenario}: ${t.target}`,
+    label: `${t.id}: ${bound(t)}`,
     value: Math.max(0.01, Math.min(t.score, 3)),
     color: t.met ? COLORS.ok : COLORS.bad,
-    text: `${typeof t.value === 'number' ? t.value : t.value} ${t.met ? 'met' : 'missed'}`,
+    text: `${t.achieved ?? '–'} ${t.met ? 'met' : 'missed'}`,
   }));
   return barChart({
     title: 'Targets: achieved ÷ target (right of the line = met)',
@@ -477,10 +566,10 @@ export function charts(r) {
           { label: 'raw consume + ack (no DB)', value: i.rawConsumePerSec, color: COLORS.baseline },
           { label: 'raw 1-insert transactions', value: i.rawTxPerSec, color: COLORS.baseline },
           { label: 'hand-written consume+tx+ack', value: i.handWrittenPerSec, color: COLORS.extra },
-          { label: 'txbox inbox', value: i.msgsPerSec },
-          ...(i.batchedPerSec ? [{ label: `txbox inbox, batch ${i.batchMessages}`, value: i.batchedPerSec }] : []),
+          { label: 'txbox inbox, defaults', value: i.msgsPerSec },
+          ...(i.singlePerSec ? [{ label: 'txbox inbox, one tx per delivery', value: i.singlePerSec }] : []),
         ],
-        line: { value: num(i.rawTxPerSec) * 0.7, label: '0.7 × raw tx' },
+        line: { value: num(i.handWrittenPerSec), label: 'hand-written' },
       }),
     );
   }
@@ -501,7 +590,7 @@ export function charts(r) {
     const withCost = (d.designs ?? [d]).flatMap((x) => (x.cost ? [{ design: x, cost: x.cost }] : []));
     if (withCost.length) {
       /** @param {{ batchMessages: number }} x */
-      const name = (x) => (x.batchMessages > 1 ? `batch ${x.batchMessages}` : 'per delivery');
+      const name = (x) => (x.batchMessages > 1 ? 'defaults' : 'per delivery');
       out.push(
         barChart({
           title: `dedup: wall time per message at concurrency ${withCost[0]?.cost.concurrency}`,
@@ -518,20 +607,17 @@ export function charts(r) {
     const l = r.latency;
     /** @type {BarRow[]} */
     const rows = [];
-    /** @type {['notify' | 'polling', string][]} */
+    const at = l.rates?.find((x) => x.rate === l.targetRate);
+    /** @type {[string, { p50Ms: number | null, p95Ms: number | null, p99Ms: number | null } | undefined, string][]} */
     const modes = [
-      ['notify', COLORS.txbox],
-      ['polling', COLORS.baseline],
+      ['txbox', at?.txbox, COLORS.txbox],
+      ['dual write', at?.dualWrite, COLORS.extra],
+      [`polling ${l.pollIntervalMs} ms`, l.polling, COLORS.baseline],
     ];
-    for (const [mode, color] of modes) {
-      const m = l[mode];
+    for (const [label, m, color] of modes) {
       if (!m) continue;
       for (const p of /** @type {const} */ (['p50Ms', 'p95Ms', 'p99Ms'])) {
-        rows.push({
-          label: `${mode === 'notify' ? 'NOTIFY' : `polling ${l.pollIntervalMs} ms`} ${p.slice(0, 3)}`,
-          value: m[p],
-          color,
-        });
+        rows.push({ label: `${label} ${p.slice(0, 3)}`, value: m[p], color });
       }
     }
     out.push(
@@ -606,7 +692,7 @@ th{background:#f3f4f6}.charts svg{display:block;margin:10px 0;border:1px solid #
 </style></head><body>
 <h1>txbox benchmark</h1>
 <p>${esc(machineLine(r))}</p>
-<p>Targets: ${targets.map((t) => `<span class="${t.met ? 'met' : 'missed'}">${esc(t.scenario)} ${t.met ? 'met' : 'missed'}</span>`).join(' · ')}</p>
+<p>Targets: ${targets.map((t) => `<span class="${t.met ? 'met' : 'missed'}">${esc(t.id)} ${t.met ? 'met' : 'missed'}</span>`).join(' · ')}</p>
 <table>${table}</table>
 <div class="charts">${charts(r).join('\n')}</div>
 <h2>Settings</h2><pre>${esc(JSON.stringify(r.settings, null, 2))}</pre>

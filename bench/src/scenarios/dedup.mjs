@@ -38,7 +38,8 @@ import { cpuMeter } from '../lib/cpu.mjs';
  * @property {number} concurrency
  * @property {number} payloadBytes
  * @property {number} [costSample] messages per cost measurement; 0 (default) skips it
- * @property {number[]} [designs] batch.maxMessages of each consumer design to run; default [1].
+ * @property {number[]} [designs] batch.maxMessages of each consumer design to run; default [32] (the
+ *   consumer's default: adaptive batches, run with no batch option at all).
  */
 
 /** @typedef {{ messages: number, perSec: number | null, costUs: number | null }} DrainCost */
@@ -86,21 +87,24 @@ import { cpuMeter } from '../lib/cpu.mjs';
 
 /** @typedef {'processed' | 'duplicate' | 'retried' | 'deadLettered' | 'errors'} Outcome */
 
+/** The consumer's default batch.maxMessages (see @txbox/inbox's consumer options). */
+export const DEFAULT_BATCH = 32;
+
 /** @type {{ full: DedupSettings, quick: DedupSettings }} */
 export const defaults = {
-  full: { unique: 20_000, copies: 3, concurrency: 8, payloadBytes: 1000, costSample: 5000, designs: [1, 32] },
-  quick: { unique: 3_000, copies: 3, concurrency: 8, payloadBytes: 1000, costSample: 1000, designs: [1, 32] },
+  full: { unique: 20_000, copies: 3, concurrency: 8, payloadBytes: 1000, costSample: 5000, designs: [32, 1] },
+  quick: { unique: 3_000, copies: 3, concurrency: 8, payloadBytes: 1000, costSample: 1000, designs: [32, 1] },
 };
 
 /**
- * Runs the scenario once per consumer design in `settings.designs` (batch.maxMessages: 1 = one
- * transaction per delivery, the default; more = several deliveries per transaction, each
- * handler in a savepoint). The first design is the headline; the others are under `designs`.
+ * Runs the scenario once per consumer design in `settings.designs` (batch.maxMessages: 32 = the
+ * consumer's defaults, adaptive batches; 1 = one transaction per delivery). The first design is
+ * the headline; the others are under `designs`.
  * @param {import('../lib/common.mjs').ScenarioOptions<DedupSettings>} options
  * @returns {Promise<DedupResult>}
  */
 export async function run({ settings, databaseUrl = DATABASE_URL, amqpUrl = AMQP_URL, log = () => {} }) {
-  const designs = settings.designs ?? [1];
+  const designs = settings.designs ?? [DEFAULT_BATCH];
   if (designs.length === 0) throw new Error('dedup: settings.designs is empty');
   /** @type {DedupDesignResult[]} */
   const results = [];
@@ -175,7 +179,8 @@ async function runDesign({ settings, batchMessages, databaseUrl, amqpUrl, log })
         schema,
         exchange,
         concurrency,
-        batch: { maxMessages: batchMessages },
+        // The default design runs with the consumer's defaults, as a user would.
+        ...(batchMessages === DEFAULT_BATCH ? {} : { batch: { maxMessages: batchMessages } }),
         retention: { intervalMs: 0 },
         handlers: [
           defineHandler(Blob, async (payload, ctx) => {

@@ -1,14 +1,20 @@
 // @ts-check
-// 5. end-to-end latency — commit → handler committed, at a fixed offered load (open loop:
-// message k is due at start + k / rate, whatever happened before), through a relay and an
-// inbox consumer running in this process. Two modes: LISTEN/NOTIFY wake-up (writer notify on,
-// relay listen on, default poll as backstop) and polling only (notify off, listen off).
+// 5. end-to-end latency and CPU per message — commit → handler committed, at fixed offered loads
+// (open loop: message k is due at start + k / rate, whatever happened before). Each producer
+// transaction inserts one business row; each handler inserts one row.
+//   txbox: outbox.add in the producer's transaction, a relay and an inbox consumer in this
+//     process, all with their default options (wake-up included);
+//   dual write (the baseline): commit, then publish directly with a publisher confirm; a
+//     hand-written consumer (consume, BEGIN; INSERT; COMMIT, ack) — no outbox, no dedup: what a
+//     team writes without txbox, and loses messages with on a crash between commit and publish;
+//   polling (context): txbox with wake-ups off (writer notify off, relay listen off).
+// Both at 200 and 500 msg/s; CPU per message (Node, PostgreSQL, RabbitMQ) from the same runs.
 //
 // Timing: the producer takes t_commit = performance.timeOrigin + performance.now() when its
-// COMMIT returns and keeps it by message id (the payload also carries the time the row was
-// written, before COMMIT). The handler-committed time is taken in a subscriber of the
-// `txbox:inbox:processed` diagnostics channel, which the consumer publishes right after the
-// handler's transaction commits. Same process, same clock.
+// COMMIT returns and keeps it by message id. The handler-committed time is taken in a subscriber
+// of the `txbox:inbox:processed` diagnostics channel, which the consumer publishes right after
+// the handler's transaction commits (dual write: right after the consumer's COMMIT). Same
+// process, same clock.
 import diagnosticsChannel from 'node:diagnostics_channel';
 import { createConsumer, defineHandler, INBOX_CHANNELS, migrateInbox } from '@txbox/inbox';
 import { createOutbox, createRelay, migrateOutbox } from '@txbox/outbox';
@@ -19,11 +25,14 @@ import {
   DATABASE_URL,
   deleteAmqp,
   dropSchema,
+  newId,
   newPool,
   nowMs,
+  openChannel,
   Ping,
   perSec,
   present,
+  ratio,
   sleep,
   summarize,
   topologyQueues,
@@ -32,17 +41,18 @@ import {
 } from '../lib/common.mjs';
 import { cpuMeter } from '../lib/cpu.mjs';
 
-/** @typedef {'notify' | 'polling'} LatencyMode */
+/** @typedef {'txbox' | 'dualWrite' | 'polling'} LatencyMode */
 
 /**
  * @typedef {object} LatencySettings
- * @property {number} rate offered load, messages per second
- * @property {number} durationMs offered for this long, per mode
+ * @property {number} rate the headline offered load (targets), messages per second
+ * @property {number[]} [rates] offered loads to run txbox and dual write at; default [200, rate]
+ * @property {number} durationMs offered for this long, per mode and rate
  * @property {number} warmupMs messages committed before this are not measured
  * @property {number} pollIntervalMs the relay's poll interval in the polling mode
  * @property {number} producers connections the producer commits on
  * @property {number} concurrency the consumer's
- * @property {LatencyMode[]} [modes] default both, NOTIFY first
+ * @property {LatencyMode[]} [modes] default all three (polling at the headline rate only)
  */
 
 /** @type {{ full: LatencySettings, quick: LatencySettings }} */
@@ -54,16 +64,71 @@ export const defaults = {
 /** @param {import('../lib/common.mjs').ScenarioOptions<LatencySettings>} options */
 export async function run({ settings, databaseUrl = DATABASE_URL, amqpUrl = AMQP_URL, log = () => {} }) {
   /** @type {LatencyMode[]} */
-  const modes = settings.modes ?? ['notify', 'polling'];
-  /** @type {{ rate: number, durationMs: number, pollIntervalMs: number } & { [mode in LatencyMode]?: ModeResult }} */
-  const out = { rate: settings.rate, durationMs: settings.durationMs, pollIntervalMs: settings.pollIntervalMs };
-  for (const mode of modes) {
-    out[mode] = await runMode(mode, { settings, databaseUrl, amqpUrl, log });
-    const r = present(out[mode], `the ${mode} result`);
-    log(`  latency ${mode}: p50 ${r.p50Ms} ms, p95 ${r.p95Ms} ms, p99 ${r.p99Ms} ms (${r.count} messages)`);
+  const modes = settings.modes ?? ['txbox', 'dualWrite', 'polling'];
+  const rates = settings.rates ?? [...new Set([200, settings.rate])];
+  /** @type {{ rate: number, txbox?: ModeResult, dualWrite?: ModeResult }[]} */
+  const byRate = [];
+  /** @type {ModeResult | undefined} */
+  let polling;
+  for (const rate of rates) {
+    /** @type {{ rate: number, txbox?: ModeResult, dualWrite?: ModeResult }} */
+    const entry = { rate };
+    for (const mode of modes) {
+      if (mode === 'polling' && rate !== settings.rate) continue;
+      const r = await runMode(mode, { settings: { ...settings, rate }, databaseUrl, amqpUrl, log });
+      log(
+        `  latency ${mode} @ ${rate} msg/s: p50 ${r.p50Ms} ms, p95 ${r.p95Ms} ms, p99 ${r.p99Ms} ms (${r.count} messages)`,
+      );
+      if (mode === 'polling') polling = r;
+      else entry[mode] = r;
+    }
+    byRate.push(entry);
   }
-  const headline = present(out.notify ?? (modes[0] && out[modes[0]]), 'a latency mode');
-  return { p50Ms: headline.p50Ms, p95Ms: headline.p95Ms, p99Ms: headline.p99Ms, ...out };
+  const at = byRate.find((x) => x.rate === settings.rate);
+  const headline = present(at?.txbox ?? at?.dualWrite ?? polling, 'a latency mode');
+  const cpuTxbox = cpuPerMessage(at?.txbox);
+  const cpuDual = cpuPerMessage(at?.dualWrite);
+  return {
+    rate: settings.rate,
+    targetRate: settings.rate,
+    durationMs: settings.durationMs,
+    pollIntervalMs: settings.pollIntervalMs,
+    p50Ms: headline.p50Ms,
+    p95Ms: headline.p95Ms,
+    p99Ms: headline.p99Ms,
+    rates: byRate,
+    // The headline rate's txbox run under its earlier name (txbox with its default wake-up).
+    notify: at?.txbox,
+    polling,
+    p99Ratio: ratio(at?.txbox?.p99Ms, at?.dualWrite?.p99Ms),
+    cpuPerMessage: {
+      rate: settings.rate,
+      txbox: cpuTxbox,
+      dualWrite: cpuDual,
+      ratio: ratio(cpuTxbox?.totalUs, cpuDual?.totalUs),
+    },
+  };
+}
+
+/**
+ * CPU µs per handled message: Node (this process: producer, relay, consumer) and PostgreSQL,
+ * RabbitMQ apart (context). `totalUs` is Node + PostgreSQL, what the target compares.
+ * @param {ModeResult | undefined} r
+ */
+function cpuPerMessage(r) {
+  const cpu = r?.cpu;
+  const handled = r?.handled ?? 0;
+  if (!cpu || handled === 0) return null;
+  /** @param {number | null} ms */
+  const us = (ms) => (ms === null ? null : Math.round((ms * 1000) / handled));
+  const nodeUs = us(cpu.nodeMs);
+  const postgresUs = us(cpu.postgresMs);
+  return {
+    nodeUs,
+    postgresUs,
+    rabbitmqUs: us(cpu.rabbitmqMs),
+    totalUs: nodeUs === null || postgresUs === null ? null : nodeUs + postgresUs,
+  };
 }
 
 /** @typedef {Awaited<ReturnType<typeof runMode>>} ModeResult */
@@ -74,8 +139,7 @@ export async function run({ settings, databaseUrl = DATABASE_URL, amqpUrl = AMQP
  */
 async function runMode(mode, { settings, databaseUrl, amqpUrl, log }) {
   const { rate, durationMs, warmupMs, pollIntervalMs, producers, concurrency } = settings;
-  const notify = mode === 'notify';
-  const schema = uniqueName(`bench_lat_${mode}`);
+  const schema = uniqueName(`bench_lat_${mode.toLowerCase()}`);
   const group = schema.replaceAll('_', '.');
   const exchange = `${group}.events`;
   const cleanup = new CleanupStack();
@@ -103,58 +167,110 @@ async function runMode(mode, { settings, databaseUrl, amqpUrl, log }) {
   /** @param {unknown} message */
   const onProcessed = (message) => {
     const event = /** @type {import('@txbox/inbox').InboxMessageEvent} */ (message);
-    if (event.group !== group) return;
+    if (event.group === group) onHandled(event.id);
+  };
+  /** @param {string | undefined} id */
+  const onHandled = (id) => {
     handledCount += 1;
     const handledAt = nowMs();
-    const commitAt = commits.get(event.id);
-    if (commitAt === undefined) handled.set(event.id, handledAt);
+    const commitAt = commits.get(id);
+    if (commitAt === undefined) handled.set(id, handledAt);
     else {
-      commits.delete(event.id);
+      commits.delete(id);
+      record(commitAt, handledAt);
+    }
+  };
+  /** @param {string} id */
+  const onCommitted = (id) => {
+    const commitAt = nowMs();
+    committedCount += 1;
+    const handledAt = handled.get(id);
+    if (handledAt === undefined) commits.set(id, commitAt);
+    else {
+      handled.delete(id);
       record(commitAt, handledAt);
     }
   };
   diagnosticsChannel.subscribe(INBOX_CHANNELS.processed, onProcessed);
   cleanup.add('subscription', () => diagnosticsChannel.unsubscribe(INBOX_CHANNELS.processed, onProcessed));
   try {
-    await migrateOutbox({ database: databaseUrl, schema });
-    cleanup.add('schema', () => dropSchema(pool, schema));
-    await migrateInbox({ database: databaseUrl, schema });
     const effects = `"${schema}".effects`;
+    const business = `"${schema}".business`;
+    await pool.query(`CREATE SCHEMA IF NOT EXISTS "${schema}"`);
+    cleanup.add('schema', () => dropSchema(pool, schema));
     await pool.query(`CREATE TABLE ${effects} (n integer NOT NULL, written_at float8 NOT NULL)`);
-
-    const consumer = createConsumer({
-      group,
-      database: databaseUrl,
-      amqp: amqpUrl,
-      schema,
-      exchange,
-      concurrency,
-      retention: { intervalMs: 0 },
-      handlers: [
-        defineHandler(Ping, async (payload, ctx) => {
-          await ctx.client.query(`INSERT INTO ${effects} (n, written_at) VALUES ($1, $2)`, [
-            payload.n,
-            payload.writtenAt,
-          ]);
-        }),
-      ],
-    });
-    cleanup.add('topology', () =>
-      deleteAmqp(connection, { queues: topologyQueues(consumer.topology), exchanges: [exchange] }),
-    );
-    cleanup.add('consumer', () => consumer.stop());
-    await consumer.start();
-    const relay = createRelay({
-      database: databaseUrl,
-      amqp: amqpUrl,
-      schema,
-      listen: notify,
-      ...(notify ? {} : { pollIntervalMs }),
-      retention: { intervalMs: 0 },
-    });
-    cleanup.add('relay', () => relay.stop());
-    await relay.start();
-    const outbox = createOutbox({ contracts: [Ping], schema, exchange, notify });
+    await pool.query(`CREATE TABLE ${business} (n integer NOT NULL, written_at float8 NOT NULL)`);
+    /** @type {(client: import('pg').PoolClient, n: number) => Promise<void>} */
+    let write;
+    if (mode === 'dualWrite') {
+      const queue = `${group}.queue`;
+      const admin = await openChannel(connection);
+      await admin.assertExchange(exchange, 'topic', { durable: true });
+      await admin.assertQueue(queue, { durable: true });
+      await admin.bindQueue(queue, exchange, Ping.type);
+      cleanup.add('topology', () => deleteAmqp(connection, { queues: [queue], exchanges: [exchange] }));
+      await admin.close();
+      const publisher = await openChannel(connection, true);
+      cleanup.add('publisher', () => publisher.close().catch(() => {}));
+      const stopConsumer = await handWrittenConsumer({ connection, pool, queue, effects, concurrency, onHandled });
+      cleanup.add('hand-written consumer', stopConsumer);
+      write = async (client, n) => {
+        const id = newId();
+        await client.query('BEGIN');
+        await client.query(`INSERT INTO ${business} (n, written_at) VALUES ($1, $2)`, [n, nowMs()]);
+        await client.query('COMMIT');
+        onCommitted(id);
+        const body = Buffer.from(JSON.stringify({ n, writtenAt: nowMs() }));
+        const options = { messageId: id, persistent: true, contentType: 'application/json' };
+        await new Promise((resolve, reject) => {
+          publisher.publish(exchange, Ping.type, body, options, (err) => (err ? reject(err) : resolve(undefined)));
+        });
+      };
+    } else {
+      await migrateOutbox({ database: databaseUrl, schema });
+      await migrateInbox({ database: databaseUrl, schema });
+      const polling = mode === 'polling';
+      const consumer = createConsumer({
+        group,
+        database: databaseUrl,
+        amqp: amqpUrl,
+        schema,
+        exchange,
+        concurrency,
+        retention: { intervalMs: 0 },
+        handlers: [
+          defineHandler(Ping, async (payload, ctx) => {
+            await ctx.client.query(`INSERT INTO ${effects} (n, written_at) VALUES ($1, $2)`, [
+              payload.n,
+              payload.writtenAt,
+            ]);
+          }),
+        ],
+      });
+      cleanup.add('topology', () =>
+        deleteAmqp(connection, { queues: topologyQueues(consumer.topology), exchanges: [exchange] }),
+      );
+      cleanup.add('consumer', () => consumer.stop());
+      await consumer.start();
+      // txbox: every default (wake-up included); polling: wake-ups off, a short poll.
+      const relay = createRelay({
+        database: databaseUrl,
+        amqp: amqpUrl,
+        schema,
+        ...(polling ? { listen: false, pollIntervalMs } : {}),
+        retention: { intervalMs: 0 },
+      });
+      cleanup.add('relay', () => relay.stop());
+      await relay.start();
+      const outbox = createOutbox({ contracts: [Ping], schema, exchange, ...(polling ? { notify: false } : {}) });
+      write = async (client, n) => {
+        await client.query('BEGIN');
+        await client.query(`INSERT INTO ${business} (n, written_at) VALUES ($1, $2)`, [n, nowMs()]);
+        const id = await outbox.add(client, Ping.create({ n, writtenAt: nowMs() }));
+        await client.query('COMMIT');
+        onCommitted(id);
+      };
+    }
     // Open connections before the clock starts.
     await Promise.all(Array.from({ length: producers }, () => pool.connect())).then((cs) => {
       for (const c of cs) c.release();
@@ -169,17 +285,7 @@ async function runMode(mode, { settings, databaseUrl, amqpUrl, log }) {
     const send = async (n) => {
       const client = await pool.connect();
       try {
-        await client.query('BEGIN');
-        const id = await outbox.add(client, Ping.create({ n, writtenAt: nowMs() }));
-        await client.query('COMMIT');
-        const commitAt = nowMs();
-        committedCount += 1;
-        const handledAt = handled.get(id);
-        if (handledAt === undefined) commits.set(id, commitAt);
-        else {
-          handled.delete(id);
-          record(commitAt, handledAt);
-        }
+        await write(client, n);
       } catch (error) {
         failed += 1;
         await client.query('ROLLBACK').catch(() => {});
@@ -215,9 +321,7 @@ async function runMode(mode, { settings, databaseUrl, amqpUrl, log }) {
     const { rows } = await pool.query(`SELECT count(*)::int AS n FROM ${effects}`);
     return {
       mode,
-      listen: notify,
-      writerNotify: notify,
-      relayPollIntervalMs: notify ? 1000 : pollIntervalMs,
+      rate,
       offeredPerSec: perSec(total, offeredMs),
       sent: total,
       failed,
@@ -231,4 +335,45 @@ async function runMode(mode, { settings, databaseUrl, amqpUrl, log }) {
   } finally {
     await cleanup.run(log);
   }
+}
+
+/**
+ * The dual-write baseline's consumer: consume, BEGIN; INSERT; COMMIT, ack — `concurrency` at
+ * once, prefetch concurrency × 4. Returns its stop function.
+ * @param {{ connection: import('amqplib').ChannelModel, pool: import('pg').Pool, queue: string, effects: string,
+ *   concurrency: number, onHandled: (id: string | undefined) => void }} options
+ */
+async function handWrittenConsumer({ connection, pool, queue, effects, concurrency, onHandled }) {
+  const channel = await openChannel(connection);
+  await channel.prefetch(concurrency * 4);
+  /** @type {import('amqplib').ConsumeMessage[]} */
+  const waiting = [];
+  let running = 0;
+  /** @param {import('amqplib').ConsumeMessage} first */
+  const work = async (first) => {
+    running += 1;
+    const client = await pool.connect();
+    try {
+      /** @type {import('amqplib').ConsumeMessage | undefined} */
+      let m = first;
+      while (m) {
+        const { n, writtenAt } = JSON.parse(m.content.toString());
+        await client.query('BEGIN');
+        await client.query(`INSERT INTO ${effects} (n, written_at) VALUES ($1, $2)`, [n, writtenAt]);
+        await client.query('COMMIT');
+        onHandled(m.properties.messageId);
+        channel.ack(m);
+        m = waiting.shift();
+      }
+    } finally {
+      client.release();
+      running -= 1;
+    }
+  };
+  await channel.consume(queue, (m) => {
+    if (!m) return;
+    if (running < concurrency) void work(m);
+    else waiting.push(m);
+  });
+  return () => channel.close().catch(() => {});
 }

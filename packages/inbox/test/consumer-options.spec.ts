@@ -51,7 +51,7 @@ describe('consumer options', () => {
   });
 
   it('derives prefetch from concurrency and the batch size unless it is given', () => {
-    expect(resolved.prefetch).toBe(8 * 4);
+    expect(resolved.prefetch).toBe(8 * 32);
     expect(consumerOptionsSchema.parse({ group: 'g', concurrency: 2, batch: { maxMessages: 16 } }).prefetch).toBe(32);
     expect(consumerOptionsSchema.parse({ group: 'g', prefetch: 3 }).prefetch).toBe(3);
   });
@@ -59,6 +59,6 @@ describe('consumer options', () => {
   it('fills the defaults of a partly given nested option', () => {
     const parsed = consumerOptionsSchema.parse({ group: 'g', retry: { maxAttempts: 2 }, batch: {} });
     expect(parsed.retry).toEqual({ maxAttempts: 2, baseDelayMs: 1000, maxDelayMs: 300_000 });
-    expect(parsed.batch).toEqual({ maxMessages: 1, maxWaitMs: 0 });
+    expect(parsed.batch).toEqual({ maxMessages: 32, maxWaitMs: 0 });
   });
 });

@@ -189,7 +189,7 @@ export function describeAdapterGuarantees<Tx>(name: string, adapter: AdapterUnde
       await c.stop();
     });
 
-    it('in a batch (one ORM transaction, a savepoint per handler) a failing handler rolls back only its own writes', async () => {
+    it('in a batch (one ORM transaction for several deliveries) a failing handler’s writes roll back and the others apply once', async () => {
       const failing = new Set<string>();
       const c = consumer(
         async (tx, id) => {

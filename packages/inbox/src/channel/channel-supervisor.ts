@@ -5,6 +5,7 @@ import { type AmqpConnection, isTxboxError, type TxboxLogger } from '@txbox/core
 import { backoffDelayMs, settlesWithin } from '@txbox/core/internal';
 import type { ConfirmChannel, ConsumeMessage } from 'amqplib';
 import { inboxChannels } from '../diagnostics/inbox-diagnostics.js';
+import type { AckLedger } from '../settlement/ack-ledger.js';
 import { declareTopology, type GroupTopology } from '../topology/topology.js';
 
 /** Reconnects: 0.2 s, 0.4 s … up to 10 s. */
@@ -19,6 +20,8 @@ export interface ChannelSupervisorOptions {
   topology(): GroupTopology;
   isStopping(): boolean;
   onDelivery(channel: ConfirmChannel, message: ConsumeMessage): void;
+  /** Where the channel's acknowledgements coalesce (flushed before a graceful close). */
+  acks: AckLedger;
 }
 
 export class ChannelSupervisor {
@@ -71,7 +74,10 @@ export class ChannelSupervisor {
   async close(): Promise<void> {
     const channel = this.#channel;
     this.#channel = undefined;
-    if (channel) await settlesWithin(channel.close(), 2000);
+    if (!channel) return;
+    // Acknowledgements still coalescing go out first: closing would requeue those deliveries.
+    this.#o.acks.flushNow(channel);
+    await settlesWithin(channel.close(), 2000);
   }
 
   async #connect(): Promise<void> {
@@ -83,6 +89,7 @@ export class ChannelSupervisor {
       logger.warn('Inbox channel error', { group, error: error.message });
     });
     channel.on('close', () => {
+      this.#o.acks.forget(channel);
       if (this.#channel !== channel) return;
       this.#channel = undefined;
       this.#consumerTag = undefined;

@@ -37,15 +37,18 @@ export interface InboxConsumerOptions {
    */
   singleActiveConsumer?: boolean;
   /**
-   * Handle several deliveries in one transaction (each handler in its own savepoint; acks
-   * after the commit): far fewer commits and round trips under load. `maxMessages: 1`
-   * handles each delivery in its own transaction. At most 64: each handler is a
-   * subtransaction, and PostgreSQL slows down past 64 of them in one transaction.
+   * Adaptive batching: deliveries that are already waiting when a handler slot frees up share one
+   * transaction (one dedup statement, one commit; acks after the commit). When idle, each delivery
+   * runs alone at once; under a backlog, batches fill up by themselves. Nothing waits for more
+   * deliveries unless `maxWaitMs` says so. If a handler in a batch fails, the batch rolls back and
+   * each of its deliveries runs again alone (the failing one then retries as usual), so a handler
+   * may run more than once for one delivery while its database effects apply once.
+   * `maxMessages: 1` gives every delivery a transaction of its own.
    */
   batch?: {
-    /** Most deliveries per transaction. @defaultValue `1` (off) */
+    /** Most deliveries per transaction. @defaultValue `32` */
     maxMessages?: number;
-    /** How long to wait for more deliveries before handling a partial batch. @defaultValue `0` (what arrived together) */
+    /** How long a free slot waits for more deliveries before handling a partial batch. @defaultValue `0` (what is already waiting) */
     maxWaitMs?: number;
   };
   /** Unacknowledged deliveries the broker sends ahead. @defaultValue `concurrency * max(4, batch.maxMessages)` */
@@ -117,7 +120,7 @@ export const consumerOptionsSchema = z
     concurrency: z.number().int().min(1).max(1000).default(8),
     batch: z
       .object({
-        maxMessages: z.number().int().min(1).max(64, 'must be at most 64 (PostgreSQL subtransaction cache)').default(1),
+        maxMessages: z.number().int().min(1).max(1000).default(32),
         maxWaitMs: z.number().int().min(0).max(10_000).default(0),
       })
       .prefault({}),

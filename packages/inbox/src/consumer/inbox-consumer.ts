@@ -34,6 +34,7 @@ import { runHandler } from '../handlers/handler-context.js';
 import { HandlerTable } from '../handlers/handler-table.js';
 import { DeliveryIntake } from '../intake/delivery-intake.js';
 import { inboxMigrations } from '../migrations/inbox-migrations.js';
+import { AckLedger } from '../settlement/ack-ledger.js';
 import { DeliveryCounters } from '../settlement/delivery-counters.js';
 import { Settlement } from '../settlement/settlement.js';
 import { deleteOldRecordsSql, type InboxTables, inboxStatsSql, inboxTables } from '../sql/inbox-sql.js';
@@ -66,6 +67,7 @@ export class InboxConsumer {
   readonly #counters = new DeliveryCounters();
   readonly #channels: ChannelSupervisor;
   readonly #intake: DeliveryIntake;
+  readonly #acks = new AckLedger();
   #stopRetention: () => void = () => {};
 
   constructor(options: InboxConsumerOptions) {
@@ -107,6 +109,7 @@ export class InboxConsumer {
       topology: () => this.topology,
       isStopping: () => this.#lifecycle.isStopping,
       onDelivery: (channel, message) => this.#intake.receive(channel, message),
+      acks: this.#acks,
     });
     const pool = this.#db.pool;
     const openOrmSession = sessionOpener(options); // TypeORM or an ORM adapter's sessions
@@ -139,12 +142,14 @@ export class InboxConsumer {
         policy: this.#policy,
         topology: () => this.topology,
         counters: this.#counters,
+        acks: this.#acks,
       }),
     });
     this.#intake = new DeliveryIntake({
       concurrency: this.#options.concurrency,
       batch: this.#options.batch,
       maxMessageBytes: this.#options.maxMessageBytes,
+      acks: this.#acks,
       process: (deliveries) => pipeline.process(deliveries),
     });
   }

@@ -10,7 +10,7 @@ export interface InboxStats {
   deadLettered: number;
   /** Messages of unknown type discarded (`onUnknownType: 'discard'`). */
   discarded: number;
-  /** Handlers running now. */
+  /** Deliveries being handled now or waiting for their key or a handler slot. */
   inFlight: number;
   /** Mean and max handler duration (ms) since start. */
   handlerDurationMs: { mean: number; max: number };

@@ -1,11 +1,11 @@
 // The exactly-once step: record the deliveries and run their handlers in one transaction, so a
 // handler's writes and its inbox record commit together. A single delivery is a batch of one on
-// the same dedup path, without a savepoint: BEGIN, record, handler, COMMIT.
+// the same dedup path: BEGIN, record, handler, COMMIT; a batch adds no statement per message.
 import type { TxboxLogger } from '@txbox/core';
 import { statementName } from '@txbox/core/internal';
 import type { HandlerSession } from '../database/handler-session.js';
 import type { FailureSource } from '../failure/failure-policy.js';
-import { forgetDeliverySql, type InboxTables, recordDeliveriesSql } from '../sql/inbox-sql.js';
+import { type InboxTables, recordDeliveriesSql } from '../sql/inbox-sql.js';
 import type { ReadyDelivery } from '../triage/triage.js';
 
 export type Outcome =
@@ -25,21 +25,20 @@ export class TransactionRunner {
   readonly #o: TransactionRunnerOptions;
   /** Prepared once per connection: it runs for every delivery. */
   readonly #record: { text: string; name: string };
-  readonly #forget: string;
 
   constructor(options: TransactionRunnerOptions) {
     this.#o = options;
     const text = recordDeliveriesSql(options.tables);
     this.#record = { text, name: statementName(text) };
-    this.#forget = forgetDeliverySql(options.tables);
   }
 
   /**
-   * One outcome per item, in order. With several items each handler runs inside a savepoint,
-   * so a failing handler rolls back only its own writes (and its inbox record) and the rest
-   * commit together: one commit, one fsync, for the whole batch. When the batch transaction
-   * itself fails (connection lost, deadlock between concurrent batches, commit error) this
-   * returns undefined: run each item again on its own. A single item always gets an outcome.
+   * One outcome per item, in order. Several items share one transaction (one commit, one fsync,
+   * one dedup statement) with no savepoint per handler: when a handler fails, or the transaction
+   * itself does (connection lost, deadlock between concurrent batches, commit error), the whole
+   * batch rolls back and this returns undefined — run each item again on its own. A failure is
+   * the exception, and a savepoint per handler would cost every message a round trip. A single
+   * item always gets an outcome.
    */
   async run(items: readonly ReadyDelivery[]): Promise<Outcome[] | undefined> {
     const single = items.length === 1;
@@ -49,12 +48,24 @@ export class TransactionRunner {
     } catch (error) {
       // The database is unreachable: not the message's fault. Retry through the delay steps.
       if (single) return [{ kind: 'failed', error, source: 'database unavailable' }];
-      this.#batchFailed(items, error);
+      this.#batchFailed(items, error, 'transaction');
       return undefined;
     }
     let broken = false;
+    let source: 'handler' | 'transaction' = 'transaction';
     try {
-      const outcomes = await this.#apply(session, items, single);
+      const firstDeliveries = await this.#recordDeliveries(session, items);
+      const outcomes: Outcome[] = [];
+      for (const item of items) {
+        if (!firstDeliveries.delete(item.typed.id)) {
+          outcomes.push({ kind: 'duplicate' });
+          continue;
+        }
+        source = 'handler';
+        await this.#o.runHandler(session, item);
+        source = 'transaction';
+        outcomes.push({ kind: 'processed' });
+      }
       await session.commit();
       return outcomes;
     } catch (error) {
@@ -64,41 +75,11 @@ export class TransactionRunner {
         broken = true;
       }
       if (single) return [{ kind: 'failed', error, source: 'transaction' }];
-      this.#batchFailed(items, error);
+      this.#batchFailed(items, error, source);
       return undefined;
     } finally {
       await session.release(broken).catch(() => {});
     }
-  }
-
-  async #apply(session: HandlerSession, items: readonly ReadyDelivery[], single: boolean): Promise<Outcome[]> {
-    const firstDeliveries = await this.#recordDeliveries(session, items);
-    const outcomes: Outcome[] = [];
-    for (const item of items) {
-      if (!firstDeliveries.delete(item.typed.id)) {
-        outcomes.push({ kind: 'duplicate' });
-        continue;
-      }
-      if (single) {
-        // A failure rolls back the whole transaction, record included: no savepoint needed.
-        await this.#o.runHandler(session, item);
-        outcomes.push({ kind: 'processed' });
-        continue;
-      }
-      // Not released on success: one round trip less per message. A later SAVEPOINT of the
-      // same name shadows it, and ROLLBACK TO goes back to the newest one.
-      await session.transaction.query('SAVEPOINT txbox_delivery');
-      try {
-        await this.#o.runHandler(session, item);
-        outcomes.push({ kind: 'processed' });
-      } catch (error) {
-        await session.transaction.query('ROLLBACK TO SAVEPOINT txbox_delivery');
-        // Its record was written before the savepoint: remove it, so a retry runs the handler.
-        await session.transaction.query(this.#forget, [this.#o.group, item.typed.id]);
-        outcomes.push({ kind: 'failed', error, source: 'transaction' });
-      }
-    }
-    return outcomes;
   }
 
   /** The ids recorded now: first deliveries, whose handlers run; the others are duplicates. */
@@ -117,10 +98,13 @@ export class TransactionRunner {
     return new Set(rows.map((r) => r.message_id));
   }
 
-  #batchFailed(items: readonly ReadyDelivery[], error: unknown): void {
-    this.#o.logger.warn('Inbox batch transaction failed; processing its messages one by one', {
+  /** A handler failing is routine (it is retried alone, then through the delay queues); anything else is worth a warning. */
+  #batchFailed(items: readonly ReadyDelivery[], error: unknown, source: 'handler' | 'transaction'): void {
+    const log = source === 'handler' ? this.#o.logger.debug : this.#o.logger.warn;
+    log.call(this.#o.logger, 'Inbox batch rolled back; processing its messages one by one', {
       group: this.#o.group,
       size: items.length,
+      cause: source,
       error: (error as Error).message,
     });
   }

@@ -1,16 +1,8 @@
-// The two broker operations that settle a delivery: acknowledge it, or copy it to another queue
-// with publisher confirms first. A copy counts only once the broker confirmed it, so the original
+// Copying a delivery to another queue (a delay queue, the dead-letter queue) with publisher
+// confirms, before the original is acknowledged (see ack-ledger.ts). A copy counts only once the broker confirmed it, so the original
 // is acknowledged after that and a lost channel leaves it unacknowledged (redelivered, not lost).
 import { TxboxError } from '@txbox/core';
 import type { ConfirmChannel, ConsumeMessage, Options } from 'amqplib';
-
-export function safeAck(channel: ConfirmChannel, message: ConsumeMessage): void {
-  try {
-    channel.ack(message);
-  } catch {
-    // The channel closed after commit: the broker redelivers, and the inbox skips the duplicate.
-  }
-}
 
 /** Sends a copy of `message` (body and properties, new headers) to `queue`, and waits for the confirm. */
 export async function publishConfirmed(

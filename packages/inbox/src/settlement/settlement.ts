@@ -1,5 +1,5 @@
 // Turns the outcome of a delivery into what the broker, the counters, the diagnostics channels
-// and the logs see: ack a handled or duplicate delivery, copy a failed one to a delay queue or
+// and the logs see: ack a handled or duplicate delivery (coalesced by the ack ledger), copy a failed one to a delay queue or
 // to the dead-letter queue as the failure policy decides, and leave it unacked if that fails.
 import type { TxboxLogger } from '@txbox/core';
 import { deadLetterHeaders, describeError, retryHeaders } from '@txbox/core/internal';
@@ -8,7 +8,8 @@ import { type InboxMessageEvent, inboxChannels } from '../diagnostics/inbox-diag
 import { decide, type FailurePolicy } from '../failure/failure-policy.js';
 import type { GroupTopology } from '../topology/topology.js';
 import type { Delivery, ReadyDelivery, TriageResult } from '../triage/triage.js';
-import { publishConfirmed, safeAck } from './amqp-settle.js';
+import type { AckLedger } from './ack-ledger.js';
+import { publishConfirmed } from './amqp-settle.js';
 import type { DeliveryCounters } from './delivery-counters.js';
 
 export interface SettlementOptions {
@@ -18,6 +19,7 @@ export interface SettlementOptions {
   /** Read at each use: the topology is derived lazily and rebuilt when a handler is added. */
   topology(): GroupTopology;
   counters: DeliveryCounters;
+  acks: AckLedger;
 }
 
 export class Settlement {
@@ -31,13 +33,13 @@ export class Settlement {
   async settle(item: ReadyDelivery, outcome: Outcome, durationMs: number): Promise<void> {
     const { channel, message, event } = item;
     if (outcome.kind === 'duplicate') {
-      safeAck(channel, message);
+      this.#o.acks.ack(channel, message);
       this.#o.counters.counts.duplicatesSkipped += 1;
       inboxChannels.duplicate.publish(event);
       return;
     }
     if (outcome.kind === 'processed') {
-      safeAck(channel, message);
+      this.#o.acks.ack(channel, message);
       this.#o.counters.processed(durationMs);
       inboxChannels.processed.publish({ ...event, durationMs });
       return;
@@ -50,7 +52,7 @@ export class Settlement {
   /** Settles a delivery that triage did not hand on (nothing to do for a stale one). */
   async settleUntriaged(delivery: Delivery, result: Exclude<TriageResult, { kind: 'ready' }>): Promise<void> {
     if (result.kind === 'discarded') {
-      safeAck(delivery.channel, delivery.message);
+      this.#o.acks.ack(delivery.channel, delivery.message);
       this.#o.counters.counts.discarded += 1;
     } else if (result.kind === 'rejected') {
       await this.#deadLetter(delivery, result.reason, result.error, result.event);
@@ -71,7 +73,7 @@ export class Settlement {
     const { channel, message, attempt, event } = item;
     const delay = this.#o.topology().delayQueues[step] as { name: string; delayMs: number };
     await publishConfirmed(channel, delay.name, message, retryHeaders(message, attempt, error));
-    safeAck(channel, message);
+    this.#o.acks.ack(channel, message);
     this.#o.counters.counts.retried += 1;
     inboxChannels.retried.publish({ ...event, delayMs: delay.delayMs, error: describeError(error) });
     this.#o.logger.info('Inbox handler failed; retrying later', {
@@ -88,7 +90,7 @@ export class Settlement {
     const { group } = this.#o;
     const headers = deadLetterHeaders(message, { attempt: event.attempt, reason, error, group });
     await publishConfirmed(channel, this.#o.topology().deadLetterQueue, message, headers);
-    safeAck(channel, message);
+    this.#o.acks.ack(channel, message);
     this.#o.counters.counts.deadLettered += 1;
     inboxChannels.deadLettered.publish({ ...event, reason, error: describeError(error) });
     this.#o.logger.warn('Inbox message dead-lettered', { group, id: event.id, reason, error: describeError(error) });

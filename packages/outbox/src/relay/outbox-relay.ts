@@ -88,6 +88,8 @@ export class OutboxRelay {
       settler: this.#settler,
       batchSize: this.#options.batchSize,
       pollIntervalMs: this.#options.pollIntervalMs,
+      awakeMs: this.#options.awakeMs,
+      awakePollMs: this.#options.awakePollMs,
       maxInFlightBatches: this.#options.maxInFlightBatches,
       isStopping: () => this.#lifecycle.isStopping,
       logger: this.#logger,
@@ -156,6 +158,12 @@ export class OutboxRelay {
       await this.#publisher.close();
       await Promise.race([loop, sleep(1000)]);
       await this.#settler.releaseUnsettledLeases();
+      // Writers notify again at once instead of counting on this relay's short poll.
+      if (this.#options.awakeMs > 0) {
+        await this.#store.clearAwake().catch((error: unknown) => {
+          this.#logger.debug('Outbox relay could not clear its awake row', { error: (error as Error).message });
+        });
+      }
       await this.#listener?.stop();
       if (this.#ownsAmqp) await this.#amqp.close();
       if (this.#db.owned) await this.#db.pool.end().catch(() => {});
