@@ -1,7 +1,9 @@
 import { AssertionError } from 'node:assert';
-import { createConsumer, defineHandler, migrateInbox } from '@txbox/inbox';
+import { createConsumer, defineHandler, handlersFor, migrateInbox } from '@txbox/inbox';
+import { knexSession } from '@txbox/orm/knex';
 import { createOutbox, migrateOutbox } from '@txbox/outbox';
 import { assertOutboxWrites, deliver, drainOutbox, outboxWrites } from '@txbox/testing';
+import knexFactory from 'knex';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testAmqpUrl, uniqueName, useAmqp, useTestSchema } from '../../../test-support/index.js';
 import { createEffectsTable, effectCounts, PaymentRequested } from '../../inbox/test/fixtures.js';
@@ -88,6 +90,40 @@ describe('deliver runs a handler through the real dedup and transaction path, wi
     // Not recorded as handled: the retry runs the handler.
     expect(await deliver(consumer, message, { id, attempt: 2 })).toEqual({ id, outcome: 'processed' });
     expect((await effectCounts(pool, effects)).get(id)).toBe(1);
+  });
+
+  it('with an ORM session the handler gets the ORM’s transaction as ctx.tx (Knex here), with the inbox record in it', async () => {
+    const knex = knexFactory({ client: 'pg', connection: databaseUrl, pool: { min: 0, max: 2 } });
+    try {
+      let sawTransaction = false;
+      const ormConsumer = createConsumer({
+        group: uniqueName('kit_knex'),
+        database: pool,
+        amqp: testAmqpUrl(),
+        schema,
+        exchange,
+        session: knexSession(knex),
+        handlers: [
+          handlersFor(knexSession(knex))(PaymentRequested, async (payload, ctx) => {
+            sawTransaction = ctx.tx.isTransaction === true;
+            await ctx.tx
+              .withSchema(schema)
+              .insert({ message_id: ctx.envelope.id, info: payload.orderId })
+              .into('effects');
+          }),
+        ],
+      });
+      const { id } = await deliver(ormConsumer, PaymentRequested.create({ orderId: 'k-1', amountCents: 10 }));
+      expect(sawTransaction).toBe(true);
+      expect(await deliver(ormConsumer, PaymentRequested.create({ orderId: 'k-1', amountCents: 10 }), { id })).toEqual({
+        id,
+        outcome: 'duplicate',
+      });
+      expect((await effectCounts(pool, effects)).get(id)).toBe(1);
+      await ormConsumer.stop();
+    } finally {
+      await knex.destroy();
+    }
   });
 
   it('a payload the contract rejects is refused as the consumer would, without running the handler', async () => {
