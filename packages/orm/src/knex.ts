@@ -5,6 +5,7 @@
 import { ConfigurationError, type SessionFactory, type Transaction, type TransactionSession } from '@txbox/core';
 import { adaptedTransaction, refuse } from './shared/adapted-transaction.js';
 import { openCallbackSession } from './shared/callback-session.js';
+import { toKnexBindings } from './shared/knex-bindings.js';
 
 /** The parts of a Knex transaction txbox uses. */
 export interface KnexTransactionLike {
@@ -45,19 +46,6 @@ export function fromKnex(trx: KnexTransactionLike): Transaction {
       return { rows, rowCount: result.rowCount ?? rows.length };
     },
   });
-}
-
-/**
- * `$1 … $n` to Knex's positional `?`, one binding per occurrence (a `$n` used twice is bound
- * twice). txbox's SQL has no `?` of its own (no jsonb `?` operators), so nothing else changes.
- */
-export function toKnexBindings(text: string, values: readonly unknown[]): { sql: string; bindings: unknown[] } {
-  const bindings: unknown[] = [];
-  const sql = text.replace(/\$(\d+)/g, (_, n: string) => {
-    bindings.push(values[Number(n) - 1]);
-    return '?';
-  });
-  return { sql, bindings };
 }
 
 /**

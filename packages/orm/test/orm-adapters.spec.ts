@@ -1,6 +1,6 @@
 import { NotInTransactionError, toTransaction } from '@txbox/core';
 import { fromDrizzle } from '@txbox/orm/drizzle';
-import { fromKnex, toKnexBindings } from '@txbox/orm/knex';
+import { fromKnex } from '@txbox/orm/knex';
 import { fromKysely } from '@txbox/orm/kysely';
 import { fromMikroOrm } from '@txbox/orm/mikro-orm';
 import { fromPrisma } from '@txbox/orm/prisma';
@@ -9,6 +9,7 @@ import knexFactory from 'knex';
 import { Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
+import { toKnexBindings } from '../src/shared/knex-bindings.js';
 
 // Never connected: building these ORMs opens no connection.
 const pool = new pg.Pool({ connectionString: 'postgres://nobody@127.0.0.1:1/none' });
@@ -26,6 +27,12 @@ describe('Knex placeholders', () => {
       sql: 'SELECT ?, ? WHERE x = ? AND y = ?',
       bindings: ['a', 'b', 'a', 'j'],
     });
+  });
+
+  it('leaves a ? of the statement itself (jsonb operators) to PostgreSQL', async () => {
+    const { sql, bindings } = toKnexBindings("SELECT $1::jsonb ? 'a' AS has", ['{"a":1}']);
+    expect(sql).toBe("SELECT ?::jsonb \\? 'a' AS has");
+    expect(knex.raw(sql, bindings).toSQL().toNative().sql).toBe("SELECT $1::jsonb ? 'a' AS has");
   });
 });
 
