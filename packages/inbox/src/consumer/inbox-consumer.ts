@@ -203,7 +203,15 @@ export class InboxConsumer {
         () => this.cleanup(),
         (error) => this.#logger.warn('Inbox retention failed', { error: (error as Error).message }),
       );
-      this.#logger.info('Inbox consumer started', { group: this.group, queue: this.topology.queue });
+      // Say what is true: without the broker the consumer is started but consumes nothing yet.
+      if (this.#channels.connected) {
+        this.#logger.info('Inbox consumer started', { group: this.group, queue: this.topology.queue });
+      } else {
+        this.#logger.warn('Inbox consumer started without RabbitMQ; it consumes once the broker is reachable', {
+          group: this.group,
+          queue: this.topology.queue,
+        });
+      }
     });
   }
 

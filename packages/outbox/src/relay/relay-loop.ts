@@ -1,7 +1,7 @@
 // The relay's publish loop: when to claim (a NOTIFY, the poll interval, a full batch, the short
 // poll of the awake window), how many batches may await confirms at once, and how to back off
-// after a failure. What a batch does
-// once claimed is the settler's business; this file only schedules.
+// after a failure. What a batch does once claimed is the settler's business; this file only
+// schedules.
 import type { AmqpConnection, TxboxLogger } from '@txbox/core';
 import { backoffDelayMs, sleep } from '@txbox/core/internal';
 import { outboxChannels } from '../diagnostics/outbox-diagnostics.js';
