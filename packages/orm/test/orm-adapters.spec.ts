@@ -32,7 +32,12 @@ describe('Knex placeholders', () => {
   it('leaves a ? of the statement itself (jsonb operators) to PostgreSQL', async () => {
     const { sql, bindings } = toKnexBindings("SELECT $1::jsonb ? 'a' AS has", ['{"a":1}']);
     expect(sql).toBe("SELECT ?::jsonb \\? 'a' AS has");
-    expect(knex.raw(sql, bindings as string[]).toSQL().toNative().sql).toBe("SELECT $1::jsonb ? 'a' AS has");
+    expect(
+      knex
+        .raw(sql, bindings as string[])
+        .toSQL()
+        .toNative().sql,
+    ).toBe("SELECT $1::jsonb ? 'a' AS has");
   });
 });
 
