@@ -28,4 +28,8 @@ export {
 export type { RelayBatchResult } from './relay/settle-batch.js';
 export type { CleanupResult } from './retention/cleanup.js';
 export type { OutboxStats } from './stats/stats.js';
+export { WalLevelError, WalSlotInUseError, WalSlotMissingError } from './wal/wal-errors.js';
+export { createWalRelay, WalRelay, type WalRelayStats } from './wal/wal-relay.js';
+export type { WalRelayOptions } from './wal/wal-relay-options.js';
+export { createWalSlot, dropWalSlot, type WalSlotOptions } from './wal/wal-slot.js';
 export { createOutbox, OutboxWriter, type OutboxWriterOptions } from './writer/outbox-writer.js';
