@@ -14,6 +14,7 @@ export {
   type EntityManagerLike,
   type HandlerContext,
   type HandlerRegistration,
+  handlersFor,
   type MessageHandler,
 } from './handlers/handler.js';
 export {
