@@ -19,7 +19,8 @@ export function setSecurityHeaders(res: ServerResponse): void {
   res.setHeader('Content-Security-Policy', CONTENT_SECURITY_POLICY);
   res.setHeader('X-Content-Type-Options', 'nosniff');
   res.setHeader('X-Frame-Options', 'DENY');
-  res.setHeader('Referrer-Policy', 'no-referrer');
+  // same-origin: our own POSTs keep their Origin header; other sites never see a dashboard URL.
+  res.setHeader('Referrer-Policy', 'same-origin');
   res.setHeader('Cache-Control', 'no-store');
   res.setHeader('Cross-Origin-Opener-Policy', 'same-origin');
   res.setHeader('Cross-Origin-Resource-Policy', 'same-origin');
@@ -38,18 +39,18 @@ export function tokenMatches(given: unknown, expected: string): boolean {
 
 /**
  * Whether a POST comes from a page of another site. The token already makes a forged request
- * fail; this refuses it before the body is read. Browsers send Sec-Fetch-Site, and Origin on
- * every POST; a script (curl) sends neither and is judged by the token alone.
+ * fail; this refuses it before the body is read. Browsers send Sec-Fetch-Site (trusted when
+ * present) and Origin; a script (curl) sends neither and is judged by the token alone.
  */
 export function isCrossSite(req: IncomingMessage): boolean {
   const site = req.headers['sec-fetch-site'];
-  if (site === 'cross-site' || site === 'same-site') return true;
+  if (site !== undefined) return site !== 'same-origin' && site !== 'none';
   const origin = req.headers.origin;
   if (origin === undefined) return false;
-  if (origin === 'null') return true;
   try {
     return new URL(origin).host !== req.headers.host;
   } catch {
+    // "null" (a sandboxed frame, a file) or garbage: not this dashboard's page.
     return true;
   }
 }

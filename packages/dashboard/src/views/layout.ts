@@ -16,7 +16,6 @@ export function layout(ctx: PageContext, title: string, body: SafeHtml): SafeHtm
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="referrer" content="no-referrer">
 <title>${title} · txbox</title>
 <link rel="stylesheet" href="${ctx.base}/assets/dashboard.css">
 <script src="${ctx.base}/assets/dashboard.js" defer></script>
