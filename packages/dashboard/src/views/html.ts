@@ -2,6 +2,7 @@
 // through core's redactUrl first, so neither markup from a payload nor a password in a URL (an
 // error quoting a connection string, a configured database URL) can reach the page.
 import { redactUrl } from '@txbox/core';
+import { redactText } from '@txbox/core/internal';
 
 /** Markup that is already safe (built by {@link html}); anything else interpolated is escaped. */
 export class SafeHtml {
@@ -15,7 +16,10 @@ const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;'
 
 /** Text made safe for an element's content or a quoted attribute value. */
 export function escapeHtml(text: string): string {
-  return redactUrl(text).replace(/[&<>"']/g, (c) => ESCAPES[c] as string);
+  // A lone URL is parsed (a password with '@' or '/' in it is still found); longer text is
+  // scanned for URLs in place, so a sentence is never re-serialized as if it were one URL.
+  const safe = /\s/.test(text) ? redactText(text) : redactUrl(text);
+  return safe.replace(/[&<>"']/g, (c) => ESCAPES[c] as string);
 }
 
 type Value = SafeHtml | string | number | boolean | null | undefined | readonly Value[];
