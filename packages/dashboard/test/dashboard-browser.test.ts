@@ -2,9 +2,10 @@
 // PostgreSQL and RabbitMQ, driven through Debian's Chromium. A backlog grows on reload, dead
 // letters of both sides are requeued/replayed with a click, actions are refused without the
 // token, and no page shows the database password.
+
+import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { randomUUID } from 'node:crypto';
 import { defineMessage, encodeAmqpMessage } from '@txbox/core';
 import { createConsumer, defineHandler, type InboxConsumer, migrateInbox, NonRetryableError } from '@txbox/inbox';
 import { createOutbox, createRelay, migrateOutbox } from '@txbox/outbox';
@@ -48,20 +49,24 @@ let readOnly: { child: RunningChild; url: string };
 let withActions: { child: RunningChild; url: string };
 
 async function startDashboard(extra: string[]): Promise<{ child: RunningChild; url: string }> {
-  const child = runChild(TXBOX_BIN, [
-    'dashboard',
-    '--port',
-    '0',
-    '--schema',
-    schema,
-    '--groups',
-    group,
-    '--redact',
-    'customer.email',
-    '--sample-interval',
-    '500',
-    ...extra,
-  ], { DATABASE_URL: secretUrl, AMQP_URL: testAmqpUrl() });
+  const child = runChild(
+    TXBOX_BIN,
+    [
+      'dashboard',
+      '--port',
+      '0',
+      '--schema',
+      schema,
+      '--groups',
+      group,
+      '--redact',
+      'customer.email',
+      '--sample-interval',
+      '500',
+      ...extra,
+    ],
+    { DATABASE_URL: secretUrl, AMQP_URL: testAmqpUrl() },
+  );
   const line = await child.waitForLine(/^txbox dashboard on http:/);
   return { child, url: (/(http:\S+)/.exec(line) as RegExpExecArray)[1] as string };
 }
@@ -80,6 +85,26 @@ async function writeMessages(n: number): Promise<string[]> {
     return ids;
   } finally {
     client.release();
+  }
+}
+
+/** Runs a relay until every pending message is a dead letter (their exchange has no queue). */
+async function deadLetterAllPending(): Promise<void> {
+  const relay = createRelay({
+    database: pool,
+    amqp: testAmqpUrl(),
+    schema,
+    listen: false,
+    onUnroutable: 'dead-letter',
+  });
+  try {
+    await waitUntil('every pending message is a dead letter', async () => {
+      await relay.runOnce();
+      const { rows } = await pool.query(`SELECT count(*)::int AS n FROM "${schema}".outbox WHERE published_at IS NULL`);
+      return rows[0].n === 0;
+    });
+  } finally {
+    await relay.stop();
   }
 }
 
@@ -164,13 +189,7 @@ describe('txbox dashboard in a browser', () => {
 
   it('shows an outbox dead letter (payload redacted, headers, history) and requeues it with a click', async () => {
     const [id] = await writeMessages(1);
-    const relay = createRelay({ database: pool, amqp: testAmqpUrl(), schema, listen: false, onUnroutable: 'dead-letter' });
-    await waitUntil('the messages are dead letters', async () => {
-      await relay.runOnce();
-      const { rows } = await pool.query(`SELECT count(*)::int AS n FROM "${schema}".outbox WHERE published_at IS NULL`);
-      return rows[0].n === 0;
-    });
-    await relay.stop();
+    await deadLetterAllPending();
 
     const page = await browser.context.newPage();
     await visit(page, `${withActions.url}outbox/dead-letters/${id}`);
@@ -210,7 +229,9 @@ describe('txbox dashboard in a browser', () => {
     await page.getByTestId('action-replay').click();
     await expect.poll(() => page.getByTestId('notice').textContent()).toBe('replayed 1 message');
     await waitUntil('the replayed message was processed', async () => {
-      const { rows } = await pool.query(`SELECT count(*)::int AS n FROM "${schema}".inbox WHERE message_id = $1`, [bad]);
+      const { rows } = await pool.query(`SELECT count(*)::int AS n FROM "${schema}".inbox WHERE message_id = $1`, [
+        bad,
+      ]);
       return rows[0].n === 1;
     });
     seen.push(await page.content());
@@ -219,11 +240,7 @@ describe('txbox dashboard in a browser', () => {
 
   it('refuses every action without the token: no buttons read-only, 403 for a POST without or with a wrong token', async () => {
     const [id] = await writeMessages(1);
-    await pool.query(`WITH moved AS (DELETE FROM "${schema}".outbox WHERE id = $1 RETURNING *)
-      INSERT INTO "${schema}".outbox_dead_letter (seq, id, type, version, ordering_key, exchange, routing_key, payload, headers,
-        correlation_id, causation_id, traceparent, tracestate, occurred_at, attempts, last_error, attempt_history, reason)
-      SELECT seq, id, type, version, ordering_key, exchange, routing_key, payload, headers, correlation_id, causation_id,
-        traceparent, tracestate, occurred_at, attempts, 'test', attempt_history, 'test' FROM moved`, [id]);
+    await deadLetterAllPending();
 
     const page = await browser.context.newPage();
     await visit(page, `${readOnly.url}outbox/dead-letters`);
@@ -245,10 +262,14 @@ describe('txbox dashboard in a browser', () => {
     expect((await post(withActions.url, {}, `id=${id}&token=wrong-token-0123456789`)).status).toBe(403);
     expect((await post(withActions.url, { 'x-txbox-token': 'nope' }, `id=${id}`)).status).toBe(403);
     // A page of another site cannot act even with the token in the form.
-    expect((await post(withActions.url, { origin: 'http://evil.example' }, `id=${id}&token=${TOKEN}`)).status).toBe(403);
+    expect((await post(withActions.url, { origin: 'http://evil.example' }, `id=${id}&token=${TOKEN}`)).status).toBe(
+      403,
+    );
     // No GET has a side effect.
     expect((await fetch(`${withActions.url}outbox/dead-letters/requeue?id=${id}&token=${TOKEN}`)).status).toBe(405);
-    const { rows } = await pool.query(`SELECT count(*)::int AS n FROM "${schema}".outbox_dead_letter WHERE id = $1`, [id]);
+    const { rows } = await pool.query(`SELECT count(*)::int AS n FROM "${schema}".outbox_dead_letter WHERE id = $1`, [
+      id,
+    ]);
     expect(rows[0].n).toBe(1);
 
     // The token works from a script too (header), and the answer is a redirect back to the list.

@@ -9,7 +9,7 @@ import { RingBuffer } from '../src/sampling/ring-buffer.js';
 import { noticeText } from '../src/server/notice.js';
 import { matchRoute } from '../src/server/router.js';
 import { isCrossSite, tokenMatches } from '../src/server/security.js';
-import { groupParam, idsField, InputError, messageIdParam, offsetParam } from '../src/validation/inputs.js';
+import { groupParam, InputError, idsField, messageIdParam, offsetParam } from '../src/validation/inputs.js';
 import { lineChart } from '../src/views/chart.js';
 import { escapeHtml, html } from '../src/views/html.js';
 

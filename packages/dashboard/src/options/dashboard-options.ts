@@ -1,7 +1,8 @@
 // The dashboard's options, parsed once by zod at createDashboard(); each default written once here.
+
+import type { IncomingMessage } from 'node:http';
 import type { AmqpConnection, DatabaseInput } from '@txbox/core';
 import { parseOptions } from '@txbox/core/internal';
-import type { IncomingMessage } from 'node:http';
 import { z } from 'zod';
 
 /** Decides whether a request may see the dashboard (and, with actions on, act). */
@@ -53,7 +54,9 @@ export const dashboardOptionsSchema = z.object({
     .optional(),
   schema: z.string().default('txbox'),
   groups: z.array(z.string().min(1)).max(100).default([]),
-  actions: z.object({ token: z.string().min(16, { error: 'the action token must be at least 16 characters' }) }).optional(),
+  actions: z
+    .object({ token: z.string().min(16, { error: 'the action token must be at least 16 characters' }) })
+    .optional(),
   authorize: z.custom<DashboardAuthorize>((v) => typeof v === 'function', { error: 'must be a function' }).optional(),
   redact: z
     .array(z.string().regex(/^[^.\s]+(\.[^.\s]+)*$/, { error: 'must be a dotted path like customer.email' }))

@@ -2,10 +2,11 @@
 // middie's `fastify.use`), Nest (`app.use`) and a bare `http.createServer` all mount it. Every
 // request is authorized first; pages are GET, actions POST with the token; every answer carries
 // the strict security headers.
+
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { isTxboxError, redactUrl } from '@txbox/core';
 import { createInboxAdmin, type InboxAdmin } from '@txbox/inbox';
 import { createOutboxAdmin } from '@txbox/outbox';
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type DashboardOptions, parseDashboardOptions } from '../options/dashboard-options.js';
 import { splitRedactions } from '../redaction/redact-paths.js';
 import { Sampler } from '../sampling/sampler.js';

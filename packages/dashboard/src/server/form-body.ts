@@ -12,7 +12,10 @@ export async function readForm(req: IncomingMessage & { body?: unknown }): Promi
   if (req.body !== undefined && req.body !== null && typeof req.body === 'object' && !Buffer.isBuffer(req.body)) {
     return fromObject(req.body as Record<string, unknown>);
   }
-  const type = String(req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase();
+  const type = String(req.headers['content-type'] ?? '')
+    .split(';')[0]
+    ?.trim()
+    .toLowerCase();
   const text = typeof req.body === 'string' ? req.body : await readText(req);
   if (type === 'application/json') {
     try {

@@ -3,8 +3,8 @@ import type { InboxAdmin } from '@txbox/inbox';
 import type { OutboxAdmin } from '@txbox/outbox';
 import type { ResolvedDashboardOptions } from '../options/dashboard-options.js';
 import type { Sampler } from '../sampling/sampler.js';
-import { groupParam, idsField, InputError, messageIdParam, offsetParam } from '../validation/inputs.js';
-import { deadLetterDetailPage, deadLetterListPage, type DeadLetterSide } from '../views/dead-letter-pages.js';
+import { groupParam, InputError, idsField, messageIdParam, offsetParam } from '../validation/inputs.js';
+import { type DeadLetterSide, deadLetterDetailPage, deadLetterListPage } from '../views/dead-letter-pages.js';
 import type { SafeHtml } from '../views/html.js';
 import type { PageContext } from '../views/layout.js';
 import { overviewPage } from '../views/overview-page.js';
@@ -106,7 +106,8 @@ export async function renderPage(deps: Deps, ctx: PageContext, route: Route, que
     case 'inbox-show': {
       const group = groupParam(route.group, options.groups);
       const found = await requireInbox(deps).deadLetters.show(group, messageIdParam(route.id));
-      if (!found) return { notFound: `No dead-lettered message with that id in ${group} (replayed or purged meanwhile?).` };
+      if (!found)
+        return { notFound: `No dead-lettered message with that id in ${group} (replayed or purged meanwhile?).` };
       return { page: deadLetterDetailPage(ctx, inboxSide(ctx, group), inboxDeadLetterView(found, redactions)) };
     }
     default:
@@ -123,7 +124,8 @@ export async function runAction(deps: Deps, ctx: PageContext, route: Route, form
   const ids = idsField(form.get('id') ?? [], MAX_ACTION_IDS);
   if (route.kind === 'outbox-action') {
     const side = outboxSide(ctx);
-    if (route.action === 'requeue') return back(side.listPath, 'requeued', (await deps.outbox.deadLetters.requeue({ ids })).length);
+    if (route.action === 'requeue')
+      return back(side.listPath, 'requeued', (await deps.outbox.deadLetters.requeue({ ids })).length);
     return back(side.listPath, 'purged', await deps.outbox.deadLetters.purge({ ids }));
   }
   if (route.kind === 'inbox-action') {

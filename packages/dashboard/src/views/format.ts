@@ -10,7 +10,12 @@ export function age(ms: number): string {
 }
 
 export function time(date: Date | null | undefined): string {
-  return date ? date.toISOString().replace('T', ' ').replace(/\.\d+Z$/, 'Z') : '-';
+  return date
+    ? date
+        .toISOString()
+        .replace('T', ' ')
+        .replace(/\.\d+Z$/, 'Z')
+    : '-';
 }
 
 export function rate(perSecond: number | undefined): string {
