@@ -31,7 +31,7 @@ export function lineChart(title: string, unit: string, series: readonly Series[]
   const minutes = Math.max(1, Math.round((maxAt - minAt) / 60_000));
   const legend = series.map((s) => {
     const last = s.points.at(-1)?.value ?? 0;
-    return html`<span class="legend ${s.className}">${s.label}: ${formatValue(last)} ${unit}</span>`;
+    return html`<span class="legend ${s.className}">${s.label}: ${formatValue(last)}</span>`;
   });
   return html`<figure class="chart">
   <figcaption>${title} <span class="muted">(last ${minutes} min, max ${formatValue(maxValue)} ${unit})</span></figcaption>
