@@ -5,7 +5,9 @@
 //  1. Every ```ts block is type-checked against the built packages with the repository's strict
 //     settings. A block whose first line is a file name comment (`// contracts.ts`) is written
 //     under that name, so later blocks can import it (`./contracts.js`); any other block is a
-//     module of its own. Errors are reported at their README line.
+//     module of its own. Errors are reported at their README line. A block right after a
+//     `<!-- check-readme: commonjs -->` line is compiled as a CommonJS module (a plain `tsc` Nest
+//     application: no top-level await), together with copies of the named blocks it imports.
 //  2. Every table preceded by `<!-- options: InterfaceName -->` lists exactly the properties of
 //     that interface in packages/*/src (object-typed properties as `parent.child`), marks the
 //     required ones "(required)", and shows the default each property's `@defaultValue` names.
@@ -46,7 +48,7 @@ console.log(
 
 // ---------------------------------------------------------------------------------------------
 
-/** @typedef {{ lang: string, line: number, body: string[] }} CodeBlock */
+/** @typedef {{ lang: string, line: number, body: string[], commonjs: boolean }} CodeBlock */
 
 /**
  * Fenced code blocks with their language and the README line of the opening fence (1-based).
@@ -68,7 +70,10 @@ function codeBlocks(all) {
       return;
     }
     const fence = /^\s*```\s*([\w-]*)/.exec(line);
-    if (fence) open = { lang: fence[1] ?? '', line: index + 1, body: [] };
+    if (fence) {
+      const commonjs = /<!--\s*check-readme:\s*commonjs\s*-->/.test(all[index - 1] ?? '');
+      open = { lang: fence[1] ?? '', line: index + 1, body: [], commonjs };
+    }
   });
   return found;
 }
@@ -254,20 +259,38 @@ function sourceFiles(dir) {
 /** @param {readonly CodeBlock[]} tsBlocks */
 function checkTypeScriptBlocks(tsBlocks) {
   rmSync(workDir, { recursive: true, force: true });
-  mkdirSync(workDir, { recursive: true });
+  const cjsDir = join(workDir, 'commonjs');
+  mkdirSync(cjsDir, { recursive: true });
+  // A nearer package.json makes the .ts files under commonjs/ CommonJS modules (NodeNext rules).
+  writeFileSync(join(cjsDir, 'package.json'), JSON.stringify({ type: 'commonjs' }));
   /** @type {Map<string, CodeBlock>} */
   const byFile = new Map();
+  /** @type {Map<string, CodeBlock>} */
+  const cjsByFile = new Map();
   for (const block of tsBlocks) {
     const named = /^\/\/\s*([\w.-]+\.ts)\s*$/.exec(block.body[0] ?? '');
     const file = named?.[1] ?? `block-line-${block.line}.ts`;
-    if (byFile.has(file)) {
+    const into = block.commonjs ? cjsByFile : byFile;
+    if (into.has(file)) {
       problems.push(
-        `README.md:${block.line}: a second block names itself ${file} (first at line ${byFile.get(file)?.line})`,
+        `README.md:${block.line}: a second block names itself ${file} (first at line ${into.get(file)?.line})`,
       );
       continue;
     }
-    byFile.set(file, block);
-    writeFileSync(join(workDir, file), `${block.body.join('\n')}\n`);
+    into.set(file, block);
+    writeFileSync(join(block.commonjs ? cjsDir : workDir, file), `${block.body.join('\n')}\n`);
+  }
+  // The ES-module blocks a CommonJS block imports (`./contracts.js`) are compiled as CommonJS too.
+  const pending = [...cjsByFile.values()];
+  for (let block = pending.pop(); block; block = pending.pop()) {
+    for (const match of block.body.join('\n').matchAll(/from '\.\/([\w.-]+)\.js'/g)) {
+      const file = `${match[1]}.ts`;
+      const source = byFile.get(file);
+      if (cjsByFile.has(file) || !source) continue;
+      cjsByFile.set(file, source);
+      writeFileSync(join(cjsDir, file), `${source.body.join('\n')}\n`);
+      pending.push(source);
+    }
   }
   writeFileSync(
     join(workDir, 'tsconfig.json'),
@@ -280,7 +303,7 @@ function checkTypeScriptBlocks(tsBlocks) {
           experimentalDecorators: true,
           emitDecoratorMetadata: true,
         },
-        include: ['*.ts'],
+        include: ['*.ts', 'commonjs/*.ts'],
       },
       null,
       2,
@@ -296,15 +319,15 @@ function checkTypeScriptBlocks(tsBlocks) {
     const output = `${tsc.stdout}${tsc.stderr}`.trim();
     let mapped = 0;
     for (const line of output.split('\n')) {
-      const m = /^(?:\.readme-check\/)?([\w.-]+\.ts)\((\d+),(\d+)\): (.*)$/.exec(line.trim());
-      const block = m?.[1] === undefined ? undefined : byFile.get(m[1]);
+      const m = /^(?:\.readme-check\/)?(commonjs\/)?([\w.-]+\.ts)\((\d+),(\d+)\): (.*)$/.exec(line.trim());
+      const block = m?.[2] === undefined ? undefined : (m[1] ? cjsByFile : byFile).get(m[2]);
       if (!m || !block) {
         if (line.trim() && !line.startsWith(' ')) problems.push(line);
         continue;
       }
       mapped += 1;
       problems.push(
-        `README.md:${block.line + Number(m[2])}:${m[3]}: ${m[4]}  (in the \`\`\`ts block at line ${block.line}, checked as ${m[1]})`,
+        `README.md:${block.line + Number(m[3])}:${m[4]}: ${m[5]}  (in the \`\`\`ts block at line ${block.line}, checked as ${m[1] ?? ''}${m[2]})`,
       );
     }
     if (mapped === 0 && output) problems.push(`tsc failed:\n${output}`);

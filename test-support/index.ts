@@ -1,6 +1,7 @@
 export { type ChildExit, type RunningChild, runChild } from './child-process.mjs';
 export { type Cleanup, useCleanup } from './cleanup.js';
 export { CleanupStack } from './cleanup-stack.mjs';
+export { closedPort } from './closed-port.js';
 export {
   DEFAULT_AMQP_URL,
   DEFAULT_DATABASE_URL,

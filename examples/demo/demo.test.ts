@@ -1,8 +1,7 @@
 import { spawn } from 'node:child_process';
-import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { testAmqpUrl, testDatabaseUrl } from '../../test-support/index.js';
+import { closedPort, testAmqpUrl, testDatabaseUrl } from '../../test-support/index.js';
 
 // `npm run demo` is `node examples/demo/run.mjs`; `npm test` has built the workspaces already,
 // so the demo runs with --no-build (a second turbo run could rewrite dist/ under other tests).
@@ -37,15 +36,6 @@ function runDemo(env: Record<string, string>, timeoutMs: number): Promise<DemoRu
       resolve({ code, stdout, stderr, elapsedMs: Date.now() - started });
     });
   });
-}
-
-/** A local port nothing listens on (bound, then released). */
-async function closedPort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 /** The value column of a summary row. */

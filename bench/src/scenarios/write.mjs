@@ -1,15 +1,24 @@
 // @ts-check
 // 1. write — a domain transaction (one insert) with and without outbox.add, N concurrent clients.
 // Baseline and txbox alternate in rounds of equal length on the same connections, so drift
-// (autovacuum, checkpoints, cache) hits both alike.
-import { createOutbox, migrateOutbox } from '@txbox/outbox';
+// (autovacuum, checkpoints, cache) hits both alike. Variants:
+//   baseline: the domain transaction alone;
+//   txbox: outbox.add with default options while a relay (default options, this process) drains
+//     the outbox to RabbitMQ — as in production; the relay's CPU competes with the writers here;
+//   txboxAsleep (context): no relay running, so no relay is awake and every commit notifies;
+//   txboxNoNotify (context): the writer with notify: false, no relay.
+import { createOutbox, createRelay, migrateOutbox } from '@txbox/outbox';
 import pg from 'pg';
 import {
+  AMQP_URL,
   CleanupStack,
+  connectAmqp,
   DATABASE_URL,
+  deleteAmqp,
   dropSchema,
   newPool,
   OrderPlaced,
+  openChannel,
   perSec,
   ratio,
   summarize,
@@ -25,7 +34,7 @@ import { cpuMeter, mergeCpu } from '../lib/cpu.mjs';
  * @property {number} warmupMs each variant runs this long once before the rounds
  */
 
-/** @typedef {'baseline' | 'txbox' | 'txboxNoNotify'} Variant */
+/** @typedef {'baseline' | 'txbox' | 'txboxAsleep' | 'txboxNoNotify'} Variant */
 
 /**
  * What the rounds of one variant add up to.
@@ -44,7 +53,7 @@ export const defaults = {
 };
 
 /** @param {import('../lib/common.mjs').ScenarioOptions<WriteSettings>} options */
-export async function run({ settings, databaseUrl = DATABASE_URL, log = () => {} }) {
+export async function run({ settings, databaseUrl = DATABASE_URL, amqpUrl = AMQP_URL, log = () => {} }) {
   const { clients: clientCount, roundMs, rounds, warmupMs } = settings;
   const schema = uniqueName('bench_write');
   const cleanup = new CleanupStack();
@@ -58,10 +67,21 @@ export async function run({ settings, databaseUrl = DATABASE_URL, log = () => {}
       `CREATE TABLE ${orders} (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, order_id text NOT NULL,
         total_cents integer NOT NULL, created_at timestamptz NOT NULL DEFAULT now())`,
     );
+    const exchange = `${schema.replaceAll('_', '.')}.events`;
+    const queue = `${exchange}.queue`;
+    const connection = await connectAmqp(amqpUrl);
+    cleanup.add('amqp connection', () => connection.close().catch(() => {}));
+    const amqpAdmin = await openChannel(connection);
+    await amqpAdmin.assertExchange(exchange, 'topic', { durable: true });
+    await amqpAdmin.assertQueue(queue, { durable: true });
+    await amqpAdmin.bindQueue(queue, exchange, '#');
+    cleanup.add('topology', () => deleteAmqp(connection, { queues: [queue], exchanges: [exchange] }));
+    const withDefaults = createOutbox({ contracts: [OrderPlaced], schema, exchange });
     const variants = {
       baseline: null,
-      txbox: createOutbox({ contracts: [OrderPlaced], schema }),
-      txboxNoNotify: createOutbox({ contracts: [OrderPlaced], schema, notify: false }),
+      txbox: withDefaults,
+      txboxAsleep: withDefaults,
+      txboxNoNotify: createOutbox({ contracts: [OrderPlaced], schema, exchange, notify: false }),
     };
     /** @type {pg.Client[]} */
     const clients = [];
@@ -81,6 +101,12 @@ export async function run({ settings, databaseUrl = DATABASE_URL, log = () => {}
      */
     async function phase(name, ms, record) {
       const outbox = variants[name];
+      // The txbox variant runs with a relay draining the outbox, started before the clock.
+      const relay =
+        name === 'txbox'
+          ? createRelay({ database: databaseUrl, amqp: amqpUrl, schema, retention: { intervalMs: 0 } })
+          : undefined;
+      await relay?.start();
       /** @type {number[]} */
       const latencies = [];
       let committed = 0;
@@ -117,6 +143,7 @@ export async function run({ settings, databaseUrl = DATABASE_URL, log = () => {}
       );
       const elapsed = performance.now() - started;
       const cpu = meter.stop();
+      await relay?.stop();
       if (record) {
         record.committed += committed;
         record.rounds.push(perSec(committed, elapsed));
@@ -135,7 +162,8 @@ export async function run({ settings, databaseUrl = DATABASE_URL, log = () => {}
       // Rotate the order each round so no variant always runs right after another.
       const rotated = order.slice(r % order.length).concat(order.slice(0, r % order.length));
       for (const name of rotated) {
-        await admin.query(`TRUNCATE ${orders}, "${schema}".outbox`);
+        await admin.query(`TRUNCATE ${orders}, "${schema}".outbox, "${schema}".outbox_relay_awake`);
+        await amqpAdmin.purgeQueue(queue);
         await phase(name, roundMs, acc[name]);
       }
       log(`  write round ${r + 1}: ${order.map((k) => `${k} ${acc[k].rounds.at(-1)} tx/s`).join(', ')}`);
@@ -153,16 +181,20 @@ export async function run({ settings, databaseUrl = DATABASE_URL, log = () => {}
     const out = {
       baseline: variantResult(acc.baseline),
       txbox: variantResult(acc.txbox),
+      txboxAsleep: variantResult(acc.txboxAsleep),
       txboxNoNotify: variantResult(acc.txboxNoNotify),
     };
+    await amqpAdmin.close();
     return {
       clients: clientCount,
       baseline: out.baseline,
       txbox: out.txbox,
+      txboxAsleep: out.txboxAsleep,
       txboxNoNotify: out.txboxNoNotify,
       // Overhead factor: baseline throughput / txbox throughput (1.00 = free; target ≤ 1.25),
       // the median of the per-round factors (the variants of one round run back to back).
       ratio: median(acc.baseline.rounds.map((b, i) => ratio(b, acc.txbox.rounds[i]))),
+      ratioAsleep: median(acc.baseline.rounds.map((b, i) => ratio(b, acc.txboxAsleep.rounds[i]))),
       ratioNoNotify: median(acc.baseline.rounds.map((b, i) => ratio(b, acc.txboxNoNotify.rounds[i]))),
       p99Ratio: ratio(out.txbox.p99Ms, out.baseline.p99Ms),
     };

@@ -3,6 +3,7 @@
 // @txbox/nestjs can use one copy; not part of the public API (no semver promise, no docs).
 export { resolveAmqpConnection } from './amqp/amqp-connection.js';
 export { redactText } from './amqp/redact-url.js';
+export { beginWith } from './database/begin-with.js';
 export {
   checkOut,
   guardPool,
@@ -42,3 +43,7 @@ export { delayMsSchema, messageBytesSchema } from './options/shared-schemas.js';
 export { type BackoffOptions, backoffDelayMs, backoffSchedule, jitteredBackoffMs } from './retry/backoff.js';
 export { type RetryPolicyDefaults, retryPolicySchema } from './retry/retry-options.js';
 export { type WithRetriesOptions, withRetries } from './retry/with-retries.js';
+export { ATTR, MESSAGING_SYSTEM, SPAN_EVENTS } from './telemetry/messaging-spans.js';
+export { activeMeter, activeTracer, instrumentsFor, otelApi } from './telemetry/otel-api.js';
+export { type TraceableRow, traceCreate } from './telemetry/producer-context.js';
+export { contextFromTraceparent, formatTraceparent } from './telemetry/trace-context.js';

@@ -288,6 +288,33 @@ describe('exportMigrationSql', () => {
     });
   });
 
+  it('adopted on a schema migrate() already applied, the script applies nothing and does not fail', async () => {
+    const schema = newSchema();
+    await withClient((client) => migrate(client, demo, schema));
+    await pool.query(`INSERT INTO "${schema}".t1 (id, label) VALUES (1, 'kept')`);
+    const before = await appliedRows(schema);
+    // Both migrations are deliberately not idempotent: re-running either would throw.
+    await pool.query(exportMigrationSql(demo, schema));
+    expect(await appliedRows(schema)).toEqual(before);
+    expect((await pool.query(`SELECT label FROM "${schema}".t1`)).rows).toEqual([{ label: 'kept' }]);
+  });
+
+  it('run twice, or over an older release, applies each version once', async () => {
+    const schema = newSchema();
+    await pool.query(exportMigrationSql(demoV1Only, schema));
+    await pool.query(exportMigrationSql(demo, schema));
+    await pool.query(exportMigrationSql(demo, schema));
+    expect((await appliedRows(schema)).map((r) => r.version)).toEqual([1, 2]);
+    expect(await tablesIn(schema)).toEqual(['demo_migrations', 't1', 't2']);
+  });
+
+  it('refuses a schema newer than the versions it knows, changing nothing', async () => {
+    const schema = newSchema();
+    await withClient((client) => migrate(client, demo, schema));
+    await expect(pool.query(exportMigrationSql(demoV1Only, schema))).rejects.toThrow(/SCHEMA_TOO_NEW/);
+    expect((await appliedRows(schema)).map((r) => r.version)).toEqual([1, 2]);
+  });
+
   it('with fromVersion exports only the later migrations, for a schema already at that version', async () => {
     const schema = newSchema();
     await withClient((client) => migrate(client, demoV1Only, schema));

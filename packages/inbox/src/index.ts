@@ -36,6 +36,7 @@ export {
   migrateInbox,
 } from './migrations/inbox-migrations.js';
 export { type InboxTables, inboxTables } from './sql/inbox-sql.js';
+export { INBOX_METRICS } from './telemetry/inbox-metrics.js';
 export {
   declareTopology,
   type GroupTopology,

@@ -1,13 +1,13 @@
 import 'reflect-metadata';
 import { Injectable, Module } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
-import { getDataSourceToken, TypeOrmModule } from '@nestjs/typeorm';
-import { ClsPluginTransactional, Transactional, TransactionHost } from '@nestjs-cls/transactional';
-import { TransactionalAdapterTypeOrm } from '@nestjs-cls/transactional-adapter-typeorm';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { Transactional, TransactionHost } from '@nestjs-cls/transactional';
+import type { TransactionalAdapterTypeOrm } from '@nestjs-cls/transactional-adapter-typeorm';
 import { TxboxModule, TxboxOutbox } from '@txbox/nestjs';
-import { ClsModule } from 'nestjs-cls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testAmqpUrl, useTestSchema } from '../../../test-support/index.js';
+import { clsTransactionalModule } from './app/cls.js';
 import { OrderPlaced } from './app/contracts.js';
 import { Order } from './app/orders.js';
 
@@ -41,15 +41,7 @@ async function boot() {
   const moduleRef = await Test.createTestingModule({
     imports: [
       TypeOrmModule.forRoot({ type: 'postgres', url: databaseUrl, schema, entities: [Order], synchronize: true }),
-      ClsModule.forRoot({
-        global: true,
-        plugins: [
-          new ClsPluginTransactional({
-            imports: [TypeOrmModule],
-            adapter: new TransactionalAdapterTypeOrm({ dataSourceToken: getDataSourceToken() }),
-          }),
-        ],
-      }),
+      clsTransactionalModule(),
       // An API-only instance: it writes to the outbox, another instance relays and consumes.
       TxboxModule.forRoot({
         isGlobal: true,

@@ -3,7 +3,6 @@ import diagnosticsChannel from 'node:diagnostics_channel';
 import type net from 'node:net';
 import type { INestApplication } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
-import { encodeAmqpMessage } from '@txbox/core';
 import { groupTopology } from '@txbox/inbox';
 import { TxboxAdmin, TxboxHealthIndicator, TxboxModule } from '@txbox/nestjs';
 import request from 'supertest';
@@ -11,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testAmqpUrl, uniqueName, useAmqp, useTestSchema, waitUntil } from '../../../test-support/index.js';
 import { AppModule, type AppSettings } from './app/app.module.js';
 import { handled } from './app/billing.js';
+import { publishAgain } from './app/cls.js';
 import { OrderPlaced } from './app/contracts.js';
 
 const { schema, pool, databaseUrl } = useTestSchema('nest_e2e');
@@ -97,20 +97,12 @@ describe('txbox in a Nest application (TypeORM, PostgreSQL, RabbitMQ)', () => {
     await waitUntil('the first charge', async () => (await count('charges', '"orderId" = $1', ['o-2'])) === 1);
     // The broker redelivers the same message id three more times.
     for (let i = 0; i < 3; i++) {
-      const { content, properties } = encodeAmqpMessage({
+      publishAgain(amqp.channel, settings.exchange, {
         id: messageId,
         type: OrderPlaced.type,
-        version: 1,
-        occurredAt: new Date(),
         key: 'order:o-2',
-        correlationId: null,
-        causationId: null,
-        traceparent: null,
-        tracestate: null,
-        headers: {},
         payload: { orderId: 'o-2', totalCents: 500 },
       });
-      amqp.channel.publish(settings.exchange, OrderPlaced.type, content, properties);
     }
     const admin = app.get(TxboxAdmin);
     await waitUntil(

@@ -33,4 +33,5 @@ export {
 export type { RelayBatchResult } from './relay/settle-batch.js';
 export type { CleanupResult } from './retention/cleanup.js';
 export type { OutboxStats } from './stats/stats.js';
+export { OUTBOX_METRICS } from './telemetry/outbox-metrics.js';
 export { createOutbox, OutboxWriter, type OutboxWriterOptions } from './writer/outbox-writer.js';

@@ -8,6 +8,7 @@ import {
   outboxMigrationSql,
   outboxMigrationStatus,
 } from '@txbox/outbox';
+import { DataSource, type MigrationInterface, type QueryRunner } from 'typeorm';
 import { afterAll, describe, expect, it } from 'vitest';
 import { testAmqpUrl, uniqueName, useTestSchema } from '../../../test-support/index.js';
 
@@ -72,6 +73,38 @@ describe('outbox migrations', () => {
     const status = await outboxMigrationStatus({ database: pool, schema });
     expect(status).toMatchObject({ current: OUTBOX_SCHEMA_VERSION, pending: [] });
     expect((await migrateOutbox({ database: pool, schema })).current).toBe(OUTBOX_SCHEMA_VERSION);
+  });
+
+  it('the exported SQL, run from a TypeORM migration on a schema the service had migrated itself, adopts it', async () => {
+    const schema = freshSchema();
+    // What a service that ran with auto-migration and now owns its migrations goes through.
+    await migrateOutbox({ database: pool, schema });
+    class AddTxbox1700000000000 implements MigrationInterface {
+      async up(queryRunner: QueryRunner): Promise<void> {
+        await queryRunner.query(outboxMigrationSql({ schema }));
+      }
+      async down(): Promise<void> {}
+    }
+    const dataSource = new DataSource({
+      type: 'postgres',
+      url: databaseUrl,
+      schema,
+      migrations: [AddTxbox1700000000000],
+      migrationsTableName: 'typeorm_migrations',
+    });
+    await dataSource.initialize();
+    try {
+      const applied = await dataSource.runMigrations({ transaction: 'each' });
+      expect(applied.map((m) => m.name)).toEqual(['AddTxbox1700000000000']);
+    } finally {
+      await dataSource.destroy();
+    }
+    expect(await outboxMigrationStatus({ database: pool, schema })).toMatchObject({
+      current: OUTBOX_SCHEMA_VERSION,
+      pending: [],
+    });
+    const { rows } = await pool.query(`SELECT count(*)::int AS n FROM "${schema}".outbox_migrations`);
+    expect(rows[0].n).toBe(OUTBOX_SCHEMA_VERSION);
   });
 
   it('the CLI prints the SQL, migrates and reports status', async () => {

@@ -43,19 +43,61 @@ function migrationsTable(set: MigrationSet, schema: string): string {
 /**
  * The whole schema of a component as one SQL script, including the bookkeeping table,
  * for teams that run their own migrations (paste it into a TypeORM migration, Flyway...).
- * Running it and then `migrate()` is safe: `migrate()` sees the versions as applied.
+ *
+ * Safe to adopt on any state of the schema: each version runs only when the component's
+ * migrations table does not record it, and is recorded in the same statement. So the script
+ * can follow `migrate()` (a service that migrated itself outside production and now owns its
+ * migrations), precede it (`migrate()` then sees the versions as applied), or run twice. It
+ * takes the advisory lock `migrate()` takes, so the two never apply a version at once, and it
+ * refuses a schema newer than the versions it knows, as `migrate()` does.
  */
 export function exportMigrationSql(set: MigrationSet, schema: string, fromVersion = 0): string {
   validateSqlIdentifier('schema name', schema);
-  const parts = [bootstrapSql(set, schema)];
+  const table = migrationsTable(set, schema);
+  const latest = latestVersion(set);
+  const parts = [
+    // Held until the caller's transaction ends (a TypeORM migration runs in one); outside a
+    // transaction it only orders this statement against a concurrent migrate().
+    `SELECT pg_advisory_xact_lock(hashtext('${migrationLockName(set)}'), hashtext('${schema}'));`,
+    bootstrapSql(set, schema),
+    `DO ${quoteTag('txbox_check')}
+BEGIN
+  IF (SELECT coalesce(max(version), 0) FROM ${table}) > ${latest} THEN
+    RAISE EXCEPTION 'SCHEMA_TOO_NEW: the ${set.component} schema "${schema}" is newer than this script (version ${latest}); export the SQL from the @txbox release the service runs';
+  END IF;
+END
+${quoteTag('txbox_check')};`,
+  ];
   for (const m of set.migrations) {
     if (m.version <= fromVersion) continue;
-    parts.push(`-- ${set.component} migration ${m.version}: ${m.name}\n${renderMigrationSql(m.sql, schema).trim()}`);
-    parts.push(
-      `INSERT INTO ${migrationsTable(set, schema)} (version, name) VALUES (${m.version}, '${m.name.replaceAll("'", "''")}') ON CONFLICT DO NOTHING;`,
-    );
+    const body = renderMigrationSql(m.sql, schema).trim();
+    const tag = quoteTag('txbox_migration');
+    if (body.includes(tag)) throw new Error(`${set.component} migration ${m.version} contains ${tag}`);
+    parts.push(`-- ${set.component} migration ${m.version}: ${m.name} (skipped when already recorded)
+DO ${quoteTag('txbox_apply')}
+BEGIN
+  IF NOT EXISTS (SELECT 1 FROM ${table} WHERE version = ${m.version}) THEN
+    EXECUTE ${tag}
+${body}
+${tag};
+    INSERT INTO ${table} (version, name) VALUES (${m.version}, '${m.name.replaceAll("'", "''")}');
+  END IF;
+END
+${quoteTag('txbox_apply')};`);
   }
   return `${parts.join('\n\n')}\n`;
+}
+
+function quoteTag(name: string): string {
+  return `$${name}$`;
+}
+
+function latestVersion(set: MigrationSet): number {
+  return Math.max(0, ...set.migrations.map((m) => m.version));
+}
+
+function migrationLockName(set: MigrationSet): string {
+  return `txbox.migrate.${set.component}`;
 }
 
 function bootstrapSql(set: MigrationSet, schema: string): string {
@@ -92,13 +134,10 @@ function refuseNewer(set: MigrationSet, schema: string, current: number, latest:
  */
 export async function migrate(client: MigrationClient, set: MigrationSet, schema: string): Promise<MigrationStatus> {
   validateSqlIdentifier('schema name', schema);
-  const latest = Math.max(0, ...set.migrations.map((m) => m.version));
+  const latest = latestVersion(set);
   await client.query('BEGIN');
   try {
-    await client.query('SELECT pg_advisory_xact_lock(hashtext($1), hashtext($2))', [
-      `txbox.migrate.${set.component}`,
-      schema,
-    ]);
+    await client.query('SELECT pg_advisory_xact_lock(hashtext($1), hashtext($2))', [migrationLockName(set), schema]);
     // CREATE SCHEMA IF NOT EXISTS can still race on the catalog without the lock; we hold it.
     await client.query(bootstrapSql(set, schema));
     const current = await appliedVersion(client, set, schema);
@@ -126,7 +165,7 @@ export async function migrationStatus(
   schema: string,
 ): Promise<MigrationStatus> {
   validateSqlIdentifier('schema name', schema);
-  const latest = Math.max(0, ...set.migrations.map((m) => m.version));
+  const latest = latestVersion(set);
   const { rows } = await client.query('SELECT to_regclass($1) IS NOT NULL AS present', [
     `"${schema}"."${set.component}_migrations"`,
   ]);

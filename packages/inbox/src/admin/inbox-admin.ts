@@ -9,6 +9,7 @@ import {
   type MigrationStatus,
   migrationStatus,
   NotFoundError,
+  TxboxError,
 } from '@txbox/core';
 import {
   checkOut,
@@ -148,7 +149,10 @@ export class InboxAdmin {
   }
 
   async #migrations(): Promise<MigrationStatus> {
-    const held = await checkOut(this.#requireDb('status()').pool);
+    const db = this.#requireDb('status()');
+    const held = await checkOut(db.pool).catch((cause: unknown) => {
+      throw new TxboxError('CONNECTION_FAILED', `Cannot connect to PostgreSQL at ${db.safeTarget}`, { cause });
+    });
     try {
       return await migrationStatus(held.client, inboxMigrations, this.#tables.schema);
     } finally {

@@ -120,6 +120,7 @@ export class ChannelSupervisor {
         channel.close().catch(() => {});
       });
       this.#consumerTag = consumerTag;
+      if (this.#reconnectFailures > 0) logger.info('Inbox consumer consuming', { group, queue: topology.queue });
       this.#reconnectFailures = 0;
     } catch (error) {
       this.#channel = undefined;

@@ -37,6 +37,8 @@ import { AckLedger } from '../settlement/ack-ledger.js';
 import { DeliveryCounters } from '../settlement/delivery-counters.js';
 import { Settlement } from '../settlement/settlement.js';
 import { deleteOldRecordsSql, type InboxTables, inboxStatsSql, inboxTables } from '../sql/inbox-sql.js';
+import { enableInboxMetrics } from '../telemetry/inbox-metrics.js';
+import { traceDuplicates, traceProcess } from '../telemetry/process-spans.js';
 import { type GroupTopology, groupTopology, type TopologyNames } from '../topology/topology.js';
 import { consumerOptionsSchema, type InboxConsumerOptions, type ResolvedConsumerOptions } from './consumer-options.js';
 import type { InboxStats } from './inbox-stats.js';
@@ -100,6 +102,8 @@ export class InboxConsumer {
     this.#names = options.names;
     // Derive it now, so a bad queue name is refused at construction.
     void this.topology;
+    enableInboxMetrics();
+    traceDuplicates(this.group, () => this.topology.queue);
     this.#channels = new ChannelSupervisor({
       group: this.group,
       amqp: this.#amqp,
@@ -125,7 +129,9 @@ export class InboxConsumer {
         tables: this.#tables,
         logger: this.#logger,
         openSession: () => (dataSource ? openTypeOrmSession(dataSource) : openPgSession(pool)),
-        runHandler: (session, item) => runHandler(session, item, consumer),
+        runHandler: traceProcess({ group: this.group, queue: () => this.topology.queue }, (session, item) =>
+          runHandler(session, item, consumer),
+        ),
       }),
       settlement: new Settlement({
         group: this.group,
@@ -194,7 +200,15 @@ export class InboxConsumer {
         () => this.cleanup(),
         (error) => this.#logger.warn('Inbox retention failed', { error: (error as Error).message }),
       );
-      this.#logger.info('Inbox consumer started', { group: this.group, queue: this.topology.queue });
+      // Say what is true: without the broker the consumer is started but consumes nothing yet.
+      if (this.#channels.connected) {
+        this.#logger.info('Inbox consumer started', { group: this.group, queue: this.topology.queue });
+      } else {
+        this.#logger.warn('Inbox consumer started without RabbitMQ; it consumes once the broker is reachable', {
+          group: this.group,
+          queue: this.topology.queue,
+        });
+      }
     });
   }
 

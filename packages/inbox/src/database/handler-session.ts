@@ -2,7 +2,7 @@
 // inbox record and the handler's writes must share that connection to commit together, so both
 // drivers are adapted to the same small session shape.
 import { fromPg, fromTypeOrm, type Transaction, type TypeOrmEntityManagerLike } from '@txbox/core';
-import { checkOut } from '@txbox/core/internal';
+import { beginWith, checkOut } from '@txbox/core/internal';
 import type pg from 'pg';
 
 /** The parts of a TypeORM `DataSource` the inbox uses (0.3.x and 1.x). */
@@ -33,23 +33,36 @@ export interface HandlerSession {
   release(broken?: boolean): Promise<void>;
 }
 
+/**
+ * A pg session whose BEGIN goes out with its first statement (the inbox's dedup record), in one
+ * round trip: `core/database/begin-with.ts`. Until then no transaction is open, and nothing but
+ * that first statement can run (the handler runs after it).
+ */
 export async function openPgSession(pool: pg.Pool): Promise<HandlerSession> {
   const { client, release } = await checkOut(pool);
-  try {
-    await client.query('BEGIN');
-  } catch (error) {
-    release(true);
-    throw error;
-  }
+  let begun = false;
+  let inner: Transaction | undefined;
+  const transaction: Transaction = {
+    kind: 'txbox.transaction',
+    driver: 'pg',
+    assertActive: () => (inner ?? fromPg(client)).assertActive(),
+    async query<R>(text: string, values: readonly unknown[] = [], options: { name?: string } = {}) {
+      if (inner) return inner.query<R>(text, values, options);
+      begun = true;
+      const result = await beginWith(client, { text, values, name: options.name });
+      inner = fromPg(client);
+      return { rows: result.rows as R[], rowCount: result.rowCount ?? 0 };
+    },
+  };
   return {
     client,
     manager: undefined,
-    transaction: fromPg(client),
+    transaction,
     commit: async () => {
-      await client.query('COMMIT');
+      if (begun) await client.query('COMMIT');
     },
     rollback: async () => {
-      await client.query('ROLLBACK');
+      if (begun) await client.query('ROLLBACK');
     },
     release: async (broken = false) => {
       release(broken);

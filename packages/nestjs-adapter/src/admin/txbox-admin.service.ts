@@ -61,14 +61,18 @@ export class TxboxAdmin {
   }
 
   /** Forgets that `group` processed message `id`: its next delivery runs the handler again. */
-  forgetInboxRecord(group: string, id: string): Promise<boolean> {
-    return this.#inboxAdmin().forget(group, id);
+  async forgetInboxRecord(group: string, id: string): Promise<boolean> {
+    // The group's inbox may live in a database of its own: an admin on that pool, borrowed.
+    const admin = createInboxAdmin({
+      database: this.runtime.databaseOfGroup(group).database,
+      schema: this.runtime.schema,
+    });
+    return admin.forget(group, id);
   }
 
-  /** Borrows the module's pool and AMQP connection: nothing of its own to close. */
+  /** The dead-letter queues, on the module's AMQP connection (borrowed: nothing of its own to close). */
   #inboxAdmin(): InboxAdmin {
     this.#inbox ??= createInboxAdmin({
-      database: this.runtime.database.database,
       ...(this.runtime.amqp ? { amqp: this.runtime.amqp } : {}),
       schema: this.runtime.schema,
     });

@@ -46,7 +46,13 @@ export class TxboxHealthIndicator {
     return { [key]: { status: 'up', ...details } };
   }
 
-  #outboxStats() {
-    return this.runtime.outboxAdmin.stats();
+  /** Over every database txbox relays from (a consumer group may have its own): the worst lag, the sums. */
+  async #outboxStats() {
+    const all = await Promise.all(this.runtime.outboxAdmins.map(({ admin }) => admin.stats()));
+    return {
+      oldestDueAgeMs: Math.max(0, ...all.map((s) => s.oldestDueAgeMs)),
+      pending: all.reduce((sum, s) => sum + s.pending, 0),
+      deadLetters: all.reduce((sum, s) => sum + s.deadLetters, 0),
+    };
   }
 }

@@ -5,13 +5,21 @@ import {
   type OnModuleDestroy,
   type OnModuleInit,
 } from '@nestjs/common';
-import { DiscoveryService, MetadataScanner, ModuleRef } from '@nestjs/core';
-import { AmqpConnection, ConfigurationError, type TxboxLogger } from '@txbox/core';
+import { DiscoveryService, ExternalContextCreator, MetadataScanner, ModuleRef } from '@nestjs/core';
+import {
+  AmqpConnection,
+  ConfigurationError,
+  type MigrationStatus,
+  redactUrl,
+  TxboxError,
+  type TxboxLogger,
+} from '@txbox/core';
 import {
   createConsumer,
   defineHandler,
   type HandlerRegistration,
   type InboxConsumer,
+  inboxMigrationStatus,
   migrateInbox,
 } from '@txbox/inbox';
 import {
@@ -22,10 +30,17 @@ import {
   type OutboxAdmin,
   type OutboxRelay,
   type OutboxWriter,
+  outboxMigrationStatus,
 } from '@txbox/outbox';
 import pg from 'pg';
-import { readOnMessageMetadata } from '../decorators/on-message.decorator.js';
-import { type TxboxModuleOptions, validateModuleOptions } from '../options/txbox-module-options.js';
+import { type AmbientTransaction, ambientTransactionFor } from '../handlers/ambient-transaction.js';
+import { type DiscoveredHandler, discoverHandlers } from '../handlers/handler-discovery.js';
+import {
+  resolveWaitForBroker,
+  type TxboxDatabaseOption,
+  type TxboxModuleOptions,
+  validateModuleOptions,
+} from '../options/txbox-module-options.js';
 import { MODULE_OPTIONS_TOKEN } from '../txbox.module-definition.js';
 import { nestLogger } from './nest-logger.js';
 
@@ -36,30 +51,42 @@ interface ResolvedDatabase {
   owned: boolean;
   /** A TypeORM DataSource, when txbox is wired to one: handlers then get `ctx.manager`. */
   dataSource: object | undefined;
+  /** Where it points, without a password, for messages. */
+  label: string;
+}
+
+/** One database txbox works in: the module's, or a consumer group's own. */
+interface DatabaseUse {
+  db: ResolvedDatabase;
+  /** Consumer groups whose inbox (and handler transactions) live in this database. */
+  groups: string[];
 }
 
 /**
- * Owns everything txbox runs inside a Nest application: the outbox writer, the relay, one
- * consumer per group of `@OnMessage` handlers, and the shared AMQP connection. Started at
- * bootstrap; drained in `onModuleDestroy`, which Nest runs before any module's
- * `onApplicationShutdown` — so before `@nestjs/typeorm` destroys the DataSource.
+ * Owns everything txbox runs inside a Nest application: the outbox writer, one relay per
+ * database txbox writes to, one consumer per group of `@OnMessage` handlers, and the shared
+ * AMQP connection. Started at bootstrap; drained in `onModuleDestroy`, which Nest runs before
+ * any module's `onApplicationShutdown` — so before `@nestjs/typeorm` destroys the DataSource.
  */
 @Injectable()
 export class TxboxRuntime implements OnModuleInit, OnApplicationBootstrap, OnModuleDestroy {
   readonly options: TxboxModuleOptions;
   readonly logger: TxboxLogger;
   #writer: OutboxWriter | undefined;
-  #relay: OutboxRelay | undefined;
+  readonly #relays: OutboxRelay[] = [];
   readonly consumers = new Map<string, InboxConsumer>();
   #amqp: AmqpConnection | undefined;
   #db: ResolvedDatabase | undefined;
-  #outboxAdmin: OutboxAdmin | undefined;
+  /** Every database in use, the module's first; a group with its own `database` adds one. */
+  readonly #uses: DatabaseUse[] = [];
+  readonly #admins = new Map<ResolvedDatabase, OutboxAdmin>();
 
   constructor(
     @Inject(MODULE_OPTIONS_TOKEN) options: TxboxModuleOptions,
     @Inject(ModuleRef) private readonly moduleRef: ModuleRef,
     @Inject(DiscoveryService) private readonly discovery: DiscoveryService,
     @Inject(MetadataScanner) private readonly scanner: MetadataScanner,
+    @Inject(ExternalContextCreator) private readonly contextCreator: ExternalContextCreator,
   ) {
     validateModuleOptions(options);
     this.options = options;
@@ -75,18 +102,29 @@ export class TxboxRuntime implements OnModuleInit, OnApplicationBootstrap, OnMod
     return this.#writer;
   }
 
+  /** The relay on the module's database (undefined with `relay: false`). */
   get relay(): OutboxRelay | undefined {
-    return this.#relay;
+    return this.#relays[0];
   }
 
   get amqp(): AmqpConnection | undefined {
     return this.#amqp;
   }
 
-  /** Stats and dead letters of the outbox, on the runtime's pool (the admin service and health use it). */
+  /** Stats and dead letters of the outbox on the module's database (the admin service uses it). */
   get outboxAdmin(): OutboxAdmin {
-    this.#outboxAdmin ??= createOutboxAdmin({ database: this.database.database, schema: this.schema });
-    return this.#outboxAdmin;
+    return this.#adminOf(this.database);
+  }
+
+  /** The outbox of every database in use, the module's first (the health indicator checks each). */
+  get outboxAdmins(): Array<{ database: string; admin: OutboxAdmin }> {
+    const uses = this.#uses.length > 0 ? this.#uses : [{ db: this.database, groups: [] }];
+    return uses.map(({ db }) => ({ database: db.label, admin: this.#adminOf(db) }));
+  }
+
+  /** The database a consumer group's inbox lives in (the module's unless the group was given its own). */
+  databaseOfGroup(group: string): ResolvedDatabase {
+    return this.#uses.find((u) => u.groups.includes(group))?.db ?? this.database;
   }
 
   get database(): ResolvedDatabase {
@@ -95,7 +133,7 @@ export class TxboxRuntime implements OnModuleInit, OnApplicationBootstrap, OnMod
   }
 
   async onModuleInit(): Promise<void> {
-    this.#db = await this.#resolveDatabase();
+    this.#db = await this.#resolveDatabase(this.options.database, 'TxboxModule.database');
     this.#writer = createOutbox({
       contracts: this.options.contracts,
       schema: this.schema,
@@ -104,112 +142,226 @@ export class TxboxRuntime implements OnModuleInit, OnApplicationBootstrap, OnMod
   }
 
   async onApplicationBootstrap(): Promise<void> {
-    const db = this.database;
-    const handlers = this.#discoverHandlers();
-    if (this.#runMigrations()) {
-      await migrateOutbox({ database: db.database, schema: this.schema });
-      if (handlers.size > 0 && this.options.consumers !== false)
-        await migrateInbox({ database: db.database, schema: this.schema });
-    }
-    const relayEnabled = this.options.relay !== false;
-    const consumersEnabled = this.options.consumers !== false && handlers.size > 0;
-    if (!relayEnabled && !consumersEnabled) return;
-    this.#amqp = new AmqpConnection({ url: this.options.amqpUrl, connectionName: 'txbox-nestjs', logger: this.logger });
-    if (relayEnabled) {
-      this.#relay = createRelay({
-        ...(this.options.relay || {}),
-        database: db.database,
-        amqp: this.#amqp,
-        schema: this.schema,
-        logger: this.logger,
-      });
-      await this.#relay.start();
-    }
-    if (consumersEnabled) {
-      const consumers = this.options.consumers || {};
-      for (const [group, registrations] of handlers) {
-        const consumer = createConsumer({
-          ...consumers.defaults,
-          ...consumers.groups?.[group],
-          group,
-          database: db.database,
-          amqp: this.#amqp,
-          schema: this.schema,
-          ...(this.options.exchange ? { exchange: this.options.exchange } : {}),
-          handlers: registrations,
-          outbox: this.writer,
-          ...(db.dataSource ? { dataSource: db.dataSource as never } : {}),
-          logger: this.logger,
-        });
-        this.consumers.set(group, consumer);
-      }
-      for (const consumer of this.consumers.values()) await consumer.start();
+    try {
+      await this.#start();
+    } catch (error) {
+      // Stop what did start (pools, the AMQP connection and its reconnects), so the process
+      // can exit on the error instead of hanging on open handles.
+      this.logger.error(`txbox did not start: ${error instanceof Error ? error.message : String(error)}`);
+      await this.onModuleDestroy().catch(() => {});
+      throw error;
     }
   }
 
+  async #start(): Promise<void> {
+    const handlers = discoverHandlers({
+      discovery: this.discovery,
+      scanner: this.scanner,
+      contextCreator: this.contextCreator,
+      defaultGroup: this.options.defaultGroup,
+    });
+    const byGroup = new Map<string, DiscoveredHandler[]>();
+    for (const h of handlers) byGroup.set(h.group, [...(byGroup.get(h.group) ?? []), h]);
+    const consumersEnabled = this.options.consumers !== false && byGroup.size > 0;
+    const relayEnabled = this.options.relay !== false;
+    await this.#resolveUses(consumersEnabled ? [...byGroup.keys()] : []);
+    await this.#prepareSchemas();
+    if (!relayEnabled && !consumersEnabled) return;
+
+    this.#amqp = new AmqpConnection({ url: this.options.amqpUrl, connectionName: 'txbox-nestjs', logger: this.logger });
+    await this.#waitForBroker();
+    if (relayEnabled) {
+      // Every database txbox writes to has its outbox relayed: a group's handlers add to the
+      // outbox in their own database's transaction.
+      for (const { db } of this.#uses) {
+        const relay = createRelay({
+          ...(this.options.relay || {}),
+          database: db.database,
+          amqp: this.#amqp,
+          schema: this.schema,
+          logger: this.logger,
+        });
+        this.#relays.push(relay);
+        await relay.start();
+      }
+    }
+    if (consumersEnabled) {
+      const consumers = this.options.consumers || {};
+      for (const use of this.#uses) {
+        for (const group of use.groups) {
+          const { database: _database, ...settings } = consumers.groups?.[group] ?? {};
+          const ambient = await ambientTransactionFor({
+            group,
+            dataSource: use.db.dataSource,
+            hostFromContainer: (token) => this.#optional(token),
+            logger: this.logger,
+          });
+          const consumer = createConsumer({
+            ...consumers.defaults,
+            ...settings,
+            group,
+            database: use.db.database,
+            amqp: this.#amqp,
+            schema: this.schema,
+            ...(this.options.exchange ? { exchange: this.options.exchange } : {}),
+            handlers: (byGroup.get(group) ?? []).map((h) => registration(h, ambient)),
+            outbox: this.writer,
+            ...(use.db.dataSource ? { dataSource: use.db.dataSource as never } : {}),
+            logger: this.logger,
+          });
+          this.consumers.set(group, consumer);
+        }
+      }
+      for (const consumer of this.consumers.values()) await consumer.start();
+    }
+    this.#logStarted();
+  }
+
   async onModuleDestroy(): Promise<void> {
-    // Consumers first (they may still add to the outbox), then the relay, then the connection.
+    // Consumers first (they may still add to the outbox), then the relays, then the connection.
     await Promise.all([...this.consumers.values()].map((c) => c.stop()));
-    await this.#relay?.stop();
+    await Promise.all(this.#relays.map((r) => r.stop()));
     await this.#amqp?.close();
-    if (this.#db?.owned) await this.#db.database.end();
+    const owned = new Set(this.#uses.map((u) => u.db));
+    if (this.#db) owned.add(this.#db);
+    for (const db of owned) if (db.owned) await db.database.end().catch(() => {});
+  }
+
+  #adminOf(db: ResolvedDatabase): OutboxAdmin {
+    let admin = this.#admins.get(db);
+    if (!admin) {
+      admin = createOutboxAdmin({ database: db.database, schema: this.schema });
+      this.#admins.set(db, admin);
+    }
+    return admin;
+  }
+
+  #optional(token: unknown): unknown {
+    try {
+      return this.moduleRef.get(token as string, { strict: false });
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** The module's database, and one more per group that names its own `database`. */
+  async #resolveUses(groups: string[]): Promise<void> {
+    const main: DatabaseUse = { db: this.database, groups: [] };
+    this.#uses.push(main);
+    const consumers = this.options.consumers || {};
+    for (const group of groups) {
+      const own = consumers.groups?.[group]?.database;
+      if (own === undefined) {
+        main.groups.push(group);
+        continue;
+      }
+      const db = await this.#resolveDatabase(own, `TxboxModule.consumers.groups.${group}.database`);
+      // Two groups naming the same DataSource or pool share one relay and one migration.
+      const same = this.#uses.find((u) => u.db.database === db.database);
+      if (same) {
+        if (db.owned) await db.database.end().catch(() => {});
+        same.groups.push(group);
+      } else {
+        this.#uses.push({ db, groups: [group] });
+      }
+    }
+  }
+
+  /**
+   * Applies the migrations (`runMigrations`), or checks that someone did. In production the
+   * check runs before anything starts, with a message that says why nothing was migrated.
+   */
+  async #prepareSchemas(): Promise<void> {
+    const schema = this.schema;
+    const migrateNow = this.#runMigrations();
+    for (const { db, groups } of this.#uses) {
+      const database = db.database;
+      if (migrateNow) {
+        await migrateOutbox({ database, schema });
+        if (groups.length > 0) await migrateInbox({ database, schema });
+        continue;
+      }
+      const statuses: MigrationStatus[] = [await outboxMigrationStatus({ database, schema })];
+      if (groups.length > 0) statuses.push(await inboxMigrationStatus({ database, schema }));
+      const behind = statuses.filter((s) => s.current < s.latest);
+      if (behind.length === 0) continue;
+      const why =
+        this.options.runMigrations === false
+          ? 'TxboxModule runs with runMigrations: false'
+          : 'NODE_ENV is "production", and TxboxModule applies migrations at startup only outside production (runMigrations defaults to false there)';
+      const what = behind
+        .map((s) => `the ${s.component} schema "${s.schema}" is at version ${s.current}, ${s.latest} is needed`)
+        .join('; ');
+      throw new TxboxError(
+        'SCHEMA_NOT_MIGRATED',
+        `txbox migrations are pending on ${db.label}: ${what}. Nothing was migrated because ${why}. ` +
+          `Apply them in your deploy step (npx txbox-outbox migrate${groups.length > 0 ? ' and npx txbox-inbox migrate' : ''} --database-url …, ` +
+          'or outboxMigrationSql()/inboxMigrationSql() in a migration of your own), or set runMigrations: true.',
+      );
+    }
+  }
+
+  /** With `waitForBroker`, startup waits for RabbitMQ up to its timeout, then fails. */
+  async #waitForBroker(): Promise<void> {
+    const wait = resolveWaitForBroker(this.options.waitForBroker);
+    const amqp = this.#amqp;
+    if (!wait || !amqp) return;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () =>
+          reject(
+            new TxboxError(
+              'CONNECTION_FAILED',
+              `RabbitMQ at ${amqp.safeUrl} was not reachable within waitForBroker.timeoutMs (${wait.timeoutMs} ms); the application does not start. ` +
+                'Check the broker and amqpUrl, raise the timeout, or drop waitForBroker to start without the broker and connect in the background.',
+            ),
+          ),
+        wait.timeoutMs,
+      );
+    });
+    try {
+      await Promise.race([amqp.channelModel(), timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Says what is running, and what is not yet: a consumer without its broker consumes nothing. */
+  #logStarted(): void {
+    const parts = [
+      this.#relays.length > 0 ? `relay on ${this.#relays.length} database(s)` : 'no relay',
+      this.consumers.size > 0 ? `consumers for ${[...this.consumers.keys()].join(', ')}` : 'no consumers',
+    ];
+    if (this.#amqp?.isConnected) {
+      this.logger.info(`txbox started: ${parts.join(', ')}`);
+      return;
+    }
+    this.logger.warn(
+      `txbox started without RabbitMQ (${this.#amqp?.safeUrl}): ${parts.join(', ')}. Outbox writes are kept and published once it is reachable; nothing is consumed until then. Set waitForBroker to fail the start instead`,
+    );
   }
 
   #runMigrations(): boolean {
     return this.options.runMigrations ?? process.env.NODE_ENV !== 'production';
   }
 
-  /** Finds `@OnMessage` methods on every provider and controller, grouped by consumer group. */
-  #discoverHandlers(): Map<string, HandlerRegistration[]> {
-    const groups = new Map<string, HandlerRegistration[]>();
-    const seen = new Set<string>();
-    const wrappers = [...this.discovery.getProviders(), ...this.discovery.getControllers()];
-    for (const wrapper of wrappers) {
-      const instance = wrapper.instance as Record<string, unknown> | undefined;
-      if (!instance || typeof instance !== 'object' || !wrapper.isDependencyTreeStatic()) continue;
-      const prototype = Object.getPrototypeOf(instance);
-      for (const name of this.scanner.getAllMethodNames(prototype)) {
-        for (const meta of readOnMessageMetadata(prototype[name])) {
-          const group = meta.group ?? this.options.defaultGroup;
-          const where = `${instance.constructor.name}.${name}`;
-          if (!group) {
-            throw new ConfigurationError(
-              'TxboxModule.defaultGroup',
-              `@OnMessage(${meta.contract.type}) on ${where} names no group; pass { group } or set defaultGroup`,
-            );
-          }
-          const id = `${group}/${meta.contract.type}`;
-          if (seen.has(id)) {
-            throw new ConfigurationError(
-              'OnMessage',
-              `${meta.contract.type} has two handlers in group ${group} (${where})`,
-            );
-          }
-          seen.add(id);
-          const method = instance[name] as (...args: unknown[]) => unknown;
-          const registration = defineHandler(meta.contract, async (payload, ctx) => {
-            await method.call(instance, payload, ctx);
-          });
-          groups.set(group, [...(groups.get(group) ?? []), registration]);
-        }
-      }
-    }
-    return groups;
-  }
-
-  async #resolveDatabase(): Promise<ResolvedDatabase> {
-    const option = this.options.database ?? { dataSourceName: 'default' };
+  async #resolveDatabase(input: TxboxDatabaseOption | undefined, optionName: string): Promise<ResolvedDatabase> {
+    const option = input ?? { dataSourceName: 'default' };
     if ('url' in option) {
       const pool = new pg.Pool({ connectionString: option.url, max: 10, application_name: 'txbox-nestjs' });
       pool.on('error', (error) => this.logger.warn('Idle PostgreSQL connection lost', { error: error.message }));
-      return { database: pool, owned: true, dataSource: undefined };
+      return { database: pool, owned: true, dataSource: undefined, label: redactUrl(option.url) };
     }
-    if ('pool' in option) return { database: option.pool, owned: false, dataSource: undefined };
+    if ('pool' in option)
+      return { database: option.pool, owned: false, dataSource: undefined, label: 'the database of the given pool' };
     let dataSource: object | undefined;
+    let label = 'the database of the given DataSource';
     if ('dataSource' in option) {
       dataSource = option.dataSource;
     } else {
       const name = option.dataSourceName ?? 'default';
+      label = `the database of the TypeORM DataSource "${name}"`;
       // The tokens @nestjs/typeorm registers: the DataSource class for the default data
       // source, "<name>DataSource" for a named one.
       let token: unknown = `${name}DataSource`;
@@ -218,7 +370,7 @@ export class TxboxRuntime implements OnModuleInit, OnApplicationBootstrap, OnMod
           token = (await import('typeorm')).DataSource;
         } catch (cause) {
           throw new ConfigurationError(
-            'TxboxModule.database',
+            optionName,
             'no TypeORM installed: pass { pool } or { url }, or install typeorm and @nestjs/typeorm',
             { cause },
           );
@@ -228,7 +380,7 @@ export class TxboxRuntime implements OnModuleInit, OnApplicationBootstrap, OnMod
         dataSource = this.moduleRef.get(token as string, { strict: false }) as object;
       } catch (cause) {
         throw new ConfigurationError(
-          'TxboxModule.database.dataSourceName',
+          `${optionName}.dataSourceName`,
           `no TypeORM DataSource "${name}" is registered: import TypeOrmModule.forRoot(${name === 'default' ? '' : `{ name: '${name}', ... }`}) before TxboxModule, or pass { pool } or { url }`,
           { cause },
         );
@@ -241,10 +393,17 @@ export class TxboxRuntime implements OnModuleInit, OnApplicationBootstrap, OnMod
       typeof (pool as { totalCount?: unknown }).totalCount !== 'number'
     ) {
       throw new ConfigurationError(
-        'TxboxModule.database',
+        optionName,
         'the TypeORM DataSource must use the postgres driver and be initialized',
       );
     }
-    return { database: pool, owned: false, dataSource };
+    return { database: pool, owned: false, dataSource, label };
   }
+}
+
+/** The inbox handler of one @OnMessage method: in the inbox's transaction as the ambient one, through Nest's enhancers. */
+function registration(handler: DiscoveredHandler, ambient: AmbientTransaction): HandlerRegistration {
+  return defineHandler(handler.contract, (payload, ctx) =>
+    ambient(ctx.manager, () => handler.invoke(payload, ctx as never)),
+  );
 }

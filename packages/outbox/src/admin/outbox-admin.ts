@@ -1,7 +1,7 @@
 // The one object operators' tools use on an outbox: its stats and its dead letters. The relay,
 // the Nest admin service and health indicator, the CLI and scripts all go through it, so an
 // operation means the same thing everywhere and no caller needs the SQL or table names.
-import { ConfigurationError, type DatabaseInput, type MigrationStatus, migrationStatus } from '@txbox/core';
+import { ConfigurationError, type DatabaseInput, type MigrationStatus, migrationStatus, TxboxError } from '@txbox/core';
 import { checkOut, type OwnedPool, resolvePool } from '@txbox/core/internal';
 import { DeadLetters } from '../dead-letters/dead-letters.js';
 import { outboxMigrations } from '../migrations/outbox-migrations.js';
@@ -53,7 +53,9 @@ export class OutboxAdmin {
 
   /** Applied and pending migrations, and the stats when the schema is current. */
   async status(): Promise<OutboxStatus> {
-    const held = await checkOut(this.#db.pool);
+    const held = await checkOut(this.#db.pool).catch((cause: unknown) => {
+      throw new TxboxError('CONNECTION_FAILED', `Cannot connect to PostgreSQL at ${this.#db.safeTarget}`, { cause });
+    });
     let migrations: MigrationStatus;
     try {
       migrations = await migrationStatus(held.client, outboxMigrations, this.#tables.schema);

@@ -82,6 +82,19 @@ CREATE INDEX outbox_unpublished_due ON :SCHEMA.outbox (available_at, seq) WHERE 
 DROP INDEX :SCHEMA.outbox_unpublished_seq;
 `,
     },
+    {
+      version: 3,
+      name: 'relays awake',
+      sql: `
+-- A relay that is awake (it found work moments ago and polls every few milliseconds) says until
+-- when, so that writers skip the NOTIFY that would wake it: PostgreSQL serializes the commits
+-- of notifying transactions. Unlogged: after a crash it is empty, so writers notify again.
+CREATE UNLOGGED TABLE :SCHEMA.outbox_relay_awake (
+  relay_id     text PRIMARY KEY,
+  awake_until  timestamptz NOT NULL
+);
+`,
+    },
   ],
 };
 

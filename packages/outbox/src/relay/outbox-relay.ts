@@ -15,6 +15,7 @@ import { outboxMigrations } from '../migrations/outbox-migrations.js';
 import { type CleanupResult, cleanupOutbox } from '../retention/cleanup.js';
 import { type OutboxTables, outboxTables } from '../sql/outbox-tables.js';
 import type { OutboxStats } from '../stats/stats.js';
+import { enableOutboxMetrics, observeOutboxStats } from '../telemetry/outbox-metrics.js';
 import { ConfirmPublisher } from './confirm-publisher.js';
 import { NotifyListener } from './notify-listener.js';
 import { RelayLoop } from './relay-loop.js';
@@ -44,6 +45,7 @@ export class OutboxRelay {
   readonly #lifecycle = new Lifecycle('relay');
   #running: Promise<void> | undefined;
   #stopCleanup: () => void = () => {};
+  #stopGauges: () => void = () => {};
 
   constructor(options: OutboxRelayOptions) {
     this.#options = resolveRelayOptions(options);
@@ -88,6 +90,8 @@ export class OutboxRelay {
       settler: this.#settler,
       batchSize: this.#options.batchSize,
       pollIntervalMs: this.#options.pollIntervalMs,
+      awakeMs: this.#options.awakeMs,
+      awakePollMs: this.#options.awakePollMs,
       maxInFlightBatches: this.#options.maxInFlightBatches,
       isStopping: () => this.#lifecycle.isStopping,
       logger: this.#logger,
@@ -103,6 +107,7 @@ export class OutboxRelay {
     // The relay's pool, borrowed: the admin never ends it.
     this.#admin = new OutboxAdmin({ database: this.#db.pool, schema: this.#options.schema });
     this.deadLetters = this.#admin.deadLetters;
+    enableOutboxMetrics();
   }
 
   get isRunning(): boolean {
@@ -129,6 +134,7 @@ export class OutboxRelay {
         () => this.cleanup(),
         (error) => this.#logger.warn('Outbox cleanup failed', { error: (error as Error).message }),
       );
+      this.#stopGauges = observeOutboxStats(this.#options.schema, () => this.stats());
       outboxChannels.started.publish({ relayId: this.relayId });
       this.#logger.info('Outbox relay started', { relayId: this.relayId });
     });
@@ -141,6 +147,7 @@ export class OutboxRelay {
   async stop(): Promise<void> {
     return this.#lifecycle.stop(async () => {
       this.#stopCleanup();
+      this.#stopGauges();
       this.#loop.stop();
       const loop = this.#running ?? Promise.resolve();
       const finished = await Promise.race([
@@ -156,6 +163,12 @@ export class OutboxRelay {
       await this.#publisher.close();
       await Promise.race([loop, sleep(1000)]);
       await this.#settler.releaseUnsettledLeases();
+      // Writers notify again at once instead of counting on this relay's short poll.
+      if (this.#options.awakeMs > 0) {
+        await this.#store.clearAwake().catch((error: unknown) => {
+          this.#logger.debug('Outbox relay could not clear its awake row', { error: (error as Error).message });
+        });
+      }
       await this.#listener?.stop();
       if (this.#ownsAmqp) await this.#amqp.close();
       if (this.#db.owned) await this.#db.pool.end().catch(() => {});

@@ -29,12 +29,22 @@ export interface OutboxRelayOptions {
   pollIntervalMs?: number;
   /** How long a claim is held; after it, another relay may publish the messages. @defaultValue `30000` */
   leaseMs?: number;
-  /** Batches publishing at once per relay (the next is claimed while earlier ones await confirms). @defaultValue `2` */
+  /** Batches publishing at once per relay (the next is claimed while earlier ones await confirms; as many more may be written to PostgreSQL meanwhile). @defaultValue `2` */
   maxInFlightBatches?: number;
   /** Longest wait for broker confirms of a batch; must be below `leaseMs`. @defaultValue `10000` */
   publishTimeoutMs?: number;
   /** LISTEN for commits to wake at once. @defaultValue `true` */
   listen?: boolean;
+  /**
+   * After finding messages, stay awake this long: poll every `awakePollMs` and tell writers so
+   * (a table row), so that they skip the NOTIFY whose commit serialization costs every writing
+   * transaction. Each batch found extends it. `0`: never awake, every writer commit notifies.
+   * At least 2000 (writers skip the NOTIFY only while 1 s or more of it is left).
+   * @defaultValue `3000`
+   */
+  awakeMs?: number;
+  /** How often an awake relay polls. @defaultValue `5` */
+  awakePollMs?: number;
   /** Declare each exchange (durable topic) before the first publish to it. @defaultValue `true` */
   declareExchanges?: boolean;
   /**
@@ -96,6 +106,13 @@ const relayOptionsSchema = z
     publishTimeoutMs: z.number().int().min(100).max(3_600_000).default(10_000),
     maxInFlightBatches: z.number().int().min(1).max(16).default(2),
     listen: z.boolean().default(true),
+    awakeMs: z
+      .number()
+      .int()
+      .max(600_000)
+      .refine((ms) => ms === 0 || ms >= 2000, 'must be 0 (off) or at least 2000')
+      .default(3000),
+    awakePollMs: z.number().int().min(1).max(1000).default(5),
     declareExchanges: z.boolean().default(true),
     onUnroutable: z.enum(['retry', 'dead-letter', 'discard']).default('retry'),
     published: z.enum(['delete', 'keep']).default('delete'),

@@ -4,11 +4,14 @@
 import { checkOut, queryPool, statementName, withRetries } from '@txbox/core/internal';
 import type pg from 'pg';
 import {
+  anyClaimableSql,
   claimBatchSql,
   claimLockSql,
+  clearRelayAwakeSql,
   deadLetterSql,
   deletePublishedSql,
   markPublishedSql,
+  markRelayAwakeSql,
   releaseLeasesSql,
   scheduleRetriesSql,
 } from '../sql/outbox-sql.js';
@@ -41,6 +44,7 @@ export class RelayStore {
   readonly #claimStatement: Statement;
   /** Deletes (or marks) confirmed rows: once per batch. */
   readonly #markStatement: Statement;
+  readonly #probeStatement: Statement;
 
   constructor(options: {
     pool: pg.Pool;
@@ -56,6 +60,7 @@ export class RelayStore {
     this.#batchSize = options.batchSize;
     this.#leaseMs = options.leaseMs;
     this.#claimStatement = prepared(claimBatchSql(options.tables));
+    this.#probeStatement = prepared(anyClaimableSql(options.tables));
     this.#markStatement = prepared(
       options.published === 'delete' ? deletePublishedSql(options.tables) : markPublishedSql(options.tables),
     );
@@ -64,8 +69,15 @@ export class RelayStore {
   /**
    * Leases up to `batchSize` due messages under one fresh token, in a short transaction with
    * no network I/O inside; returns them in seq order (the order they must be published in).
+   * With `probe`, first asks (one round trip, no lock) whether anything is claimable at all: an
+   * idle or lightly loaded relay polls often, and most of those polls find nothing.
    */
-  async claim(): Promise<ClaimedRow[]> {
+  async claim(options: { probe?: boolean } = {}): Promise<ClaimedRow[]> {
+    if (options.probe) {
+      const { text, name } = this.#probeStatement;
+      const { rows } = await queryPool<{ any: boolean }>(this.#pool, text, [], { name });
+      if (!rows[0]?.any) return [];
+    }
     const { client, release } = await checkOut(this.#pool);
     let broken = false;
     try {
@@ -105,6 +117,23 @@ export class RelayStore {
   async deadLetter(deadLetters: readonly DeadLetterWrite[], token: string): Promise<void> {
     const written = deadLetters.map(({ seq, error, entry, reason }) => ({ seq, error, entry, reason }));
     await persist(() => queryPool(this.#pool, deadLetterSql(this.#tables), [JSON.stringify(written), token]));
+  }
+
+  /**
+   * Tells writers this relay is awake for `ms` more (they skip their NOTIFY); returns the
+   * milliseconds left as PostgreSQL counts them once the row is written.
+   */
+  async markAwake(ms: number): Promise<number> {
+    const text = markRelayAwakeSql(this.#tables);
+    const { rows } = await queryPool<{ remaining_ms: number }>(this.#pool, text, [this.#relayId, ms], {
+      name: statementName(text),
+    });
+    return Number(rows[0]?.remaining_ms ?? 0);
+  }
+
+  /** Writers notify again: this relay is not awake any more (it stops). */
+  async clearAwake(): Promise<void> {
+    await queryPool(this.#pool, clearRelayAwakeSql(this.#tables), [this.#relayId]);
   }
 
   /** Gives back unsettled leases without counting an attempt (graceful stop). */

@@ -3,6 +3,7 @@
 // the relay gives back on stop so another relay need not wait for them to expire.
 import type { TxboxLogger } from '@txbox/core';
 import { outboxChannels, type RelayBatchEvent } from '../diagnostics/outbox-diagnostics.js';
+import { traceSend } from '../telemetry/send-spans.js';
 import type { ConfirmPublisher, PublishItem, PublishOutcome } from './confirm-publisher.js';
 import { encodeOutboxRow } from './encode-outbox-row.js';
 import type { UnroutablePolicy } from './relay-options.js';
@@ -39,20 +40,38 @@ export class BatchSettler {
 
   /** `started` is when the claim began, so the batch event's duration includes it. */
   async publishAndSettle(rows: ClaimedRow[], started: number): Promise<RelayBatchResult> {
+    return this.start(rows, started).settled;
+  }
+
+  /**
+   * Publishes the batch, then settles it: `published` resolves once the broker answered for every
+   * message (the publisher is free for the next batch), `settled` once the outcome is written.
+   * The relay loop counts a batch as in flight until `published`, so the next batch publishes
+   * while this one is written to PostgreSQL. Per-key order holds: until it is settled, this
+   * batch's rows stay leased, and no newer message of their keys can be claimed.
+   */
+  start(rows: ClaimedRow[], started: number): { published: Promise<void>; settled: Promise<RelayBatchResult> } {
     const result: RelayBatchResult = { claimed: rows.length, published: 0, retried: 0, deadLettered: 0, unroutable: 0 };
-    if (rows.length === 0) return result;
+    if (rows.length === 0) return { published: Promise.resolve(), settled: Promise.resolve(result) };
     const token = rows[0]?.lease_token as string;
     // Registered before the first await, so a stop that follows the claim always sees it.
     this.#unsettledTokens.add(token);
-    try {
-      const outcomes = await this.#deps.publisher.publishBatch(rows.map(toPublishItem));
-      await this.#settle(rows, outcomes, token, result);
-    } finally {
-      this.#unsettledTokens.delete(token);
-    }
-    const event: RelayBatchEvent = { relayId: this.#deps.relayId, ...result, durationMs: performance.now() - started };
-    outboxChannels.batch.publish(event);
-    return result;
+    const outcomes = traceSend(rows, () => this.#deps.publisher.publishBatch(rows.map(toPublishItem)));
+    const settled = (async () => {
+      try {
+        await this.#settle(rows, await outcomes, token, result);
+      } finally {
+        this.#unsettledTokens.delete(token);
+      }
+      const event: RelayBatchEvent = {
+        relayId: this.#deps.relayId,
+        ...result,
+        durationMs: performance.now() - started,
+      };
+      outboxChannels.batch.publish(event);
+      return result;
+    })();
+    return { published: outcomes.then(() => undefined), settled };
   }
 
   /** Releases the leases of batches still unsettled; on failure they expire after `leaseMs`. */

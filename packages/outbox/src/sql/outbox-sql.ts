@@ -39,6 +39,14 @@ const INSERT_CASTS = [
 ];
 
 /**
+ * A writer skips its NOTIFY while some relay is awake for at least this much longer: its
+ * transaction is expected to commit within this time of the insert, so that the relay's last
+ * poll of its awake window (taken after the window ends) sees the row. A transaction held open
+ * longer than this after `outbox.add` may wait for the relay's next poll instead of waking it.
+ */
+export const WAKE_MARGIN_MS = 1000;
+
+/**
  * Inserts `rows` messages in one statement: {@link INSERT_COLUMNS} parameters per message,
  * then, with `lockKeys`, one `text[]` of the batch's distinct ordering keys (sorted), then,
  * with `notify`, the channel name.
@@ -48,6 +56,11 @@ const INSERT_CASTS = [
  * writing the same key waits until the first commits or rolls back, so seq order within a
  * key is commit order. The locks and the NOTIFY are uncorrelated sub-selects, which
  * PostgreSQL evaluates once, before producing the first row (an InitPlan).
+ *
+ * The NOTIFY is sent only when no relay is awake for at least WAKE_MARGIN_MS more (see
+ * markRelayAwakeSql): an awake relay polls every few milliseconds and finds the row anyway, and
+ * PostgreSQL serializes the commits of notifying transactions (a lock held through the commit's
+ * WAL flush), which under concurrent writes costs more than the row itself.
  *
  * A plain VALUES list (rather than one JSON document unpacked with jsonb_to_recordset) keeps
  * the writer's cost per transaction close to that of the domain insert it accompanies.
@@ -70,7 +83,10 @@ export function insertMessagesSql(
     );
   }
   if (options.notify) {
-    conditions.push(`(SELECT count(*) FROM (SELECT pg_notify($${next++}, '')) AS n) >= 0`);
+    conditions.push(
+      `(SELECT count(*) FROM (SELECT pg_notify($${next++}, '') WHERE NOT EXISTS (
+    SELECT 1 FROM ${t.relayAwake} WHERE awake_until > clock_timestamp() + interval '${WAKE_MARGIN_MS} milliseconds')) AS n) >= 0`,
+    );
   }
   return `INSERT INTO ${t.outbox} (id, type, version, ordering_key, exchange, routing_key, payload, headers,
   correlation_id, causation_id, traceparent, tracestate, available_at)
@@ -80,6 +96,34 @@ SELECT id, type, version, ordering_key, exchange, routing_key, payload, headers,
 FROM (VALUES ${values.join(',\n  ')})
   AS m(${INSERT_COLUMNS.join(', ')}, ord)${conditions.length > 0 ? `\nWHERE ${conditions.join('\n  AND ')}` : ''}
 ORDER BY ord`;
+}
+
+/**
+ * Relay $1 is awake for $2 more milliseconds: it promises to poll every few milliseconds until
+ * then and once more after. Returns how many milliseconds are left once the row is written
+ * (measured after the write, so the relay's own deadline never ends before the one writers see).
+ */
+export function markRelayAwakeSql(t: OutboxTables): string {
+  return `INSERT INTO ${t.relayAwake} (relay_id, awake_until)
+VALUES ($1, clock_timestamp() + make_interval(secs => $2::float8 / 1000.0))
+ON CONFLICT (relay_id) DO UPDATE SET awake_until = EXCLUDED.awake_until
+RETURNING extract(epoch FROM awake_until - clock_timestamp()) * 1000 AS remaining_ms`;
+}
+
+/** Relay $1 is not awake any more (it stops); rows of relays gone for an hour go too. */
+export function clearRelayAwakeSql(t: OutboxTables): string {
+  return `DELETE FROM ${t.relayAwake} WHERE relay_id = $1 OR awake_until < now() - interval '1 hour'`;
+}
+
+/**
+ * Whether any message is due and unleased (one index probe, no lock): an idle relay asks this
+ * before a claim, which takes a lock and a transaction of three round trips. A row committed after
+ * the probe is found by the next poll, as it would be after an empty claim.
+ */
+export function anyClaimableSql(t: OutboxTables): string {
+  return `SELECT EXISTS (SELECT 1 FROM ${t.outbox} o
+  WHERE o.published_at IS NULL AND o.available_at <= now()
+    AND (o.lease_expires_at IS NULL OR o.lease_expires_at <= now())) AS any`;
 }
 
 /** The per-transaction lock that serializes claims across relays (see claimBatchSql). */

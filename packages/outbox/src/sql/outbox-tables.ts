@@ -6,6 +6,8 @@ export interface OutboxTables {
   outbox: string;
   deadLetter: string;
   leaseTokenSequence: string;
+  /** Relays awake now, and until when (see awakeRelaySql). */
+  relayAwake: string;
   /** LISTEN/NOTIFY channel (quoted for LISTEN; the raw name is `notifyChannelName`). */
   notifyChannel: string;
   notifyChannelName: string;
@@ -19,6 +21,7 @@ export function outboxTables(schema: string): OutboxTables {
     outbox: `"${schema}"."outbox"`,
     deadLetter: `"${schema}"."outbox_dead_letter"`,
     leaseTokenSequence: `"${schema}"."outbox_lease_token"`,
+    relayAwake: `"${schema}"."outbox_relay_awake"`,
     notifyChannel: `"${channelName}"`,
     notifyChannelName: channelName,
   };

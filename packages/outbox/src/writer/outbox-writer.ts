@@ -9,6 +9,7 @@ import {
   type OutgoingMessage,
   PayloadTooLargeError,
   type Transaction,
+  TxboxError,
   toTransaction,
   UnknownContractError,
 } from '@txbox/core';
@@ -17,6 +18,7 @@ import {
   messageBytesSchema,
   parseOptions,
   statementName,
+  traceCreate,
   validateAmqpName,
   validateRoutingKey,
 } from '@txbox/core/internal';
@@ -39,9 +41,10 @@ export interface OutboxWriterOptions {
    */
   maxPayloadBytes?: number;
   /**
-   * Send a NOTIFY on commit so relays wake at once instead of at their next poll. PostgreSQL
-   * serializes the commits of transactions that notify: under heavy concurrent writes, turn it
-   * off and give the relays a short `pollIntervalMs` instead.
+   * Wake a sleeping relay at commit (NOTIFY) instead of at its next poll. Skipped while a relay
+   * is awake (it found messages within its `awakeMs` and polls every `awakePollMs`), since
+   * PostgreSQL serializes the commits of notifying transactions: under load writers do not pay
+   * for it. `false`: never notify (relays find rows at their poll interval).
    * @defaultValue `true`
    */
   notify?: boolean;
@@ -127,6 +130,7 @@ export class OutboxWriter {
     const transaction = toTransaction(tx);
     const messages = Array.isArray(input) ? input : [input as OutgoingMessage];
     const rows = messages.map((m, index) => this.#toRow(m, index, messages.length));
+    traceCreate(rows);
     if (rows.length > 0) {
       transaction.assertActive();
       for (let start = 0; start < rows.length; start += MAX_ROWS_PER_STATEMENT) {
@@ -167,7 +171,23 @@ export class OutboxWriter {
     }
     if (keys.length > 0) values.push(keys);
     if (this.#notify) values.push(this.#tables.notifyChannelName);
-    await transaction.query(statement.text, values, statement.name ? { name: statement.name } : {});
+    try {
+      await transaction.query(statement.text, values, statement.name ? { name: statement.name } : {});
+    } catch (error) {
+      throw this.#explain(error);
+    }
+  }
+
+  /** A schema older than this writer fails on the first insert: say so, and what to run. */
+  #explain(error: unknown): unknown {
+    const e = error as { code?: string; message?: string };
+    if (e?.code !== '42P01' || !String(e.message).includes('outbox')) return error;
+    return new TxboxError(
+      'SCHEMA_NOT_MIGRATED',
+      `The outbox tables in schema "${this.#tables.schema}" are missing or older than this writer (${String(e.message)}): ` +
+        'run migrateOutbox() (or the txbox-outbox migrate CLI) before writing',
+      { cause: error },
+    );
   }
 
   #toRow(message: OutgoingMessage, index: number, count: number): Row {

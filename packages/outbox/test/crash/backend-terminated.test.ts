@@ -32,6 +32,8 @@ it('survives its claim connection being terminated and still publishes', async (
   relay = createRelay({ database: db.databaseUrl, amqp: testAmqpUrl(), schema: db.schema, pollIntervalMs: 50 });
   await relay.start();
   try {
+    // Something to claim (an idle relay only probes, without the lock, when nothing is due).
+    await writeCommitted(db.pool, crashWriter(db.schema, exchange), [{ n: 0, key: null }], 1);
     // The relay's claim now waits for the lock on a checked-out client: terminate that backend.
     await waitUntil('the relay claim waiting for the lock', async () => (await claimsWaiting(db.pool, db.schema)) > 0, {
       timeoutMs: 10_000,
@@ -47,7 +49,7 @@ it('survives its claim connection being terminated and still publishes', async (
     await lock.release();
   }
   await writeCommitted(db.pool, crashWriter(db.schema, exchange), [{ n: 1, key: null }], 1);
-  await collector.waitFor(1, 15_000);
+  await collector.waitFor(2, 15_000);
   expect(uncaught).toEqual([]);
   expect(relay.isRunning).toBe(true);
 });

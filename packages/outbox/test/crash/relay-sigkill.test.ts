@@ -108,6 +108,11 @@ function killedRelayScenario(name: string, mode: 'stalled' | 'publishing') {
       // Park the child at its next claim, write the backlog, then let it claim everything at once.
       const gate = await holdClaimLock(pool, outboxSql.claimLockSql(outboxTables(schema)));
       try {
+        // Something due, so the child's next poll goes past its probe to the claim lock. That
+        // claim's transaction began before the backlog was written, so it sees the backlog as
+        // not yet due (available_at > its now()) and takes this message alone (claimed=1); the
+        // child claims the whole backlog in its next batch.
+        await writeCommitted(pool, writer, [{ n: -2, key: null }], 1, committed);
         await waitUntil('the child relay to wait at its claim', () => claimsWaiting(pool, schema), {
           timeoutMs: WAIT_MS,
         });
@@ -117,22 +122,29 @@ function killedRelayScenario(name: string, mode: 'stalled' | 'publishing') {
         await gate.release();
       }
 
-      const leased = await waitUntil('the child to lease the batch', () => leasedBy(pool, schema, childRelayId), {
-        timeoutMs: WAIT_MS,
-        intervalMs: 2,
-      });
+      const leased = await waitUntil(
+        'the child to lease the backlog',
+        async () => {
+          const n = await leasedBy(pool, schema, childRelayId);
+          return n >= N ? n : 0;
+        },
+        {
+          timeoutMs: WAIT_MS,
+          intervalMs: 2,
+        },
+      );
       if (mode === 'stalled') {
         // Give it time to write the batch into the stalled socket; no confirm can come back.
         await sleep(300);
       } else {
         // Kill as soon as the first messages of the batch reach the broker (some confirms are
         // on their way or done; the batch is not settled yet, most likely).
-        await waitUntil('the child to start publishing', async () => collector.messages.length > 1, {
+        await waitUntil('the child to start publishing the backlog', async () => collector.messages.length > 2, {
           timeoutMs: WAIT_MS,
           intervalMs: 1,
         });
       }
-      const arrivedBeforeKill = collector.messages.length - 1;
+      const arrivedBeforeKill = Math.max(0, collector.messages.length - 2); // less the warm-up and parking messages
       await child.kill('SIGKILL');
       // The child prints a BATCH line once a batch is settled (confirmed and marked); all of its
       // output has been read once kill() resolves. Only the warm-up batch (claimed=1) may be there.
