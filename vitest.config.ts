@@ -78,6 +78,19 @@ export default defineConfig({
           sequence: { groupOrder: 2 },
         },
       },
+      {
+        // Restarts the PostgreSQL every other test uses: alone, after everything else.
+        test: {
+          name: 'restarts',
+          include: ['test/disruptive/**/*.test.ts'],
+          environment: 'node',
+          globalSetup: ['test-support/global-setup.ts'],
+          testTimeout: 240_000,
+          hookTimeout: 120_000,
+          pool: 'forks',
+          sequence: { groupOrder: 3 },
+        },
+      },
     ],
   },
 });

@@ -7,8 +7,12 @@ import { withRetries } from '../retry/with-retries.js';
 import { redactUrl } from './redact-url.js';
 
 export interface AmqpConnectionOptions {
-  /** amqp:// or amqps:// URL. The password never appears in logs or errors. */
-  url: string;
+  /**
+   * amqp:// or amqps:// URL, or the URLs of a cluster's nodes: each attempt tries them in turn,
+   * from the one that last worked, so a lost node's clients reconnect to a surviving one. The
+   * password never appears in logs or errors.
+   */
+  url: string | readonly string[];
   /** Shown in the RabbitMQ management UI. Default: `txbox`. */
   connectionName?: string;
   /** Heartbeat in seconds. Default: 15. */
@@ -37,7 +41,10 @@ const AMQP_CONNECTION = Symbol.for('txbox.amqp-connection');
 export class AmqpConnection extends EventEmitter<AmqpConnectionEvents> {
   /** Brand checked by {@link resolveAmqpConnection}: works across CommonJS and ESM copies. */
   readonly [AMQP_CONNECTION] = true;
-  readonly #options: Required<Omit<AmqpConnectionOptions, 'logger'>>;
+  readonly #options: Required<Omit<AmqpConnectionOptions, 'logger' | 'url'>>;
+  readonly #urls: readonly string[];
+  /** The URL to try first: the one that last worked. */
+  #current = 0;
   readonly #logger: TxboxLogger;
   readonly #abort = new AbortController();
   #model: ChannelModel | undefined;
@@ -47,8 +54,9 @@ export class AmqpConnection extends EventEmitter<AmqpConnectionEvents> {
 
   constructor(options: AmqpConnectionOptions) {
     super();
+    this.#urls = typeof options.url === 'string' ? [options.url] : [...options.url];
+    if (this.#urls.length === 0) throw new ConfigurationError('amqp', 'give at least one amqp:// URL');
     this.#options = {
-      url: options.url,
       connectionName: options.connectionName ?? 'txbox',
       heartbeatSeconds: options.heartbeatSeconds ?? 15,
       minReconnectDelayMs: options.minReconnectDelayMs ?? 250,
@@ -57,9 +65,9 @@ export class AmqpConnection extends EventEmitter<AmqpConnectionEvents> {
     this.#logger = options.logger ?? silentLogger;
   }
 
-  /** The URL with its password hidden. */
+  /** The URL connected to (or to be tried first), with its password hidden. */
   get safeUrl(): string {
-    return redactUrl(this.#options.url);
+    return redactUrl(this.#urls[this.#current] as string);
   }
 
   get isConnected(): boolean {
@@ -114,22 +122,32 @@ export class AmqpConnection extends EventEmitter<AmqpConnectionEvents> {
   }
 
   async #connect(retry: boolean): Promise<ChannelModel> {
+    // One attempt tries every URL once, from the one that last worked.
     const attempt = async () => {
-      if (this.#closed) throw new TxboxError('STOPPED', 'The AMQP connection was closed while connecting');
-      try {
-        return await amqp.connect(withHeartbeat(this.#options.url, this.#options.heartbeatSeconds), {
-          clientProperties: { connection_name: this.#options.connectionName },
-        });
-      } catch (error) {
-        // Refused credentials or vhost do not fix themselves: report them at once instead of
-        // retrying forever. amqplib errors can quote the URL; never let the password through.
-        const refused = /ACCESS.REFUSED|NOT.ALLOWED|\b403\b|\b530\b/.test(describe(error));
-        throw new TxboxError(
-          'CONNECTION_FAILED',
-          `Cannot connect to RabbitMQ at ${this.safeUrl}: ${describe(error)}${refused ? ' (check the user, password and vhost)' : ''}`,
-          { retryable: !refused },
-        );
+      let last: TxboxError | undefined;
+      for (let i = 0; i < this.#urls.length; i++) {
+        if (this.#closed) throw new TxboxError('STOPPED', 'The AMQP connection was closed while connecting');
+        const index = (this.#current + i) % this.#urls.length;
+        const url = this.#urls[index] as string;
+        try {
+          const model = await amqp.connect(withHeartbeat(url, this.#options.heartbeatSeconds), {
+            clientProperties: { connection_name: this.#options.connectionName },
+          });
+          this.#current = index;
+          return model;
+        } catch (error) {
+          // Refused credentials or vhost do not fix themselves: report them at once instead of
+          // retrying forever. amqplib errors can quote the URL; never let the password through.
+          const refused = /ACCESS.REFUSED|NOT.ALLOWED|\b403\b|\b530\b/.test(describe(error));
+          last = new TxboxError(
+            'CONNECTION_FAILED',
+            `Cannot connect to RabbitMQ at ${redactUrl(url)}: ${describe(error)}${refused ? ' (check the user, password and vhost)' : ''}`,
+            { retryable: !refused },
+          );
+          if (refused) throw last;
+        }
       }
+      throw last as TxboxError;
     };
     const model = retry
       ? await withRetries(attempt, {
@@ -204,14 +222,21 @@ function describe(error: unknown): string {
 }
 
 /**
- * Accepts what a relay or consumer was given as `amqp`: a URL (a connection it owns and
- * closes) or a shared {@link AmqpConnection} (borrowed, never closed by it).
+ * Accepts what a relay or consumer was given as `amqp`: a URL or a list of a cluster's URLs (a
+ * connection it owns and closes) or a shared {@link AmqpConnection} (borrowed, never closed by it).
  */
 export function resolveAmqpConnection(
   input: unknown,
   options: { option: string; connectionName: string; logger?: TxboxLogger },
 ): { connection: AmqpConnection; owned: boolean } {
-  if (typeof input === 'string' && /^amqps?:\/\//.test(input)) {
+  const isUrl = (value: unknown): value is string => typeof value === 'string' && /^amqps?:\/\//.test(value);
+  if (Array.isArray(input) && input.length > 0 && input.every(isUrl)) {
+    return {
+      connection: new AmqpConnection({ url: input, connectionName: options.connectionName, logger: options.logger }),
+      owned: true,
+    };
+  }
+  if (isUrl(input)) {
     return {
       connection: new AmqpConnection({ url: input, connectionName: options.connectionName, logger: options.logger }),
       owned: true,
@@ -220,5 +245,8 @@ export function resolveAmqpConnection(
   if (typeof input === 'object' && input !== null && (input as Record<symbol, unknown>)[AMQP_CONNECTION] === true) {
     return { connection: input as AmqpConnection, owned: false };
   }
-  throw new ConfigurationError(options.option, 'expected an amqp:// or amqps:// URL or an AmqpConnection');
+  throw new ConfigurationError(
+    options.option,
+    'expected an amqp:// or amqps:// URL, a list of them (the nodes of a cluster) or an AmqpConnection',
+  );
 }

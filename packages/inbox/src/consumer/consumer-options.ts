@@ -13,8 +13,8 @@ export interface InboxConsumerOptions {
   group: string;
   /** PostgreSQL: a connection string (the consumer owns a pool of `concurrency + 2`) or a `pg.Pool`. */
   database: DatabaseInput;
-  /** RabbitMQ: an amqp:// URL (owned) or a shared {@link AmqpConnection}. */
-  amqp: string | AmqpConnection;
+  /** RabbitMQ: an amqp:// URL or the URLs of a cluster's nodes (owned), or a shared {@link AmqpConnection}. */
+  amqp: string | readonly string[] | AmqpConnection;
   /** Handlers, one per message type (or add them with `consumer.handle()` before `start()`). */
   handlers?: HandlerRegistration[];
   /** Schema of the inbox table. @defaultValue `'txbox'` */

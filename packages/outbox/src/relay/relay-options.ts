@@ -17,8 +17,8 @@ import { backoffRetryStrategy, type RetryStrategy, relayRetrySchema } from './re
 export interface OutboxRelayOptions {
   /** PostgreSQL: a connection string (the relay owns its pool) or a `pg.Pool` (borrowed, never ended). */
   database: DatabaseInput;
-  /** RabbitMQ: an amqp:// URL (the relay owns the connection) or a shared {@link AmqpConnection}. */
-  amqp: string | AmqpConnection;
+  /** RabbitMQ: an amqp:// URL or the URLs of a cluster's nodes (the relay owns the connection), or a shared {@link AmqpConnection}. */
+  amqp: string | readonly string[] | AmqpConnection;
   /** Schema of the outbox tables. @defaultValue `'txbox'` */
   schema?: string;
   /** Identifies this relay in leases and logs. @defaultValue `<hostname>:<pid>:<random>` */

@@ -1,0 +1,164 @@
+// PostgreSQL restarted (pg_ctlcluster … restart) while messages flow: the writer's transactions
+// fail during the restart and are retried by the producer, as an application would; the relay
+// (claim pool and LISTEN connection) and the consumer (handler pool) come back by themselves;
+// every message committed is applied exactly once, none is lost. This restarts the PostgreSQL
+// every other test uses, so it runs in its own vitest project, after all the others.
+import { execFileSync } from 'node:child_process';
+import { readdirSync } from 'node:fs';
+import { defineMessage } from '@txbox/core';
+import { createConsumer, defineHandler, migrateInbox } from '@txbox/inbox';
+import { createOutbox, createRelay, migrateOutbox } from '@txbox/outbox';
+import pg from 'pg';
+import { afterAll, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import {
+  deleteTopology,
+  sleep,
+  testAmqpUrl,
+  testDatabaseUrl,
+  uniqueName,
+  useAmqp,
+  waitUntil,
+} from '../../test-support/index.js';
+
+const Tick = defineMessage({ type: 'restart.tick', version: 1, schema: z.object({ n: z.number().int() }) });
+const schema = uniqueName('restart_pg');
+const exchange = uniqueName('restart_pg_x');
+const amqp = useAmqp();
+const admin = resilientPool(2);
+
+/**
+ * A pool whose clients survive the restart: the server's FATAL reaches a client as an 'error'
+ * event, which crashes the process when no listener is attached (pg-pool listens only while a
+ * client is idle). Every client gets its own listener; the query in flight still rejects.
+ */
+function resilientPool(max: number): pg.Pool {
+  const pool = new pg.Pool({ connectionString: testDatabaseUrl(), max });
+  pool.on('error', () => {});
+  pool.on('connect', (client) => {
+    client.on('error', () => {});
+  });
+  return pool;
+}
+
+/** The cluster behind TXBOX_TEST_DATABASE_URL: `main` unless TXBOX_TEST_PG_CLUSTER names another. */
+function restartPostgres(): void {
+  const version = readdirSync('/etc/postgresql')
+    .sort((a, b) => Number(a) - Number(b))
+    .at(-1) as string;
+  const cluster = process.env.TXBOX_TEST_PG_CLUSTER || 'main';
+  execFileSync('pg_ctlcluster', ['--skip-systemctl-redirect', version, cluster, 'restart'], { stdio: 'inherit' });
+}
+
+async function postgresAcceptsQueries(): Promise<boolean> {
+  try {
+    await admin.query('SELECT 1');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+afterAll(async () => {
+  await waitUntil('PostgreSQL to accept queries', postgresAcceptsQueries, { timeoutMs: 60_000, intervalMs: 200 });
+  await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`).catch(() => {});
+  await admin.end();
+});
+
+describe('PostgreSQL restarted mid-run', () => {
+  it('relay, LISTEN connection and consumer recover; every committed message is applied once', async () => {
+    await admin.query(`CREATE SCHEMA IF NOT EXISTS "${schema}"`);
+    await migrateOutbox({ database: testDatabaseUrl(), schema });
+    await migrateInbox({ database: testDatabaseUrl(), schema });
+    await admin.query(`CREATE TABLE "${schema}".effects (n int NOT NULL)`);
+    const outbox = createOutbox({ contracts: [Tick], schema, exchange });
+    // A relay that polls only once a minute: after the restart, only its LISTEN (re-established)
+    // or its awake window can publish in time.
+    const relay = createRelay({ database: testDatabaseUrl(), amqp: testAmqpUrl(), schema, pollIntervalMs: 60_000 });
+    const consumer = createConsumer({
+      group: uniqueName('restart_pg'),
+      database: testDatabaseUrl(),
+      amqp: testAmqpUrl(),
+      schema,
+      exchange,
+      retry: { maxAttempts: 20, baseDelayMs: 200, maxDelayMs: 1000 },
+      handlers: [
+        defineHandler(Tick, async (payload, ctx) => {
+          await ctx.client.query(`INSERT INTO "${schema}".effects (n) VALUES ($1)`, [payload.n]);
+        }),
+      ],
+    });
+    const producer = resilientPool(2);
+    await relay.start();
+    await consumer.start();
+    const committed: number[] = [];
+    let stop = false;
+    // The application: one message per transaction, a failed transaction retried after a pause.
+    const produce = (async () => {
+      for (let n = 0; !stop; ) {
+        const client = await producer.connect().catch(() => undefined);
+        if (!client) {
+          await sleep(100);
+          continue;
+        }
+        try {
+          await client.query('BEGIN');
+          await outbox.add(client, Tick.create({ n }));
+          await client.query('COMMIT');
+          committed.push(n);
+          n += 1;
+          client.release();
+        } catch {
+          client.release(true);
+          await sleep(100);
+        }
+        await sleep(10);
+      }
+    })();
+    try {
+      await waitUntil('messages to flow', async () => (await effects()) >= 50, { timeoutMs: 30_000 });
+      restartPostgres();
+      await waitUntil('PostgreSQL to accept queries', postgresAcceptsQueries, { timeoutMs: 60_000, intervalMs: 200 });
+      const afterRestart = committed.length;
+      await waitUntil('commits after the restart', () => committed.length >= afterRestart + 50, { timeoutMs: 60_000 });
+      stop = true;
+      await produce;
+      await waitUntil('every committed message applied', async () => (await effects()) >= committed.length, {
+        timeoutMs: 90_000,
+        intervalMs: 200,
+      });
+      const { rows } = await admin.query<{ n: number; copies: number }>(
+        `SELECT n, count(*)::int AS copies FROM "${schema}".effects GROUP BY n`,
+      );
+      const applied = new Map(rows.map((r) => [r.n, r.copies]));
+      expect(
+        committed.filter((n) => !applied.has(n)),
+        'committed but never applied',
+      ).toEqual([]);
+      expect(
+        rows.filter((r) => r.copies > 1),
+        'applied twice',
+      ).toEqual([]);
+      // The relay's LISTEN connection is back.
+      const { rows: listeners } = await admin.query(
+        `SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'txbox-outbox-listener' AND query ILIKE $1`,
+        [`%LISTEN "${schema}_outbox"%`],
+      );
+      expect(listeners[0].n).toBe(1);
+    } finally {
+      stop = true;
+      await produce.catch(() => {});
+      await relay.stop();
+      await consumer.stop();
+      await deleteTopology(amqp.channel, consumer.topology);
+      await producer.end();
+    }
+
+    async function effects(): Promise<number> {
+      const { rows } = await admin
+        .query(`SELECT count(*)::int AS n FROM "${schema}".effects`)
+        .catch(() => ({ rows: [{ n: 0 }] }));
+      return rows[0].n;
+    }
+  }, 240_000);
+});
