@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // @ts-check
 // npm run chaos [-- --seed N --duration 180 --settle-timeout 180 --rate 15 --keep --strict-order
-//                   --no-broker-restart --no-boundary]
+//                   --no-broker-restart --no-boundary --relay-mode table|wal]
 // Exit code 0 when every check passed, 1 on any violation (the seed is named), 2 on bad usage.
 import { ensureBrokerRunning } from './lib/broker.mjs';
 import { killAllChildren } from './lib/children.mjs';
@@ -42,7 +42,11 @@ function parseArgs(argv) {
     else if (arg === '--no-broker-restart') o.brokerRestart = false;
     else if (arg === '--no-boundary') o.boundary = false;
     else if (arg === '--no-faults') o.faults = false;
-    else if (arg === '--help' || arg === '-h') usage();
+    else if (arg === '--relay-mode') {
+      const mode = value();
+      if (mode !== 'table' && mode !== 'wal') usage('--relay-mode must be table or wal');
+      o.relayMode = mode;
+    } else if (arg === '--help' || arg === '-h') usage();
     else usage(`unknown argument ${arg}`);
   }
   if (process.env.CHAOS_SEED && o.seed === undefined) o.seed = Number(process.env.CHAOS_SEED);
@@ -59,7 +63,8 @@ function usage(problem) {
   if (problem) process.stderr.write(`${problem}\n`);
   process.stderr.write(
     `usage: node chaos/run.mjs [--seed N] [--duration s (default ${DEFAULTS.durationMs / 1000})] [--settle-timeout s]\n` +
-      '                          [--rate tx/s per producer] [--keep] [--strict-order] [--no-broker-restart] [--no-boundary] [--no-faults]\n',
+      '                          [--rate tx/s per producer] [--keep] [--strict-order] [--no-broker-restart] [--no-boundary] [--no-faults]\n' +
+      '                          [--relay-mode table|wal (default table)]\n',
   );
   process.exit(problem ? 2 : 0);
 }

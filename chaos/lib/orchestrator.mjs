@@ -7,7 +7,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { AmqpConnection } from '@txbox/core';
 import { declareTopology, groupTopology, migrateInbox } from '@txbox/inbox';
-import { migrateOutbox } from '@txbox/outbox';
+import { createWalSlot, migrateOutbox } from '@txbox/outbox';
 import pg from 'pg';
 import { startTcpProxy } from '../../test-support/tcp-proxy.mjs';
 import {
@@ -38,6 +38,8 @@ export const DEFAULTS = {
   boundary: true,
   keep: false,
   strictOrder: false,
+  /** `'wal'`: producers write in WAL mode and the relays stream a slot of the chaos database. */
+  relayMode: /** @type {'table' | 'wal'} */ ('table'),
   quietBrokerWaitMs: 30_000,
   adminDatabaseUrl: process.env.TXBOX_TEST_DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/test',
   amqpUrl: process.env.TXBOX_TEST_AMQP_URL || 'amqp://guest:guest@127.0.0.1:5672',
@@ -71,6 +73,7 @@ export async function runChaos(input) {
   const tag = `chaos_${seed}`;
   const database = `txbox_${tag}`;
   const exchange = `${tag}.events`;
+  const slotName = `txbox_${tag}`;
   const runDir = o.runDir ?? join(here, '..', '.runs', `${seed}-${new Date().toISOString().replace(/[:.]/g, '-')}`);
   mkdirSync(runDir, { recursive: true });
   const started = Date.now();
@@ -132,6 +135,10 @@ export async function runChaos(input) {
   /** @type {import('./report.mjs').ChaosRunResult} */
   let result;
 
+  if (o.relayMode === 'wal') {
+    log(`relay mode wal: slot ${slotName} in ${database}`);
+    if (o.keep) log(`--keep keeps the slot ${slotName}: it holds WAL until you drop the database`);
+  }
   log(`seed ${seed}, duration ${o.durationMs / 1000}s, settle timeout ${o.settleTimeoutMs / 1000}s, logs in ${runDir}`);
   try {
     // --- the dedicated database -------------------------------------------------------------
@@ -141,6 +148,8 @@ export async function runChaos(input) {
     await admin.query(`CREATE DATABASE ${database}`);
     await migrateOutbox({ database: chaosDbUrl });
     await migrateInbox({ database: chaosDbUrl });
+    // The slot lives in the chaos database and is dropped with it (dropDatabase), on every exit path.
+    if (o.relayMode === 'wal') await createWalSlot({ database: chaosDbUrl, slot: slotName });
     chaosPool = new pg.Pool({ connectionString: chaosDbUrl, max: 4, application_name: `chaos-orchestrator ${tag}` });
     chaosPool.on('error', () => {});
     await chaosPool.query(`CREATE SCHEMA chaos;
@@ -195,7 +204,11 @@ CREATE INDEX ON chaos.effects (grp, key, key_seq);`);
       crashes.push(crash);
       log(`CRASH ${crash.role} code=${crash.code} signal=${crash.signal}: ${crash.stderr.slice(-2).join(' | ')}`);
     };
-    const common = { CHAOS_DATABASE_URL: chaosDbUrl, CHAOS_EXCHANGE: exchange };
+    const common = {
+      CHAOS_DATABASE_URL: chaosDbUrl,
+      CHAOS_EXCHANGE: exchange,
+      ...(o.relayMode === 'wal' ? { CHAOS_RELAY_MODE: 'wal', CHAOS_SLOT: slotName } : {}),
+    };
     for (const n of [1, 2]) {
       const name = `relay${n}`;
       roles[name] = new Role({
@@ -312,8 +325,9 @@ CREATE INDEX ON chaos.effects (grp, key, key_seq);`);
         case 'pg-terminate': {
           /** @type {Record<string, string[]>} */
           const applicationNames = {
-            'relay-pool': ['txbox-outbox-relay'],
-            'relay-listener': ['txbox-outbox-listener'],
+            // In WAL mode: the relay's pool, and its replication connection in place of the listener.
+            'relay-pool': o.relayMode === 'wal' ? ['txbox-wal-relay'] : ['txbox-outbox-relay'],
+            'relay-listener': o.relayMode === 'wal' ? [`txbox-wal-relay ${slotName}`] : ['txbox-outbox-listener'],
             'inbox-a': [`txbox-inbox ${groupA.name}`],
             'inbox-b': [`txbox-inbox ${groupB.name}`],
           };
@@ -632,6 +646,19 @@ async function dropDatabase(admin, database) {
     'SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()',
     [database],
   );
+  // A database with a replication slot cannot be dropped, and a slot left behind holds WAL on the
+  // shared disk: drop the slots of this database (WAL profile) first.
+  // A walsender just terminated may hold its slot for a moment longer.
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const { rows } = await admin.query('SELECT slot_name, active FROM pg_replication_slots WHERE database = $1', [
+      database,
+    ]);
+    if (rows.length === 0) break;
+    for (const slot of rows.filter((r) => !r.active)) {
+      await admin.query('SELECT pg_drop_replication_slot($1)', [slot.slot_name]).catch(() => {});
+    }
+    await sleep(200);
+  }
   await admin.query(`DROP DATABASE IF EXISTS ${database}`);
 }
 

@@ -61,9 +61,12 @@ const FAULTS = SKIP_BROKER_RESTART
   ? 'kills, cuts, stalls, backend terminations and poison (broker restart skipped: CHAOS_NO_BROKER_RESTART=1)'
   : 'kills, cuts, stalls, backend terminations, a broker restart and poison';
 
-describe('chaos (30 s)', () => {
+// Both relay modes, judged by the same checker: table relays, then WAL relays (one streams a slot,
+// the other stands by).
+describe.each(['table', 'wal'] as const)('chaos (30 s, %s relays)', (mode) => {
   it(`keeps every guarantee under ${FAULTS} (seed ${SEED})`, async () => {
     const args = [RUN, '--seed', String(SEED), '--duration', String(DURATION_S), '--settle-timeout', String(SETTLE_S)];
+    args.push('--relay-mode', mode);
     if (SKIP_BROKER_RESTART) {
       args.push('--no-broker-restart');
     } else if (!brokerIsLocal()) {
@@ -88,6 +91,6 @@ describe('chaos (30 s)', () => {
     const text = output.join('');
     const report = text.slice(text.lastIndexOf('=== txbox chaos report'));
     console.log(report);
-    expect(code, `chaos run failed (seed ${SEED}):\n${report || text.slice(-8000)}`).toBe(0);
+    expect(code, `chaos run failed (seed ${SEED}, ${mode} relays):\n${report || text.slice(-8000)}`).toBe(0);
   }, 420_000);
 });

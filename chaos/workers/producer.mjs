@@ -27,12 +27,19 @@ const pool = new pg.Pool({
   application_name: 'chaos-producer',
 });
 pool.on('error', () => {});
+const walMode = process.env.CHAOS_RELAY_MODE === 'wal';
 const outbox = createOutbox({
   contracts: [ChaosEvent, ChaosCheckedLax, ChaosVersioned, ChaosVersionedFuture, ChaosPoison],
   exchange: requiredEnv('CHAOS_EXCHANGE'),
+  mode: walMode ? 'wal' : 'table',
 });
+// WAL mode takes no lock on the write path, so the ledger's key_seq (the checker's oracle of
+// commit order) needs one of its own: the producer serializes the transactions of a key, as the
+// table mode's writer does. The relay's order is then checked against a known commit order.
+const LOCK_KEYS = `SELECT count(pg_advisory_xact_lock(hashtext('chaos.ledger'), hashtext(k)))
+FROM unnest($1::text[]) AS k`;
 
-// key_seq: the key's commit order. outbox.add holds the key's advisory lock until the
+// key_seq: the key's commit order. outbox.add (or LOCK_KEYS) holds the key's advisory lock until the
 // transaction ends, so this statement (a fresh READ COMMITTED snapshot taken after the lock)
 // sees every earlier committed message of the key.
 const INSERT_LEDGER = `INSERT INTO chaos.ledger (id, producer, kind, key, key_seq, expect)
@@ -130,6 +137,10 @@ async function transaction(items, rollback) {
   let ids = [];
   try {
     await client.query('BEGIN');
+    if (walMode) {
+      const keys = [...new Set(items.map((i) => i.message.key).filter((k) => typeof k === 'string'))].sort();
+      await client.query(LOCK_KEYS, [keys]);
+    }
     ids = await outbox.add(
       client,
       items.map((i) => i.message),

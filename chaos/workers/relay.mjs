@@ -1,8 +1,9 @@
 // @ts-check
 // One outbox relay in its own process (the orchestrator SIGKILLs and restarts it).
 //   CHAOS_DATABASE_URL, CHAOS_AMQP_URL (through the role's TCP proxy), CHAOS_RELAY_ID
+//   CHAOS_RELAY_MODE=wal and CHAOS_SLOT: a WalRelay streaming that slot (one streams, one stands by)
 import diagnosticsChannel from 'node:diagnostics_channel';
-import { createRelay, OUTBOX_CHANNELS } from '@txbox/outbox';
+import { createRelay, createWalRelay, OUTBOX_CHANNELS } from '@txbox/outbox';
 import { announceReady, numberEnv, reportCrashes, requiredEnv, stderrLogger } from './common.mjs';
 
 const relayId = requiredEnv('CHAOS_RELAY_ID');
@@ -27,7 +28,8 @@ diagnosticsChannel.subscribe(OUTBOX_CHANNELS.error, () => {
   counters.errors += 1;
 });
 
-const relay = createRelay({
+/** @type {import('@txbox/outbox').OutboxRelayOptions} */
+const options = {
   database: requiredEnv('CHAOS_DATABASE_URL'),
   amqp: requiredEnv('CHAOS_AMQP_URL'),
   relayId,
@@ -38,7 +40,11 @@ const relay = createRelay({
   stopTimeoutMs: 5000,
   retention: { intervalMs: 0 },
   logger: stderrLogger(),
-});
+};
+const relay =
+  process.env.CHAOS_RELAY_MODE === 'wal'
+    ? createWalRelay({ ...options, slot: requiredEnv('CHAOS_SLOT'), standbyRetryMs: 500 })
+    : createRelay(options);
 
 process.on('SIGTERM', () => {
   relay.stop().then(

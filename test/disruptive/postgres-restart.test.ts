@@ -1,13 +1,16 @@
 // PostgreSQL restarted (pg_ctlcluster … restart) while messages flow: the writer's transactions
 // fail during the restart and are retried by the producer, as an application would; the relay
 // (claim pool and LISTEN connection) and the consumer (handler pool) come back by themselves;
-// every message committed is applied exactly once, none is lost. This restarts the PostgreSQL
-// every other test uses, so it runs in its own vitest project, after all the others.
-import { execFileSync } from 'node:child_process';
+// every message committed is applied exactly once, none is lost. Both relay modes: the table
+// relay, and the WAL relay (its replication connection drops with the server and streams again
+// from the slot, which survives the restart). This restarts the PostgreSQL every other test uses,
+// so it runs in its own vitest project, after all the others.
+import { execFile } from 'node:child_process';
 import { readdirSync } from 'node:fs';
+import { promisify } from 'node:util';
 import { defineMessage } from '@txbox/core';
 import { createConsumer, defineHandler, migrateInbox } from '@txbox/inbox';
-import { createOutbox, createRelay, migrateOutbox } from '@txbox/outbox';
+import { createOutbox, createRelay, createWalRelay, createWalSlot, dropWalSlot, migrateOutbox } from '@txbox/outbox';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
@@ -22,8 +25,8 @@ import {
 } from '../../test-support/index.js';
 
 const Tick = defineMessage({ type: 'restart.tick', version: 1, schema: z.object({ n: z.number().int() }) });
-const schema = uniqueName('restart_pg');
-const exchange = uniqueName('restart_pg_x');
+const schemas: string[] = [];
+const slot = uniqueName('restart_wal_slot');
 const amqp = useAmqp();
 const admin = resilientPool(2);
 
@@ -41,13 +44,18 @@ function resilientPool(max: number): pg.Pool {
   return pool;
 }
 
-/** The cluster behind TXBOX_TEST_DATABASE_URL: `main` unless TXBOX_TEST_PG_CLUSTER names another. */
-function restartPostgres(): void {
+/**
+ * The cluster behind TXBOX_TEST_DATABASE_URL: `main` unless TXBOX_TEST_PG_CLUSTER names another.
+ * Asynchronous, so the relay in this process keeps answering while the server shuts down: a
+ * walsender waits for its client to confirm what it sent (a blocked WAL relay would hold the
+ * shutdown for wal_sender_timeout).
+ */
+async function restartPostgres(): Promise<void> {
   const version = readdirSync('/etc/postgresql')
     .sort((a, b) => Number(a) - Number(b))
     .at(-1) as string;
   const cluster = process.env.TXBOX_TEST_PG_CLUSTER || 'main';
-  execFileSync('pg_ctlcluster', ['--skip-systemctl-redirect', version, cluster, 'restart'], { stdio: 'inherit' });
+  await promisify(execFile)('pg_ctlcluster', ['--skip-systemctl-redirect', version, cluster, 'restart']);
 }
 
 async function postgresAcceptsQueries(): Promise<boolean> {
@@ -61,20 +69,27 @@ async function postgresAcceptsQueries(): Promise<boolean> {
 
 afterAll(async () => {
   await waitUntil('PostgreSQL to accept queries', postgresAcceptsQueries, { timeoutMs: 60_000, intervalMs: 200 });
-  await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`).catch(() => {});
+  // An abandoned slot would hold WAL on the server's disk.
+  await dropWalSlot({ database: testDatabaseUrl(), slot }).catch(() => {});
+  for (const schema of schemas) await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`).catch(() => {});
   await admin.end();
 });
 
-describe('PostgreSQL restarted mid-run', () => {
-  it('relay, LISTEN connection and consumer recover; every committed message is applied once', async () => {
+describe.each(['table', 'wal'] as const)('PostgreSQL restarted mid-run (%s mode)', (mode) => {
+  const schema = uniqueName(`restart_pg_${mode}`);
+  const exchange = uniqueName('restart_pg_x');
+  schemas.push(schema);
+  it('relay, its connections and consumer recover; every committed message is applied once', async () => {
     await admin.query(`CREATE SCHEMA IF NOT EXISTS "${schema}"`);
     await migrateOutbox({ database: testDatabaseUrl(), schema });
     await migrateInbox({ database: testDatabaseUrl(), schema });
     await admin.query(`CREATE TABLE "${schema}".effects (n int NOT NULL)`);
-    const outbox = createOutbox({ contracts: [Tick], schema, exchange });
+    const outbox = createOutbox({ contracts: [Tick], schema, exchange, mode });
     // A relay that polls only once a minute: after the restart, only its LISTEN (re-established)
-    // or its awake window can publish in time.
-    const relay = createRelay({ database: testDatabaseUrl(), amqp: testAmqpUrl(), schema, pollIntervalMs: 60_000 });
+    // or its awake window can publish in time; in WAL mode, only its slot.
+    const relayOptions = { database: testDatabaseUrl(), amqp: testAmqpUrl(), schema, pollIntervalMs: 60_000 };
+    if (mode === 'wal') await createWalSlot({ database: testDatabaseUrl(), slot });
+    const relay = mode === 'wal' ? createWalRelay({ ...relayOptions, slot }) : createRelay(relayOptions);
     const consumer = createConsumer({
       group: uniqueName('restart_pg'),
       database: testDatabaseUrl(),
@@ -117,7 +132,7 @@ describe('PostgreSQL restarted mid-run', () => {
     })();
     try {
       await waitUntil('messages to flow', async () => (await effects()) >= 50, { timeoutMs: 30_000 });
-      restartPostgres();
+      await restartPostgres();
       await waitUntil('PostgreSQL to accept queries', postgresAcceptsQueries, { timeoutMs: 60_000, intervalMs: 200 });
       const afterRestart = committed.length;
       await waitUntil('commits after the restart', () => committed.length >= afterRestart + 50, { timeoutMs: 60_000 });
@@ -139,16 +154,31 @@ describe('PostgreSQL restarted mid-run', () => {
         rows.filter((r) => r.copies > 1),
         'applied twice',
       ).toEqual([]);
-      // The relay's LISTEN connection is back.
-      const { rows: listeners } = await admin.query(
-        `SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'txbox-outbox-listener' AND query ILIKE $1`,
-        [`%LISTEN "${schema}_outbox"%`],
-      );
-      expect(listeners[0].n).toBe(1);
+      if (mode === 'table') {
+        // The relay's LISTEN connection is back.
+        const { rows: listeners } = await admin.query(
+          `SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'txbox-outbox-listener' AND query ILIKE $1`,
+          [`%LISTEN "${schema}_outbox"%`],
+        );
+        expect(listeners[0].n).toBe(1);
+      } else {
+        // The relay streams its slot again.
+        const { rows: slots } = await admin.query('SELECT active FROM pg_replication_slots WHERE slot_name = $1', [
+          slot,
+        ]);
+        expect(slots).toEqual([{ active: true }]);
+      }
     } finally {
       stop = true;
       await produce.catch(() => {});
       await relay.stop();
+      if (mode === 'wal') {
+        await waitUntil('the slot to be released', async () => {
+          const { rows } = await admin.query('SELECT active FROM pg_replication_slots WHERE slot_name = $1', [slot]);
+          return rows[0]?.active !== true;
+        });
+        await dropWalSlot({ database: testDatabaseUrl(), slot });
+      }
       await consumer.stop();
       await deleteTopology(amqp.channel, consumer.topology);
       await producer.end();

@@ -1,6 +1,7 @@
 // @ts-check
 // Renders results: the targets, a Markdown table (console and README), a self-contained HTML
 // report with inline SVG charts, and a standalone SVG summary chart. No external assets.
+import { walTargets } from './wal.mjs';
 
 /**
  * @typedef {{
@@ -213,6 +214,7 @@ export function evaluateTargets(r) {
       ),
     );
   }
+  t.push(...walTargets(r, { target, succeeded }));
   return t;
 }
 
@@ -266,6 +268,16 @@ export function markdownTable(r) {
         '(context)',
         '',
       ]);
+      if (w.txboxWal) {
+        rows.push([
+          'write, WAL mode, a WAL relay streaming',
+          `${fmt(w.txboxWal.txPerSec)} tx/s (p50 ${w.txboxWal.p50Ms} / p99 ${w.txboxWal.p99Ms} ms)`,
+          'same baseline',
+          `${w.walRatio}× overhead`,
+          bound(targets['wal.write.overhead']),
+          yes(targets['wal.write.overhead']?.met),
+        ]);
+      }
     }
   }
   if (r.relay) {
@@ -279,6 +291,16 @@ export function markdownTable(r) {
           `${run.ratio}`,
           run.relays === r.relay.runs[0]?.relays ? bound(targets['relay.ratio']) : '(context)',
           run.relays === r.relay.runs[0]?.relays ? yes(targets['relay.ratio']?.met) : '',
+        ]);
+      }
+      if (r.relay.wal) {
+        rows.push([
+          `relay, 1 WAL relay from its slot (${fmt(r.relay.messages)} × ${r.relay.payloadBytes} B)`,
+          `${fmt(r.relay.wal.msgsPerSec)} msg/s`,
+          `raw confirm publish ${fmt(r.relay.ceilingPerSec)} msg/s`,
+          `${r.relay.wal.ratio}`,
+          bound(targets['wal.relay.ratio']),
+          yes(targets['wal.relay.ratio']?.met),
         ]);
       }
     }
@@ -360,6 +382,16 @@ export function markdownTable(r) {
             : '(context)',
           headline ? yes(targets['latency.p99Ms']?.met && targets['latency.p99Ratio']?.met) : '',
         ]);
+        if (at.wal) {
+          rows.push([
+            `latency, WAL mode, ${at.rate} msg/s`,
+            `txbox WAL mode: ${p(at.wal)}`,
+            `table mode: ${p(at.txbox)}`,
+            `${ratioOf(at.wal.p99Ms, at.txbox?.p99Ms) ?? '–'} (p99)`,
+            headline ? `p99 ${bound(targets['wal.latency.p99Ms'])} ms` : '(context)',
+            headline ? yes(targets['wal.latency.p99Ms']?.met) : '',
+          ]);
+        }
       }
       if (l.polling) {
         rows.push([

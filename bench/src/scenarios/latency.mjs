@@ -7,7 +7,8 @@
 //   dual write (the baseline): commit, then publish directly with a publisher confirm; a
 //     hand-written consumer (consume, BEGIN; INSERT; COMMIT, ack) — no outbox, no dedup: what a
 //     team writes without txbox, and loses messages with on a crash between commit and publish;
-//   polling (context): txbox with wake-ups off (writer notify off, relay listen off).
+//   polling (context): txbox with wake-ups off (writer notify off, relay listen off);
+//   wal: txbox in WAL mode (the writer emits a logical message; a WalRelay streams the slot).
 // Both at 200 and 500 msg/s; CPU per message (Node, PostgreSQL, RabbitMQ) from the same runs.
 //
 // Timing: the producer takes t_commit = performance.timeOrigin + performance.now() when its
@@ -17,7 +18,7 @@
 // process, same clock.
 import diagnosticsChannel from 'node:diagnostics_channel';
 import { createConsumer, defineHandler, INBOX_CHANNELS, migrateInbox } from '@txbox/inbox';
-import { createOutbox, createRelay, migrateOutbox } from '@txbox/outbox';
+import { createOutbox, createRelay, createWalRelay, migrateOutbox } from '@txbox/outbox';
 import {
   AMQP_URL,
   CleanupStack,
@@ -40,8 +41,9 @@ import {
   waitUntil,
 } from '../lib/common.mjs';
 import { cpuMeter } from '../lib/cpu.mjs';
+import { benchSlot } from '../lib/wal.mjs';
 
-/** @typedef {'txbox' | 'dualWrite' | 'polling'} LatencyMode */
+/** @typedef {'txbox' | 'wal' | 'dualWrite' | 'polling'} LatencyMode */
 
 /**
  * @typedef {object} LatencySettings
@@ -52,7 +54,7 @@ import { cpuMeter } from '../lib/cpu.mjs';
  * @property {number} pollIntervalMs the relay's poll interval in the polling mode
  * @property {number} producers connections the producer commits on
  * @property {number} concurrency the consumer's
- * @property {LatencyMode[]} [modes] default all three (polling at the headline rate only)
+ * @property {LatencyMode[]} [modes] default all four (polling at the headline rate only)
  */
 
 /** @type {{ full: LatencySettings, quick: LatencySettings }} */
@@ -64,14 +66,14 @@ export const defaults = {
 /** @param {import('../lib/common.mjs').ScenarioOptions<LatencySettings>} options */
 export async function run({ settings, databaseUrl = DATABASE_URL, amqpUrl = AMQP_URL, log = () => {} }) {
   /** @type {LatencyMode[]} */
-  const modes = settings.modes ?? ['txbox', 'dualWrite', 'polling'];
+  const modes = settings.modes ?? ['txbox', 'wal', 'dualWrite', 'polling'];
   const rates = settings.rates ?? [...new Set([200, settings.rate])];
-  /** @type {{ rate: number, txbox?: ModeResult, dualWrite?: ModeResult }[]} */
+  /** @type {{ rate: number, txbox?: ModeResult, wal?: ModeResult, dualWrite?: ModeResult }[]} */
   const byRate = [];
   /** @type {ModeResult | undefined} */
   let polling;
   for (const rate of rates) {
-    /** @type {{ rate: number, txbox?: ModeResult, dualWrite?: ModeResult }} */
+    /** @type {{ rate: number, txbox?: ModeResult, wal?: ModeResult, dualWrite?: ModeResult }} */
     const entry = { rate };
     for (const mode of modes) {
       if (mode === 'polling' && rate !== settings.rate) continue;
@@ -230,6 +232,9 @@ async function runMode(mode, { settings, databaseUrl, amqpUrl, log }) {
       await migrateOutbox({ database: databaseUrl, schema });
       await migrateInbox({ database: databaseUrl, schema });
       const polling = mode === 'polling';
+      const wal = mode === 'wal';
+      // Registered before the relay, so the slot is dropped after the relay stopped.
+      const slot = wal ? await benchSlot(cleanup, databaseUrl, schema) : undefined;
       const consumer = createConsumer({
         group,
         database: databaseUrl,
@@ -253,16 +258,19 @@ async function runMode(mode, { settings, databaseUrl, amqpUrl, log }) {
       cleanup.add('consumer', () => consumer.stop());
       await consumer.start();
       // txbox: every default (wake-up included); polling: wake-ups off, a short poll.
-      const relay = createRelay({
-        database: databaseUrl,
-        amqp: amqpUrl,
-        schema,
-        ...(polling ? { listen: false, pollIntervalMs } : {}),
-        retention: { intervalMs: 0 },
-      });
+      const relayOptions = { database: databaseUrl, amqp: amqpUrl, schema, retention: { intervalMs: 0 } };
+      const relay = slot
+        ? createWalRelay({ ...relayOptions, slot })
+        : createRelay({ ...relayOptions, ...(polling ? { listen: false, pollIntervalMs } : {}) });
       cleanup.add('relay', () => relay.stop());
       await relay.start();
-      const outbox = createOutbox({ contracts: [Ping], schema, exchange, ...(polling ? { notify: false } : {}) });
+      const outbox = createOutbox({
+        contracts: [Ping],
+        schema,
+        exchange,
+        ...(polling ? { notify: false } : {}),
+        ...(wal ? { mode: /** @type {const} */ ('wal') } : {}),
+      });
       write = async (client, n) => {
         await client.query('BEGIN');
         await client.query(`INSERT INTO ${business} (n, written_at) VALUES ($1, $2)`, [n, nowMs()]);

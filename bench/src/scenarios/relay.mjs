@@ -1,10 +1,11 @@
 // @ts-check
 // 2. relay — drain N queued ~1 KB messages with 1 and with 3 relays (relay.start(), in this
 // process); ceiling: raw amqplib confirm-channel publishing of the same encoded messages to the
-// same durable queue, pipelined with the same number of messages in flight.
+// same durable queue, pipelined with the same number of messages in flight. WAL mode beside it:
+// the same messages written in WAL mode, drained from a replication slot by 1 WalRelay.
 import diagnosticsChannel from 'node:diagnostics_channel';
 import { encodeAmqpMessage } from '@txbox/core';
-import { createOutbox, createRelay, migrateOutbox, OUTBOX_CHANNELS } from '@txbox/outbox';
+import { createOutbox, createRelay, createWalRelay, migrateOutbox, OUTBOX_CHANNELS } from '@txbox/outbox';
 import {
   AMQP_URL,
   Blob,
@@ -27,6 +28,7 @@ import {
 } from '../lib/common.mjs';
 import { cpuMeter } from '../lib/cpu.mjs';
 import { profiled } from '../lib/profiler.mjs';
+import { advanceSlot, benchSlot } from '../lib/wal.mjs';
 
 /**
  * @typedef {object} RelaySettings
@@ -138,18 +140,23 @@ export async function run({ settings, databaseUrl = DATABASE_URL, amqpUrl = AMQP
     }
 
     const outbox = createOutbox({ contracts: [Blob], schema, exchange, notify: false });
+    const walOutbox = createOutbox({ contracts: [Blob], schema, exchange, mode: 'wal' });
+    const slot = await benchSlot(cleanup, databaseUrl, schema);
     /**
      * @param {number} relayCount
      * @param {number} repeat round number (names the CPU profile)
+     * @param {boolean} [wal] WAL mode: fill through the WAL writer, drain with WalRelays
      * @returns {Promise<RelayRound>}
      */
-    async function measureRelays(relayCount, repeat) {
-      // Fill: 1000 messages per transaction through the writer.
+    async function measureRelays(relayCount, repeat, wal = false) {
+      // Fill: 1000 messages per transaction through the writer (WAL mode: from the slot's current end).
+      if (wal) await advanceSlot(pool, slot);
+      const writer = wal ? walOutbox : outbox;
       const client = await pool.connect();
       try {
         for (let i = 0; i < n; i += 1000) {
           await client.query('BEGIN');
-          await outbox.add(
+          await writer.add(
             client,
             Array.from({ length: Math.min(1000, n - i) }, (_, j) => Blob.create(blobPayload(i + j, payloadBytes))),
           );
@@ -161,19 +168,19 @@ export async function run({ settings, databaseUrl = DATABASE_URL, amqpUrl = AMQP
       await pool.query(`VACUUM ANALYZE "${schema}".outbox`);
       await admin.purgeQueue(queue);
 
-      const relays = Array.from({ length: relayCount }, (_, i) =>
-        createRelay({
+      const relays = Array.from({ length: relayCount }, (_, i) => {
+        const options = {
           database: databaseUrl,
           amqp: amqpUrl,
           schema,
-          relayId: `bench-${i}`,
+          relayId: `bench-${wal ? 'wal-' : ''}${i}`,
           batchSize,
           maxInFlightBatches,
-          listen: false,
           pollIntervalMs: 100,
           retention: { intervalMs: 0 },
-        }),
-      );
+        };
+        return wal ? createWalRelay({ ...options, slot }) : createRelay({ ...options, listen: false });
+      });
       const ids = new Set(relays.map((r) => r.relayId));
       let published = 0;
       let batches = 0;
@@ -198,7 +205,7 @@ export async function run({ settings, databaseUrl = DATABASE_URL, amqpUrl = AMQP
       const meter = cpuMeter();
       const started = performance.now();
       try {
-        await profiled(`relay-x${relayCount}-${repeat}`, async () => {
+        await profiled(`relay-${wal ? 'wal-' : ''}x${relayCount}-${repeat}`, async () => {
           await Promise.all(relays.map((r) => r.start()));
           await waitUntil(`${n} messages relayed`, () => published >= n, { timeoutMs: 300_000, intervalMs: 2 });
         });
@@ -231,15 +238,18 @@ export async function run({ settings, databaseUrl = DATABASE_URL, amqpUrl = AMQP
     const ceilings = [];
     /** @type {Record<number, RelayRound[]>} */
     const all = Object.fromEntries(settings.relays.map((k) => [k, []]));
+    /** @type {RelayRound[]} */
+    const walRounds = [];
     /** @param {number} k */
     const roundsOf = (k) => present(all[k], `relay rounds of ${k} relay(s)`);
     for (let rep = 0; rep < repeats; rep++) {
       ceilings.push(await measureCeiling(encoded));
       for (const k of settings.relays) roundsOf(k).push(await measureRelays(k, rep));
+      walRounds.push(await measureRelays(1, rep, true));
       log(
         `  relay round ${rep + 1}: ceiling ${ceilings.at(-1)?.msgsPerSec} msg/s, ${settings.relays
           .map((k) => `${k} relay(s) ${roundsOf(k).at(-1)?.msgsPerSec} msg/s`)
-          .join(', ')}`,
+          .join(', ')}, 1 WAL relay ${walRounds.at(-1)?.msgsPerSec} msg/s`,
       );
     }
     /**
@@ -274,6 +284,12 @@ export async function run({ settings, databaseUrl = DATABASE_URL, amqpUrl = AMQP
       ceiling,
       ceilingRounds: ceilings.map((c) => c.msgsPerSec),
       runs: Object.values(runs),
+      // 1 WalRelay draining the same messages from its slot (target: ≥ 0.9 of the ceiling).
+      wal: {
+        ...best(walRounds),
+        ratio: ratio(best(walRounds).msgsPerSec, ceiling.msgsPerSec),
+        rounds: walRounds.map((x) => x.msgsPerSec),
+      },
     };
   } finally {
     await cleanup.run(log);

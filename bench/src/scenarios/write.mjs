@@ -6,8 +6,10 @@
 //   txbox: outbox.add with default options while a relay (default options, this process) drains
 //     the outbox to RabbitMQ — as in production; the relay's CPU competes with the writers here;
 //   txboxAsleep (context): no relay running, so no relay is awake and every commit notifies;
-//   txboxNoNotify (context): the writer with notify: false, no relay.
-import { createOutbox, createRelay, migrateOutbox } from '@txbox/outbox';
+//   txboxNoNotify (context): the writer with notify: false, no relay;
+//   txboxWal: the writer in WAL mode (one logical message, no row) while a WalRelay streams the
+//     slot to RabbitMQ; PostgreSQL's walsender decodes the WAL meanwhile, on the same 2 cores.
+import { createOutbox, createRelay, createWalRelay, migrateOutbox } from '@txbox/outbox';
 import pg from 'pg';
 import {
   AMQP_URL,
@@ -25,6 +27,7 @@ import {
   uniqueName,
 } from '../lib/common.mjs';
 import { cpuMeter, mergeCpu } from '../lib/cpu.mjs';
+import { advanceSlot, benchSlot } from '../lib/wal.mjs';
 
 /**
  * @typedef {object} WriteSettings
@@ -34,7 +37,7 @@ import { cpuMeter, mergeCpu } from '../lib/cpu.mjs';
  * @property {number} warmupMs each variant runs this long once before the rounds
  */
 
-/** @typedef {'baseline' | 'txbox' | 'txboxAsleep' | 'txboxNoNotify'} Variant */
+/** @typedef {'baseline' | 'txbox' | 'txboxAsleep' | 'txboxNoNotify' | 'txboxWal'} Variant */
 
 /**
  * What the rounds of one variant add up to.
@@ -82,7 +85,9 @@ export async function run({ settings, databaseUrl = DATABASE_URL, amqpUrl = AMQP
       txbox: withDefaults,
       txboxAsleep: withDefaults,
       txboxNoNotify: createOutbox({ contracts: [OrderPlaced], schema, exchange, notify: false }),
+      txboxWal: createOutbox({ contracts: [OrderPlaced], schema, exchange, mode: 'wal' }),
     };
+    const slot = await benchSlot(cleanup, databaseUrl, schema);
     /** @type {pg.Client[]} */
     const clients = [];
     cleanup.add('clients', () => Promise.all(clients.map((c) => c.end().catch(() => {}))));
@@ -101,11 +106,15 @@ export async function run({ settings, databaseUrl = DATABASE_URL, amqpUrl = AMQP
      */
     async function phase(name, ms, record) {
       const outbox = variants[name];
-      // The txbox variant runs with a relay draining the outbox, started before the clock.
+      // The txbox variants run with a relay draining the outbox, started before the clock.
+      const relayOptions = { database: databaseUrl, amqp: amqpUrl, schema, retention: { intervalMs: 0 } };
+      if (name === 'txboxWal') await advanceSlot(admin, slot);
       const relay =
         name === 'txbox'
-          ? createRelay({ database: databaseUrl, amqp: amqpUrl, schema, retention: { intervalMs: 0 } })
-          : undefined;
+          ? createRelay(relayOptions)
+          : name === 'txboxWal'
+            ? createWalRelay({ ...relayOptions, slot })
+            : undefined;
       await relay?.start();
       /** @type {number[]} */
       const latencies = [];
@@ -183,6 +192,7 @@ export async function run({ settings, databaseUrl = DATABASE_URL, amqpUrl = AMQP
       txbox: variantResult(acc.txbox),
       txboxAsleep: variantResult(acc.txboxAsleep),
       txboxNoNotify: variantResult(acc.txboxNoNotify),
+      txboxWal: variantResult(acc.txboxWal),
     };
     await amqpAdmin.close();
     return {
@@ -191,11 +201,14 @@ export async function run({ settings, databaseUrl = DATABASE_URL, amqpUrl = AMQP
       txbox: out.txbox,
       txboxAsleep: out.txboxAsleep,
       txboxNoNotify: out.txboxNoNotify,
+      txboxWal: out.txboxWal,
       // Overhead factor: baseline throughput / txbox throughput (1.00 = free; target ≤ 1.25),
       // the median of the per-round factors (the variants of one round run back to back).
       ratio: median(acc.baseline.rounds.map((b, i) => ratio(b, acc.txbox.rounds[i]))),
       ratioAsleep: median(acc.baseline.rounds.map((b, i) => ratio(b, acc.txboxAsleep.rounds[i]))),
       ratioNoNotify: median(acc.baseline.rounds.map((b, i) => ratio(b, acc.txboxNoNotify.rounds[i]))),
+      // WAL mode's overhead factor, the same way (target ≤ 1.05).
+      walRatio: median(acc.baseline.rounds.map((b, i) => ratio(b, acc.txboxWal.rounds[i]))),
       p99Ratio: ratio(out.txbox.p99Ms, out.baseline.p99Ms),
     };
   } finally {

@@ -34,4 +34,8 @@ export type { RelayBatchResult } from './relay/settle-batch.js';
 export type { CleanupResult } from './retention/cleanup.js';
 export type { OutboxStats } from './stats/stats.js';
 export { OUTBOX_METRICS } from './telemetry/outbox-metrics.js';
+export { WalLevelError, WalSlotInUseError, WalSlotMissingError } from './wal/wal-errors.js';
+export { createWalRelay, WalRelay, type WalRelayStats } from './wal/wal-relay.js';
+export type { WalRelayOptions } from './wal/wal-relay-options.js';
+export { createWalSlot, dropWalSlot, type WalSlotOptions } from './wal/wal-slot.js';
 export { createOutbox, OutboxWriter, type OutboxWriterOptions } from './writer/outbox-writer.js';

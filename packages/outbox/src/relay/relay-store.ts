@@ -143,7 +143,7 @@ export class RelayStore {
 }
 
 /** Settling must not be lost to a blip, or the batch is published again after the lease. */
-function persist<T>(write: () => Promise<T>): Promise<T> {
+export function persist<T>(write: () => Promise<T>): Promise<T> {
   // 3 retries over 0.7–1.4 s (jittered 200, 400, 800 ms): rides out a short failover.
   return withRetries(write, { retries: 3, baseDelayMs: 200, maxDelayMs: 2000 });
 }

@@ -25,6 +25,7 @@ import {
 import { z } from 'zod';
 import { insertMessagesSql } from '../sql/outbox-sql.js';
 import { type OutboxTables, outboxTables } from '../sql/outbox-tables.js';
+import { emitWalMessages } from '../wal/wal-writer.js';
 import { JsonbTextSize } from './jsonb-text-size.js';
 
 export interface OutboxWriterOptions {
@@ -55,6 +56,14 @@ export interface OutboxWriterOptions {
    * @defaultValue `true`
    */
   preparedStatements?: boolean;
+  /**
+   * `'table'`: insert a row the relay claims (works everywhere). `'wal'`: write only a
+   * transactional logical message to the write-ahead log, which a `WalRelay` reads from a
+   * replication slot (needs `wal_level = logical`; see the README's "WAL mode"). Every writer
+   * and relay of one schema must use the same mode.
+   * @defaultValue `'table'`
+   */
+  mode?: 'table' | 'wal';
 }
 
 const optionsSchema = z.object({
@@ -63,6 +72,7 @@ const optionsSchema = z.object({
   maxPayloadBytes: messageBytesSchema,
   notify: z.boolean().default(true),
   preparedStatements: z.boolean().default(true),
+  mode: z.enum(['table', 'wal']).default('table'),
 });
 
 /** Longest delay accepted: a year. Longer is almost certainly a unit mistake. */
@@ -72,7 +82,8 @@ const MAX_HEADERS_BYTES = 16 * 1024;
 /** 13 parameters per message; PostgreSQL allows 65,535 per statement. */
 const MAX_ROWS_PER_STATEMENT = 5000;
 
-interface Row {
+/** A validated message as the writer stores it (a table row, or a WAL message's content). */
+export interface WriterRow {
   id: string;
   type: string;
   version: number;
@@ -101,6 +112,7 @@ export class OutboxWriter {
   /** Statement text and prepared name per (rows, keyed) — few distinct shapes in practice. */
   readonly #statements = new Map<string, { text: string; name: string | undefined }>();
   readonly #prepared: boolean;
+  readonly #mode: 'table' | 'wal';
 
   constructor(options: OutboxWriterOptions) {
     const resolved = parseOptions(optionsSchema, options, 'outbox');
@@ -114,6 +126,7 @@ export class OutboxWriter {
     this.#maxPayloadBytes = resolved.maxPayloadBytes;
     this.#notify = resolved.notify;
     this.#prepared = resolved.preparedStatements;
+    this.#mode = resolved.mode;
   }
 
   /**
@@ -133,15 +146,19 @@ export class OutboxWriter {
     traceCreate(rows);
     if (rows.length > 0) {
       transaction.assertActive();
-      for (let start = 0; start < rows.length; start += MAX_ROWS_PER_STATEMENT) {
-        await this.#insert(transaction, rows.slice(start, start + MAX_ROWS_PER_STATEMENT));
+      if (this.#mode === 'wal') {
+        await emitWalMessages(transaction, this.#tables.schema, rows, this.#prepared);
+      } else {
+        for (let start = 0; start < rows.length; start += MAX_ROWS_PER_STATEMENT) {
+          await this.#insert(transaction, rows.slice(start, start + MAX_ROWS_PER_STATEMENT));
+        }
       }
     }
     const ids = rows.map((r) => r.id);
     return Array.isArray(input) ? ids : (ids[0] as string);
   }
 
-  async #insert(transaction: Transaction, rows: Row[]): Promise<void> {
+  async #insert(transaction: Transaction, rows: WriterRow[]): Promise<void> {
     const keys = [...new Set(rows.map((r) => r.ordering_key).filter((k): k is string => k !== null))].sort();
     const shape = `${rows.length}:${keys.length > 0}`;
     let statement = this.#statements.get(shape);
@@ -190,7 +207,7 @@ export class OutboxWriter {
     );
   }
 
-  #toRow(message: OutgoingMessage, index: number, count: number): Row {
+  #toRow(message: OutgoingMessage, index: number, count: number): WriterRow {
     const at = count > 1 ? ` (message ${index})` : '';
     if (!message || typeof message !== 'object' || !isMessageContract(message.contract)) {
       throw new InvalidMessageError(

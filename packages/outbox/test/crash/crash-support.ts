@@ -53,8 +53,8 @@ export interface WrittenMessage {
   key: string | null;
 }
 
-export function crashWriter(schema: string, exchange: string): OutboxWriter {
-  return createOutbox({ contracts: [CrashEvent], schema, exchange });
+export function crashWriter(schema: string, exchange: string, mode: 'table' | 'wal' = 'table'): OutboxWriter {
+  return createOutbox({ contracts: [CrashEvent], schema, exchange, mode });
 }
 
 /**
