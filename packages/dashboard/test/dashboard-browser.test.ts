@@ -223,6 +223,8 @@ describe('txbox dashboard in a browser', () => {
     expect(await page.getByTestId('payload').textContent()).toContain('[redacted]');
     expect(await page.getByTestId('headers').textContent()).toContain('acme');
     expect(await page.getByTestId('history').textContent()).toContain('card processor offline');
+    mkdirSync(ARTIFACTS, { recursive: true });
+    await page.screenshot({ path: `${ARTIFACTS}inbox-dead-letter.png`, fullPage: true });
 
     billingBroken = false;
     await page.getByTestId('token').fill(TOKEN);
