@@ -81,6 +81,8 @@ describe('the dashboard mounted in Nest', () => {
     expect(page.text).toContain('href="/ops/txbox/assets/dashboard.css"');
     expect(page.text).toContain('href="/ops/txbox/outbox/dead-letters"');
     expect(page.headers['content-security-policy']).toContain("default-src 'none'");
+    const bare = await request(server).get('/ops/txbox').set('x-operator', 'alice').expect(200);
+    expect(bare.text).toContain('href="/ops/txbox/outbox/dead-letters"');
     await request(server).get('/ops/txbox/assets/dashboard.js').set('x-operator', 'alice').expect(200);
     await request(server).get('/hello').expect(200, { hello: 'world' });
   });

@@ -34,7 +34,12 @@ export interface DashboardHandler {
 function mountBase(req: DashboardRequest): string {
   const path = (req.url ?? '/').split('?')[0] ?? '/';
   const original = (req.originalUrl ?? req.url ?? '/').split('?')[0] ?? '/';
-  const base = original.endsWith(path) ? original.slice(0, original.length - path.length) : '';
+  // Express turns `/txbox` (no slash) into url `/`: the whole original path is then the mount point.
+  const base = original.endsWith(path)
+    ? original.slice(0, original.length - path.length)
+    : path === '/'
+      ? original
+      : '';
   return base.replace(/\/+$/, '');
 }
 
