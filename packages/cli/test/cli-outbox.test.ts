@@ -2,7 +2,7 @@
 // PostgreSQL and RabbitMQ, with their exit codes and --json output.
 import { fileURLToPath } from 'node:url';
 import { defineMessage } from '@txbox/core';
-import { createOutbox, createRelay, OUTBOX_SCHEMA_VERSION } from '@txbox/outbox';
+import { createOutbox, createRelay, createWalSlot, dropWalSlot, OUTBOX_SCHEMA_VERSION } from '@txbox/outbox';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { testAmqpUrl, uniqueName, useTestSchema, waitUntil } from '../../../test-support/index.js';
@@ -45,9 +45,24 @@ describe('txbox migrate and status', () => {
     const status = await txbox(['status', '--schema', schema, '--json'], env);
     expect(status.code).toBe(0);
     expect(status.json()).toMatchObject({
-      outbox: { migrations: { upToDate: true }, stats: { pending: 0, deadLetters: 0 } },
+      outbox: { migrations: { upToDate: true }, stats: { pending: 0, deadLetters: 0 }, slot: null },
       inbox: { migrations: { upToDate: true }, groups: [] },
     });
+  });
+
+  it('reports the WAL relay slot and how far it lags', async () => {
+    await createWalSlot({ database: databaseUrl, schema });
+    try {
+      const status = await txbox(['status', '--component', 'outbox', '--schema', schema, '--json'], env);
+      expect(status.code).toBe(0);
+      expect(status.json()).toMatchObject({
+        outbox: { slot: { name: `txbox_${schema}`, active: false, lagBytes: expect.any(Number) } },
+      });
+      const text = await txbox(['status', '--component', 'outbox', '--schema', schema], env);
+      expect(text.stdout).toMatch(new RegExp(`WAL slot txbox_${schema}: inactive, \\d+ bytes behind`));
+    } finally {
+      await dropWalSlot({ database: databaseUrl, schema });
+    }
   });
 
   it('prints the schema as SQL, and the old txbox-outbox / txbox-inbox binaries still work', async () => {

@@ -16,6 +16,7 @@ export { statementName } from './database/transaction.js';
 export { isUuid } from './envelope/envelope.js';
 export {
   attemptOf,
+  copyProperties,
   deadLetterHeaders,
   type RepublishedMessageLike,
   retryHeaders,

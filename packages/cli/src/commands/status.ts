@@ -14,18 +14,20 @@ export const status: Command = {
   help: `Usage: txbox status [--component outbox|inbox] [--group <group>]... [options]
 
 Shows the migrations of the outbox and inbox schemas, the outbox stats (pending, due, leased,
-oldest due age, dead letters) and, for each --group, its queue, dead-letter queue and inbox
+oldest due age, dead letters), the WAL relay's slot and its lag (WAL mode, --slot) and, for each --group, its queue, dead-letter queue and inbox
 records (the queues need --amqp-url or $AMQP_URL). Exit code 3 while migrations are pending.
 
 Options:
   --component <name>      Only this component: outbox or inbox (repeatable; default: both)
   --group <group>         A consumer group to show (repeatable)
+  --slot <name>           WAL mode: the replication slot (default: txbox_<schema>)
 
 ${CONNECTION_HELP}`,
   async run(argv, io) {
     const { values } = parseCommand(argv, {
       ...CONNECTION_OPTIONS,
       component: { type: 'string', multiple: true },
+      slot: { type: 'string' },
       group: { type: 'string', multiple: true },
     });
     const wanted = new Set(values.component ?? ['outbox', 'inbox']);
@@ -37,7 +39,11 @@ ${CONNECTION_HELP}`,
     let outbox: OutboxStatus | undefined;
     let inbox: InboxStatus | undefined;
     if (wanted.has('outbox')) {
-      const admin = createOutboxAdmin({ database, schema: values.schema });
+      const admin = createOutboxAdmin({
+        database,
+        schema: values.schema,
+        ...(values.slot ? { slot: values.slot } : {}),
+      });
       try {
         outbox = await admin.status();
       } finally {
@@ -53,7 +59,7 @@ ${CONNECTION_HELP}`,
       }
     }
     const report = {
-      outbox: outbox && { migrations: statusView(outbox.migrations), stats: outbox.stats ?? null },
+      outbox: outbox && { migrations: statusView(outbox.migrations), stats: outbox.stats ?? null, slot: outbox.slot },
       inbox: inbox && { migrations: inbox.migrations && statusView(inbox.migrations), groups: inbox.groups },
     };
     print(io, values.json, report, () => lines(outbox, inbox));
@@ -70,6 +76,12 @@ function lines(outbox: OutboxStatus | undefined, inbox: InboxStatus | undefined)
     if (s) {
       out.push(
         `  outbox: ${s.pending} pending, ${s.due} due, ${s.leased} leased, oldest due ${s.oldestDueAgeMs} ms, ${s.deadLetters} dead letters, ${s.publishedRetained} published kept`,
+      );
+    }
+    const slot = outbox.slot;
+    if (slot) {
+      out.push(
+        `  WAL slot ${slot.name}: ${slot.active ? 'streaming' : 'inactive'}, ${slot.lagBytes} bytes behind${slot.walStatus ? `, WAL ${slot.walStatus}` : ''}`,
       );
     }
   }

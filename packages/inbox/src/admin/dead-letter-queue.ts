@@ -5,8 +5,8 @@
 // dead-letter queue, and one replayed but not yet acked exists twice (the inbox skips the copy
 // that arrives second).
 import { TxboxError } from '@txbox/core';
+import { copyProperties } from '@txbox/core/internal';
 import type { ConfirmChannel, GetMessage, Options } from 'amqplib';
-import { copyProperties } from '../settlement/amqp-settle.js';
 import { type InboxDeadLetter, matchesFilter, replayHeaders, toInboxDeadLetter } from './inbox-dead-letter.js';
 import type { ResolvedInboxDeadLetterFilter } from './inbox-dead-letter-filter.js';
 

@@ -11,20 +11,8 @@ export async function publishConfirmed(
   message: ConsumeMessage,
   headers: Record<string, unknown>,
 ): Promise<void> {
-  await new Promise<void>((resolve, reject) => {
-    channel.sendToQueue(queue, message.content, copyProperties(message, headers), (err: unknown) =>
-      err ? reject(new TxboxError('PUBLISH_FAILED', `RabbitMQ did not confirm the copy to ${queue}`)) : resolve(),
-    );
-  });
-}
-
-/** The publish options of a copy of `message`: its properties (id, type, timestamp…) with `headers`. */
-export function copyProperties(
-  message: Pick<ConsumeMessage, 'properties'>,
-  headers: Record<string, unknown>,
-): Options.Publish {
   const { properties } = message;
-  return {
+  const options: Options.Publish = {
     headers,
     persistent: true,
     contentType: properties.contentType,
@@ -35,4 +23,9 @@ export function copyProperties(
     timestamp: properties.timestamp,
     appId: properties.appId,
   };
+  await new Promise<void>((resolve, reject) => {
+    channel.sendToQueue(queue, message.content, options, (err: unknown) =>
+      err ? reject(new TxboxError('PUBLISH_FAILED', `RabbitMQ did not confirm the copy to ${queue}`)) : resolve(),
+    );
+  });
 }

@@ -7,12 +7,16 @@ import { DeadLetters } from '../dead-letters/dead-letters.js';
 import { outboxMigrations } from '../migrations/outbox-migrations.js';
 import { outboxTables } from '../sql/outbox-tables.js';
 import { type OutboxStats, readOutboxStats, readWrittenTotal } from '../stats/stats.js';
+import { WalSlotMissingError } from '../wal/wal-errors.js';
+import { readSlotState, type SlotState, walSlotNames } from '../wal/wal-slot.js';
 
 export interface OutboxAdminOptions {
   /** PostgreSQL: a connection string (the admin owns a small pool, ended by `close()`) or a `pg.Pool` (yours to end). */
   database: DatabaseInput;
   /** Schema of the outbox tables. @defaultValue `'txbox'` */
   schema?: string;
+  /** WAL mode: the replication slot `status()` reports on. @defaultValue `txbox_<schema>` */
+  slot?: string;
 }
 
 /** What `status()` reports: the schema's migrations and, once it is migrated, the stats. */
@@ -20,6 +24,8 @@ export interface OutboxStatus {
   migrations: MigrationStatus;
   /** Undefined while the schema is missing or behind (the tables may not exist yet). */
   stats: OutboxStats | undefined;
+  /** WAL mode: the slot's state and how much WAL it holds back; null when there is no such slot (table mode). */
+  slot: ({ name: string } & SlotState) | null;
 }
 
 /** Stats, migration status and dead letters of one outbox schema. */
@@ -28,11 +34,13 @@ export class OutboxAdmin {
   readonly deadLetters: DeadLetters;
   readonly #db: OwnedPool;
   readonly #tables: ReturnType<typeof outboxTables>;
+  readonly #slotName: string;
   #closed = false;
 
   constructor(options: OutboxAdminOptions) {
     if (!options || typeof options !== 'object') throw new ConfigurationError('outboxAdmin', 'options are required');
     this.#tables = outboxTables(options.schema ?? 'txbox');
+    this.#slotName = walSlotNames({ schema: this.#tables.schema, slot: options.slot }).slot;
     this.#db = resolvePool(options.database, { max: 2, applicationName: 'txbox-outbox-admin' });
     this.deadLetters = new DeadLetters(this.#db.pool, this.#tables);
   }
@@ -63,7 +71,19 @@ export class OutboxAdmin {
       held.release();
     }
     const current = migrations.current === migrations.latest;
-    return { migrations, stats: current ? await this.stats() : undefined };
+    return { migrations, stats: current ? await this.stats() : undefined, slot: await this.#slot() };
+  }
+
+  async #slot(): Promise<OutboxStatus['slot']> {
+    const held = await checkOut(this.#db.pool);
+    try {
+      return { name: this.#slotName, ...(await readSlotState(held.client, this.#slotName)) };
+    } catch (error) {
+      if (error instanceof WalSlotMissingError) return null;
+      throw error;
+    } finally {
+      held.release();
+    }
   }
 
   /** Ends the pool if the admin created it from a URL. Idempotent. */
