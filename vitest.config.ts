@@ -23,6 +23,9 @@ export default defineConfig({
           include: [
             'packages/*/test/**/*.test.ts',
             'examples/demo/**/*.test.ts',
+            'examples/billing/test/**/*.test.ts',
+            // The orders service as tsc built it (its entities' decorator metadata is tsc's).
+            'examples/orders/test/**/*.test.ts',
             'bench/test/**/*.test.ts',
             'scripts/test/**/*.test.ts',
           ],

@@ -30,6 +30,29 @@ const allowedPackages = {
   '@txbox/core/contracts': ['@txbox/core', 'zod'],
 };
 
+/** The ORMs @txbox/orm adapts: optional peers, which no entry point may load (they are typed structurally). */
+const ORM_PACKAGES = [
+  '@prisma/client',
+  'drizzle-orm',
+  'kysely',
+  'knex',
+  '@mikro-orm/core',
+  '@mikro-orm/postgresql',
+  'postgres',
+];
+
+/**
+ * Entry points that must not load these packages. An adapter that imported its ORM would load it
+ * even for users of another ORM (who have it not installed: the import would throw).
+ * @type {Record<string, string[]>}
+ */
+const forbiddenPackages = Object.fromEntries(
+  ['prisma', 'drizzle', 'kysely', 'knex', 'mikro-orm'].map((entry) => [`@txbox/orm/${entry}`, ORM_PACKAGES]),
+);
+for (const name of ['@txbox/core', '@txbox/core/internal', '@txbox/outbox', '@txbox/inbox', '@txbox/testing']) {
+  forbiddenPackages[name] = ORM_PACKAGES;
+}
+
 const STEP_TIMEOUT_MS = 120_000;
 
 /**
@@ -142,7 +165,12 @@ function smokeTest(name) {
     );
     return;
   }
-  const light = allowed ? `, loading only ${pulled.join(', ')}` : '';
+  const forbidden = (forbiddenPackages[name] ?? []).filter((p) => pulled.includes(p));
+  if (forbidden.length > 0) {
+    fail(`${name}: loads ${forbidden.join(', ')}; it must not load any ORM`);
+    return;
+  }
+  const light = allowed ? `, loading only ${pulled.join(', ')}` : forbiddenPackages[name] ? ', loading no ORM' : '';
   const checked = `${required.length > 0 ? `, ${required.join(', ')} is a function` : ''}${light}`;
   console.log(
     `ok   ${name}: require() and import() of the installed tarball load ${cjs.length} identical exports${checked}`,

@@ -11,6 +11,8 @@
 //  2. Every table preceded by `<!-- options: InterfaceName -->` lists exactly the properties of
 //     that interface in packages/*/src (object-typed properties as `parent.child`), marks the
 //     required ones "(required)", and shows the default each property's `@defaultValue` names.
+//     A ```prisma block (first line `// schema.prisma`) is written there too and its client
+//     generated, so the Prisma quickstart is checked against the client its schema produces.
 //  3. The first command block runs only npm scripts that exist, and names both `npm run demo`
 //     and `npm test`.
 //
@@ -20,6 +22,7 @@ import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
+import { prismaGenerate } from './prisma-generate.mjs';
 
 const root = resolve(fileURLToPath(new URL('..', import.meta.url)));
 const readmePath = join(root, 'README.md');
@@ -34,7 +37,10 @@ let optionTableCount = 0;
 const blocks = codeBlocks(lines);
 checkCommands(blocks);
 checkOptionTables();
-checkTypeScriptBlocks(blocks.filter((b) => b.lang === 'ts' || b.lang === 'typescript'));
+checkTypeScriptBlocks(
+  blocks.filter((b) => b.lang === 'ts' || b.lang === 'typescript'),
+  blocks.filter((b) => b.lang === 'prisma'),
+);
 
 if (problems.length > 0) {
   console.error(problems.join('\n'));
@@ -256,13 +262,27 @@ function sourceFiles(dir) {
 
 // --- TypeScript blocks --------------------------------------------------------------------------
 
-/** @param {readonly CodeBlock[]} tsBlocks */
-function checkTypeScriptBlocks(tsBlocks) {
+/**
+ * @param {readonly CodeBlock[]} tsBlocks
+ * @param {readonly CodeBlock[]} prismaBlocks
+ */
+function checkTypeScriptBlocks(tsBlocks, prismaBlocks) {
   rmSync(workDir, { recursive: true, force: true });
   const cjsDir = join(workDir, 'commonjs');
   mkdirSync(cjsDir, { recursive: true });
   // A nearer package.json makes the .ts files under commonjs/ CommonJS modules (NodeNext rules).
   writeFileSync(join(cjsDir, 'package.json'), JSON.stringify({ type: 'commonjs' }));
+  for (const block of prismaBlocks) {
+    const named = /^\/\/\s*([\w.-]+\.prisma)\s*$/.exec(block.body[0] ?? '');
+    if (!named?.[1]) {
+      problems.push(`README.md:${block.line}: a prisma block must start with its file name (// schema.prisma)`);
+      continue;
+    }
+    const path = join(workDir, named[1]);
+    writeFileSync(path, `${block.body.join('\n')}\n`);
+    const generated = prismaGenerate(path);
+    if (!generated.ok) problems.push(`README.md:${block.line}: prisma generate failed:\n${generated.output}`);
+  }
   /** @type {Map<string, CodeBlock>} */
   const byFile = new Map();
   /** @type {Map<string, CodeBlock>} */
@@ -304,6 +324,8 @@ function checkTypeScriptBlocks(tsBlocks) {
           emitDecoratorMetadata: true,
         },
         include: ['*.ts', 'commonjs/*.ts'],
+        // A generated Prisma client is imported by the blocks, not checked as one of them.
+        exclude: ['generated'],
       },
       null,
       2,

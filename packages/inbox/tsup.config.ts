@@ -1,3 +1,3 @@
 import { libraryBuild } from '../../tsup.base.js';
 
-export default libraryBuild(['src/index.ts', 'src/cli/main.ts']);
+export default libraryBuild(['src/index.ts', 'src/internal.ts', 'src/cli/main.ts']);

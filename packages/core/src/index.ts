@@ -14,9 +14,11 @@ export {
   type SqlExecutor,
   type SqlResult,
   type Transaction,
+  type TransactionDriver,
   type TypeOrmEntityManagerLike,
   toTransaction,
 } from './database/transaction.js';
+export type { SessionFactory, TransactionSession } from './database/transaction-session.js';
 export {
   type AmqpMessageLike,
   type AmqpPublishProperties,

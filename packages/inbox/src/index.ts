@@ -26,6 +26,7 @@ export {
   type EntityManagerLike,
   type HandlerContext,
   type HandlerRegistration,
+  handlersFor,
   type MessageHandler,
 } from './handlers/handler.js';
 export {

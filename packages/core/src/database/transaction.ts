@@ -25,11 +25,14 @@ export interface SqlExecutor {
  */
 export interface Transaction extends SqlExecutor {
   readonly kind: 'txbox.transaction';
-  /** Where the handle came from: `pg` or `typeorm`. */
-  readonly driver: 'pg' | 'typeorm' | 'custom';
+  /** Where the handle came from: `pg`, `typeorm`, or the ORM adapter of `@txbox/orm/*` that made it. */
+  readonly driver: TransactionDriver;
   /** Throws {@link NotInTransactionError} unless a transaction is open and not aborted right now. */
   assertActive(): void;
 }
+
+/** The drivers txbox adapts; `custom` for a Transaction written by hand. */
+export type TransactionDriver = 'pg' | 'typeorm' | 'prisma' | 'drizzle' | 'kysely' | 'knex' | 'mikro-orm' | 'custom';
 
 /** The parts of a `pg` Client used: `query` and the protocol-level transaction status. */
 export interface PgClientLike {
@@ -204,6 +207,16 @@ export function toTransaction(handle: unknown): Transaction {
     handle.assertActive();
     return handle;
   }
+  // A Knex instance or transaction is a function: look for ORM shapes before refusing non-objects.
+  const orm =
+    typeof handle === 'function' || (typeof handle === 'object' && handle !== null)
+      ? ormAdapterFor(handle as Record<string, unknown>)
+      : undefined;
+  if (orm) {
+    throw new NotInTransactionError(
+      `Got a ${orm.name} handle: txbox adapts it through ${orm.adapter} from ${orm.entry} (install @txbox/orm), e.g. \`outbox.add(${orm.adapter}(tx), message)\`.`,
+    );
+  }
   if (typeof handle !== 'object' || handle === null) {
     throw new NotInTransactionError(
       `Expected a transaction handle, got ${handle === null ? 'null' : typeof handle}. ${TRANSACTION_HELP}`,
@@ -216,6 +229,28 @@ export function toTransaction(handle: unknown): Transaction {
     return fromTypeOrm(handle as TypeOrmEntityManagerLike);
   }
   return fromPg(handle as PgClientLike);
+}
+
+/**
+ * Recognizes the handles of the ORMs `@txbox/orm` adapts, only to say which adapter to use (core
+ * never adapts them itself: that would make every ORM's shape a concern of core).
+ */
+function ormAdapterFor(h: Record<string, unknown>): { name: string; adapter: string; entry: string } | undefined {
+  if (typeof h.$executeRawUnsafe === 'function')
+    return { name: 'Prisma', adapter: 'fromPrisma', entry: '@txbox/orm/prisma' };
+  if (typeof h.selectFrom === 'function' && typeof h.executeQuery === 'function') {
+    return { name: 'Kysely', adapter: 'fromKysely', entry: '@txbox/orm/kysely' };
+  }
+  if (typeof h.select === 'function' && typeof h.execute === 'function' && 'session' in h) {
+    return { name: 'Drizzle', adapter: 'fromDrizzle', entry: '@txbox/orm/drizzle' };
+  }
+  if (typeof h.raw === 'function' && typeof h.schema === 'object' && typeof h.transaction === 'function') {
+    return { name: 'Knex', adapter: 'fromKnex', entry: '@txbox/orm/knex' };
+  }
+  if (typeof h.getTransactionContext === 'function' && typeof h.fork === 'function') {
+    return { name: 'MikroORM', adapter: 'fromMikroOrm', entry: '@txbox/orm/mikro-orm' };
+  }
+  return undefined;
 }
 
 /** A stable prepared-statement name for a SQL text (same text, same name, on any connection). */

@@ -2,6 +2,7 @@ import type pg from 'pg';
 import { checkOut } from '../database/database-input.js';
 import { TxboxError } from '../errors/txbox-error.js';
 import { validateSqlIdentifier } from '../identifiers/identifiers.js';
+import { withRetries } from '../retry/with-retries.js';
 
 /** One numbered schema change. `sql` uses `:SCHEMA` where the (quoted) schema name goes. */
 export interface Migration {
@@ -209,15 +210,31 @@ export async function assertSchemaReady(
   set: MigrationSet,
   schema: string,
 ): Promise<void> {
-  let held: Awaited<ReturnType<typeof checkOut>>;
-  try {
-    held = await checkOut(db.pool);
-  } catch (cause) {
-    throw new TxboxError('CONNECTION_FAILED', `Cannot connect to PostgreSQL at ${db.safeTarget}`, { cause });
-  }
-  try {
-    await assertSchemaCurrent(held.client, set, schema);
-  } finally {
-    held.release();
-  }
+  // A connection lost during the check (a terminated backend, a failover) is retried a few
+  // times, so a start does not fail on a blip; what the schema says is never retried.
+  await withRetries(
+    async () => {
+      let held: Awaited<ReturnType<typeof checkOut>>;
+      try {
+        held = await checkOut(db.pool);
+      } catch (cause) {
+        throw new TxboxError('CONNECTION_FAILED', `Cannot connect to PostgreSQL at ${db.safeTarget}`, { cause });
+      }
+      let broken = false;
+      try {
+        await assertSchemaCurrent(held.client, set, schema);
+      } catch (error) {
+        broken = !(error instanceof TxboxError);
+        throw error;
+      } finally {
+        held.release(broken);
+      }
+    },
+    {
+      retries: 3,
+      baseDelayMs: 200,
+      maxDelayMs: 1000,
+      isRetryable: (error) => !(error instanceof TxboxError) || error.code === 'CONNECTION_FAILED',
+    },
+  );
 }

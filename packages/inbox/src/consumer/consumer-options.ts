@@ -1,7 +1,7 @@
 // The consumer's options: the public interface (JSDoc for users, read by the README check) and
 // the zod schema that is the only place a default value is written. Parsed once at construction;
 // everything inside the consumer reads the resolved type.
-import type { AmqpConnection, DatabaseInput, OutboxPort, TxboxLogger } from '@txbox/core';
+import type { AmqpConnection, DatabaseInput, OutboxPort, SessionFactory, TxboxLogger } from '@txbox/core';
 import { delayMsSchema, messageBytesSchema, retryPolicySchema } from '@txbox/core/internal';
 import { z } from 'zod';
 import type { DataSourceLike } from '../database/handler-session.js';
@@ -72,6 +72,13 @@ export interface InboxConsumerOptions {
   classifyError?: (error: unknown) => 'retry' | 'dead-letter';
   /** Run handlers in TypeORM transactions (the context gets `manager`). Must use the postgres driver. */
   dataSource?: DataSourceLike;
+  /**
+   * Run handlers in your ORM's transactions: `prismaSession(prisma)`, `drizzleSession(db)`,
+   * `kyselySession(db)`, `knexSession(knex)` or `mikroOrmSession(orm.em)` from `@txbox/orm/*`.
+   * The handler gets the ORM's transaction as `ctx.tx`; the inbox record is written in it too.
+   * @defaultValue pg transactions on `database` (or TypeORM ones with `dataSource`)
+   */
+  session?: SessionFactory;
   /** An outbox writer (`createOutbox(…)` from `@txbox/outbox`) to bind to each handler's transaction (`context.outbox`). */
   outbox?: OutboxPort;
   /**

@@ -24,9 +24,10 @@ import {
 } from '@txbox/core/internal';
 import type pg from 'pg';
 import { ChannelSupervisor } from '../channel/channel-supervisor.js';
-import { openPgSession, openTypeOrmSession } from '../database/handler-session.js';
+import { openPgSession, sessionOpener } from '../database/handler-session.js';
 import { DeliveryPipeline } from '../delivery/delivery-pipeline.js';
 import { TransactionRunner } from '../delivery/transaction-runner.js';
+import { registerDirectDelivery } from '../direct-delivery/direct-delivery.js';
 import { type FailurePolicy, failurePolicy } from '../failure/failure-policy.js';
 import type { MessageHandler } from '../handlers/handler.js';
 import { runHandler } from '../handlers/handler-context.js';
@@ -115,7 +116,23 @@ export class InboxConsumer {
       acks: this.#acks,
     });
     const pool = this.#db.pool;
+    const openOrmSession = sessionOpener(options); // TypeORM or an ORM adapter's sessions
     const consumer = { group: this.group, outbox: options.outbox };
+    const runner = new TransactionRunner({
+      group: this.group,
+      tables: this.#tables,
+      logger: this.#logger,
+      openSession: openOrmSession ?? (() => openPgSession(pool)),
+      runHandler: traceProcess({ group: this.group, queue: () => this.topology.queue }, (session, item) =>
+        runHandler(session, item, consumer),
+      ),
+    });
+    registerDirectDelivery(this, {
+      runner,
+      group: this.group,
+      maxMessageBytes: this.#options.maxMessageBytes,
+      rules: () => ({ handlers: this.#handlers.handlers, registry: this.#handlers.registry }),
+    });
     const pipeline = new DeliveryPipeline({
       rules: {
         group: this.group,
@@ -124,15 +141,7 @@ export class InboxConsumer {
         onUnknownType: this.#options.onUnknownType,
         isCurrent: (channel) => this.#channels.isCurrent(channel),
       },
-      runner: new TransactionRunner({
-        group: this.group,
-        tables: this.#tables,
-        logger: this.#logger,
-        openSession: () => (dataSource ? openTypeOrmSession(dataSource) : openPgSession(pool)),
-        runHandler: traceProcess({ group: this.group, queue: () => this.topology.queue }, (session, item) =>
-          runHandler(session, item, consumer),
-        ),
-      }),
+      runner,
       settlement: new Settlement({
         group: this.group,
         logger: this.#logger,

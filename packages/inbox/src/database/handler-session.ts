@@ -1,7 +1,14 @@
-// One handler transaction on one connection, whether the user works with pg or TypeORM: the
-// inbox record and the handler's writes must share that connection to commit together, so both
-// drivers are adapted to the same small session shape.
-import { fromPg, fromTypeOrm, type Transaction, type TypeOrmEntityManagerLike } from '@txbox/core';
+// One handler transaction on one connection, whether the user works with pg, TypeORM or an ORM
+// adapter of @txbox/orm: the inbox record and the handler's writes must share that transaction to
+// commit together, so every kind is adapted to the same small session shape.
+import {
+  ConfigurationError,
+  fromPg,
+  fromTypeOrm,
+  type SessionFactory,
+  type Transaction,
+  type TypeOrmEntityManagerLike,
+} from '@txbox/core';
 import { beginWith, checkOut } from '@txbox/core/internal';
 import type pg from 'pg';
 
@@ -24,8 +31,13 @@ export interface QueryRunnerLike {
 
 /** One handler transaction: a pg client, optionally a TypeORM manager, on the same connection. */
 export interface HandlerSession {
-  client: pg.PoolClient;
+  /** Undefined for ORM sessions, whose driver connection is the ORM's own. */
+  client: pg.PoolClient | undefined;
   manager: object | undefined;
+  /** What the handler gets as `ctx.tx`: the pg client, the TypeORM manager, or the ORM's transaction. */
+  tx: unknown;
+  /** Which session kind opened it, for the handler context's messages. */
+  driver: string;
   transaction: Transaction;
   commit(): Promise<void>;
   rollback(): Promise<void>;
@@ -57,6 +69,8 @@ export async function openPgSession(pool: pg.Pool): Promise<HandlerSession> {
   return {
     client,
     manager: undefined,
+    tx: client,
+    driver: 'pg',
     transaction,
     commit: async () => {
       if (begun) await client.query('COMMIT');
@@ -89,6 +103,8 @@ export async function openTypeOrmSession(dataSource: DataSourceLike): Promise<Ha
   return {
     client,
     manager: runner.manager,
+    tx: runner.manager,
+    driver: 'typeorm',
     transaction: fromTypeOrm(runner.manager as TypeOrmEntityManagerLike),
     commit: () => runner.commitTransaction(),
     rollback: async () => {
@@ -96,4 +112,48 @@ export async function openTypeOrmSession(dataSource: DataSourceLike): Promise<Ha
     },
     release: () => runner.release(),
   };
+}
+
+/**
+ * A session from an ORM adapter's factory (`prismaSession(prisma)` …): the ORM opens, commits and
+ * rolls back its own transaction, on a connection of its own pool.
+ */
+export async function openFactorySession(factory: SessionFactory): Promise<HandlerSession> {
+  const session = await factory.open();
+  return {
+    client: undefined,
+    manager: undefined,
+    tx: session.handle,
+    driver: factory.driver,
+    transaction: session.transaction,
+    commit: () => session.commit(),
+    rollback: () => session.rollback(),
+    // The ORM returns its connection when its transaction ends; nothing is held past that.
+    release: async () => {},
+  };
+}
+
+/**
+ * How the consumer opens handler sessions when it is not on its own pool (undefined then):
+ * checks the options name at most one kind, and that a factory can open sessions.
+ */
+export function sessionOpener(options: {
+  dataSource?: DataSourceLike;
+  session?: SessionFactory;
+}): (() => Promise<HandlerSession>) | undefined {
+  const { dataSource, session } = options;
+  if (session === undefined) return dataSource ? () => openTypeOrmSession(dataSource) : undefined;
+  if (dataSource) {
+    throw new ConfigurationError(
+      'inbox.session',
+      'pass either `dataSource` (TypeORM) or `session` (an ORM adapter), not both',
+    );
+  }
+  if (typeof session !== 'object' || session === null || typeof session.open !== 'function') {
+    throw new ConfigurationError(
+      'inbox.session',
+      'expected a session factory such as prismaSession(prisma) from @txbox/orm/prisma',
+    );
+  }
+  return () => openFactorySession(session);
 }

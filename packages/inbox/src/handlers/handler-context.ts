@@ -2,6 +2,7 @@
 // client, manager, transaction and bound outbox are all the one session, so everything the
 // handler writes commits (or rolls back) together with the inbox record.
 import { ConfigurationError, type Envelope, type OutboxPort, type OutgoingMessage } from '@txbox/core';
+import type pg from 'pg';
 import type { HandlerSession } from '../database/handler-session.js';
 import type { ReadyDelivery } from '../triage/triage.js';
 import { type BoundOutbox, causedBy, type HandlerContext } from './handler.js';
@@ -16,11 +17,24 @@ export async function runHandler(
     envelope,
     group: consumer.group,
     attempt,
-    client: session.client,
+    client: session.client ?? (undefined as unknown as pg.PoolClient),
     manager: session.manager,
     transaction: session.transaction,
     outbox: bindOutbox(session, envelope, consumer.outbox),
+    tx: session.tx,
   };
+  if (!session.client) {
+    // An ORM session: its connection is the ORM's. Fail loudly rather than hand out undefined.
+    const driver = session.driver;
+    Object.defineProperty(context, 'client', {
+      get() {
+        throw new ConfigurationError(
+          'inbox.session',
+          `ctx.client is a pg client, which a ${driver} session does not have: use ctx.tx (the ${driver} transaction) or ctx.transaction`,
+        );
+      },
+    });
+  }
   await handler(envelope.payload as never, context as never);
 }
 

@@ -119,13 +119,15 @@ export class ConfirmPublisher {
           }
         }),
     );
-    // Write back-pressure: stop writing until the socket drains, then go on.
-    if (this.#needsDrain) await this.#awaitDrain(channel);
-
+    // publishTimeoutMs bounds the whole batch, the wait for the socket to drain included: a
+    // connection that died without closing its channels must not hold the batch forever.
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<'timeout'>((resolve) => {
       timer = setTimeout(() => resolve('timeout'), this.#timeoutMs);
     });
+    // Write back-pressure: stop writing until the socket drains, then go on.
+    if (this.#needsDrain) await Promise.race([this.#awaitDrain(channel), timeout]);
+
     const all = Promise.all(outcomes);
     const first = await Promise.race([all, timeout]);
     clearTimeout(timer);
@@ -181,7 +183,16 @@ export class ConfirmPublisher {
 
   async #declare(channel: ConfirmChannel, exchange: string): Promise<void> {
     if (!this.#declareExchanges || this.#declared.has(exchange)) return;
-    await channel.assertExchange(exchange, 'topic', { durable: true });
+    const declaring = channel.assertExchange(exchange, 'topic', { durable: true });
+    // Bounded like the confirms: a broker that stopped answering must not hold the batch.
+    if (!(await settlesWithin(declaring, this.#timeoutMs))) {
+      await this.#discardChannel(channel);
+      throw new TxboxError(
+        'PUBLISH_TIMEOUT',
+        `No answer to declaring exchange ${exchange} within ${this.#timeoutMs} ms`,
+      );
+    }
+    await declaring;
     this.#declared.add(exchange);
   }
 

@@ -144,7 +144,9 @@ export function claimLockSql(t: OutboxTables): string {
  *    step those keys could never be claimed (a livelock under a backlog).
  *  - `claimable` drops a keyed candidate whose older sibling is still missing — skipped as
  *    locked (a relay settling it late, after its lease expired; a concurrent claim) or cut
- *    by LIMIT — since that sibling may yet be published by someone else, or later.
+ *    by LIMIT — since that sibling may yet be published by someone else, or later. It also
+ *    drops the candidates behind an older sibling that is being retried (attempts > 0): a retry
+ *    goes out alone for its key, so that if it fails again, nothing newer of its key is out.
  * Both scans read committed state, and SKIP LOCKED hides rows another transaction is changing
  * right now. Claims run after claimLockSql in the same transaction, on a READ COMMITTED
  * snapshot taken after the lock, so each claim sees every earlier claim's leases.
@@ -155,7 +157,7 @@ export function claimBatchSql(t: OutboxTables): string {
     AND (${alias}.lease_expires_at IS NULL OR ${alias}.lease_expires_at <= now())`;
   return `WITH token AS (SELECT nextval(${literal(t.leaseTokenSequence)}) AS value),
 due AS (
-  SELECT o.seq, o.ordering_key FROM ${t.outbox} o
+  SELECT o.seq, o.ordering_key, o.attempts FROM ${t.outbox} o
   WHERE ${claimableRow('o')}
     AND (o.ordering_key IS NULL OR NOT EXISTS (
       SELECT 1 FROM ${t.outbox} p
@@ -166,7 +168,7 @@ due AS (
   FOR UPDATE SKIP LOCKED
 ),
 heads AS (
-  SELECT h.seq, h.ordering_key FROM ${t.outbox} h
+  SELECT h.seq, h.ordering_key, h.attempts FROM ${t.outbox} h
   WHERE h.ordering_key IN (SELECT ordering_key FROM due WHERE ordering_key IS NOT NULL)
     AND ${claimableRow('h')}
     AND h.seq < (SELECT max(d.seq) FROM due d WHERE d.ordering_key = h.ordering_key)
@@ -176,14 +178,16 @@ heads AS (
   FOR UPDATE SKIP LOCKED
 ),
 candidates AS (
-  SELECT seq, ordering_key FROM due UNION ALL SELECT seq, ordering_key FROM heads
+  SELECT seq, ordering_key, attempts FROM due UNION ALL SELECT seq, ordering_key, attempts FROM heads
 ),
 claimable AS (
   SELECT c.seq FROM candidates c
-  WHERE c.ordering_key IS NULL OR NOT EXISTS (
+  WHERE c.ordering_key IS NULL OR (NOT EXISTS (
     SELECT 1 FROM ${t.outbox} p
     WHERE p.ordering_key = c.ordering_key AND p.published_at IS NULL AND p.seq < c.seq
       AND p.seq NOT IN (SELECT seq FROM candidates))
+    AND NOT EXISTS (
+      SELECT 1 FROM candidates r WHERE r.ordering_key = c.ordering_key AND r.seq < c.seq AND r.attempts > 0))
 )
 UPDATE ${t.outbox} o
 SET lease_owner = $2, lease_token = token.value,

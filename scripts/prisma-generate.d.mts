@@ -1,0 +1,1 @@
+export function prismaGenerate(schemaPath: string): { ok: boolean; output: string };
