@@ -8,7 +8,7 @@ import { mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { defineMessage, encodeAmqpMessage } from '@txbox/core';
 import { createConsumer, defineHandler, type InboxConsumer, migrateInbox, NonRetryableError } from '@txbox/inbox';
-import { createOutbox, createRelay, migrateOutbox } from '@txbox/outbox';
+import { createOutbox, createRelay, createWalSlot, dropWalSlot, migrateOutbox } from '@txbox/outbox';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
@@ -157,6 +157,8 @@ beforeAll(async () => {
     ],
   });
   await consumer.start();
+  // WAL mode's slot (dropped after the file: a slot holds back WAL on the shared server).
+  await createWalSlot({ database: databaseUrl, schema });
   readOnly = await startDashboard([]);
   withActions = await startDashboard(['--actions', '--token', TOKEN]);
   browser = await launchBrowser();
@@ -168,6 +170,7 @@ afterAll(async () => {
   await withActions?.child.kill('SIGTERM');
   await consumer?.stop();
   if (consumer) await deleteTopology(amqp.channel, consumer.topology);
+  await dropWalSlot({ database: databaseUrl, schema });
 });
 
 describe('txbox dashboard in a browser', () => {
@@ -182,6 +185,8 @@ describe('txbox dashboard in a browser', () => {
     await page.reload();
     expect(await pending(page)).toBe(before + 7);
     expect(Number(await page.getByTestId('outbox-due').textContent())).toBeGreaterThanOrEqual(7);
+    // The slot exists and no WAL relay streams from it: its lag is on the page.
+    expect(await page.getByTestId('wal-slot-lag').locator('..').textContent()).toContain('no relay streaming');
     await expect.poll(async () => (await page.getByTestId('outbox-oldest-due').textContent()) ?? '').not.toBe('0 ms');
     seen.push(await page.content());
     await page.close();

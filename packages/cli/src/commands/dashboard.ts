@@ -16,6 +16,7 @@ const OPTIONS = {
   token: { type: 'string' },
   redact: { type: 'string' },
   'sample-interval': { type: 'string' },
+  slot: { type: 'string' },
 } as const;
 
 function list(value: string | undefined): string[] {
@@ -56,6 +57,7 @@ Options:
   --token <token>         Action token, 16 characters or more (default: $TXBOX_DASHBOARD_TOKEN)
   --redact <path,path>    Payload fields shown as [redacted] (dotted paths, * for any key; headers.<name>)
   --sample-interval <ms>  How often the charts sample the stats (default: 5000)
+  --slot <name>           WAL mode: the replication slot whose lag is shown (default: txbox_<schema>)
 
 ${CONNECTION_OPTIONS_HELP()}`,
   async run(argv, io) {
@@ -87,6 +89,7 @@ export async function serve(argv: string[], io: CliIo, signal?: AbortSignal): Pr
     schema: values.schema,
     groups,
     redact: list(values.redact),
+    ...(values.slot === undefined ? {} : { slot: values.slot }),
     ...(values['sample-interval'] === undefined
       ? {}
       : { sampleIntervalMs: integer('sample-interval', values['sample-interval']) as number }),

@@ -15,6 +15,8 @@ export interface DashboardOptions {
   amqp?: string | AmqpConnection;
   /** Schema of the txbox tables. @defaultValue `'txbox'` */
   schema?: string;
+  /** WAL mode: the replication slot whose lag the overview shows (shown only when it exists). @defaultValue `txbox_<schema>` */
+  slot?: string;
   /** Consumer groups to show (their queue, retry queues, dead-letter queue, inbox records and consume rate). @defaultValue `[]` */
   groups?: string[];
   /**
@@ -53,6 +55,8 @@ export const dashboardOptionsSchema = z.object({
     })
     .optional(),
   schema: z.string().default('txbox'),
+  // The admin validates the name and derives the default from the schema.
+  slot: z.string().optional(),
   groups: z.array(z.string().min(1)).max(100).default([]),
   actions: z
     .object({ token: z.string().min(16, { error: 'the action token must be at least 16 characters' }) })

@@ -1,8 +1,10 @@
 // Samples the admin API on a timer into a ring buffer, so the page can draw the last minutes of
 // backlog and rates without a metrics system. One sample at a time (a slow database never piles
 // up overlapping reads); a failed sample is kept as the error, shown on the page, and the timer goes on.
+
+import { TxboxError } from '@txbox/core';
 import type { InboxAdmin, InboxGroupStatus } from '@txbox/inbox';
-import type { OutboxAdmin, OutboxStats } from '@txbox/outbox';
+import type { OutboxAdmin, OutboxStats, OutboxStatus } from '@txbox/outbox';
 import { type CounterSample, type RatePoint, ratesOf } from './rates.js';
 import { RingBuffer } from './ring-buffer.js';
 
@@ -11,6 +13,8 @@ export interface Snapshot {
   at: number;
   outbox: OutboxStats;
   groups: InboxGroupStatus[];
+  /** WAL mode's replication slot; null when there is none, undefined when not read (timer samples). */
+  slot?: OutboxStatus['slot'];
 }
 
 export interface SamplerSources {
@@ -74,22 +78,27 @@ export class Sampler {
 
   /** A fresh reading for the page, not recorded (reloads must not make the chart's intervals uneven). */
   async current(): Promise<Snapshot> {
-    return (await this.#read()).snapshot;
+    return (await this.#read(true)).snapshot;
   }
 
-  async #read(): Promise<{ snapshot: Snapshot; counters: CounterSample }> {
+  /** With `full`, through `status()`: the migrations are checked and the WAL slot is read too. */
+  async #read(full = false): Promise<{ snapshot: Snapshot; counters: CounterSample }> {
     const { outbox, inbox, groups } = this.#sources;
     const at = Date.now();
-    const [stats, written, inboxStatus] = await Promise.all([
-      outbox.stats(),
+    const [status, written, inboxStatus] = await Promise.all([
+      full ? outbox.status() : outbox.stats().then((stats) => ({ stats, slot: undefined })),
       outbox.writtenTotal(),
       inbox && groups.length > 0 ? inbox.status([...groups]) : undefined,
     ]);
+    const { stats, slot } = status;
+    if (!stats) {
+      throw new TxboxError('SCHEMA_NOT_MIGRATED', 'The outbox schema is missing or behind: run `txbox migrate all`.');
+    }
     const groupStatus = inboxStatus?.groups ?? [];
     const records = groupStatus.map((g) => g.records);
     const known = records.length > 0 && records.every((r) => r !== null);
     return {
-      snapshot: { at, outbox: stats, groups: groupStatus },
+      snapshot: { at, outbox: stats, groups: groupStatus, slot },
       counters: {
         at,
         written,

@@ -53,7 +53,11 @@ function send(req: IncomingMessage, res: ServerResponse, status: number, type: s
 /** Creates the dashboard handler; it starts sampling the stats at once. */
 export function createDashboard(input: DashboardOptions): DashboardHandler {
   const options = parseDashboardOptions(input);
-  const outbox = createOutboxAdmin({ database: options.database, schema: options.schema });
+  const outbox = createOutboxAdmin({
+    database: options.database,
+    schema: options.schema,
+    ...(options.slot === undefined ? {} : { slot: options.slot }),
+  });
   const inbox: InboxAdmin | undefined =
     options.amqp === undefined
       ? undefined

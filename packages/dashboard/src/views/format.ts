@@ -26,3 +26,15 @@ export function rate(perSecond: number | undefined): string {
 export function json(value: unknown): string {
   return JSON.stringify(value, null, 2) ?? 'undefined';
 }
+
+export function bytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
+  let value = n / 1024;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit += 1;
+  }
+  return `${value.toFixed(value < 10 ? 1 : 0)} ${units[unit]}`;
+}

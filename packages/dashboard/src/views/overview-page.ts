@@ -3,7 +3,7 @@ import type { InboxGroupStatus } from '@txbox/inbox';
 import type { RatePoint } from '../sampling/rates.js';
 import type { Snapshot } from '../sampling/sampler.js';
 import { lineChart } from './chart.js';
-import { age, rate, time } from './format.js';
+import { age, bytes, rate, time } from './format.js';
 import { html, type SafeHtml } from './html.js';
 import { layout, type PageContext } from './layout.js';
 
@@ -49,6 +49,16 @@ export function overviewPage(ctx: PageContext, data: OverviewData): SafeHtml {
     ${tile('dead letters', s.deadLetters, 'outbox-dead-letters')}
     ${tile('published/s', rate(last?.published), 'publish-rate')}
     ${tile('consumed/s', rate(last?.consumed ?? undefined), 'consume-rate')}
+    ${
+      data.snapshot.slot
+        ? tile(
+            'WAL slot lag',
+            bytes(data.snapshot.slot.lagBytes),
+            'wal-slot-lag',
+            `${data.snapshot.slot.name} · ${data.snapshot.slot.active ? 'streaming' : 'no relay streaming'}${data.snapshot.slot.walStatus ? ` · ${data.snapshot.slot.walStatus}` : ''}`,
+          )
+        : ''
+    }
   </div>
   <p class="muted">read at ${time(new Date(data.snapshot.at))}${data.samplingError ? html` · <span class="error">sampling failed: ${data.samplingError}</span>` : ''}</p>
 </section>
