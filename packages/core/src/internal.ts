@@ -2,6 +2,7 @@
 // checks, the migration runner's internals. Published so @txbox/outbox, @txbox/inbox and
 // @txbox/nestjs can use one copy; not part of the public API (no semver promise, no docs).
 export { resolveAmqpConnection } from './amqp/amqp-connection.js';
+export { redactText } from './amqp/redact-url.js';
 export { beginWith } from './database/begin-with.js';
 export {
   checkOut,

@@ -92,17 +92,21 @@ describe('inbox admin', () => {
 
     const status = await admin.status([a.group, b.group]);
     expect(status.migrations).toMatchObject({ current: 1, latest: 1 });
+    expect(a.topology.delayQueues.length).toBeGreaterThan(0);
     expect(status.groups).toEqual([
       {
         group: a.group,
         queue: { name: a.group, messages: 0, consumers: 1 },
         deadLetterQueue: { name: `${a.group}.dead-letter`, messages: 1 },
+        // The delay queues the consumer declared, found by the admin from the default retry schedule.
+        retryQueues: a.topology.delayQueues.map((q) => ({ ...q, messages: 0 })),
         records: 2,
       },
       {
         group: b.group,
         queue: { name: b.group, messages: 0, consumers: 1 },
         deadLetterQueue: { name: `${b.group}.dead-letter`, messages: 0 },
+        retryQueues: b.topology.delayQueues.map((q) => ({ ...q, messages: 0 })),
         records: 3,
       },
     ]);

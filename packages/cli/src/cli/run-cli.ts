@@ -1,6 +1,7 @@
 // The `txbox` command line: finds the command named by the leading words, runs it, and turns
 // whatever it throws into a printed error (password-free) and an exit code.
 import { contractsCheck, contractsSnapshot } from '../commands/contracts.js';
+import { dashboard } from '../commands/dashboard.js';
 import {
   inboxDeadLettersList,
   inboxDeadLettersPurge,
@@ -36,6 +37,7 @@ export const COMMANDS: readonly Command[] = [
   inboxForget,
   contractsSnapshot,
   contractsCheck,
+  dashboard,
 ];
 
 function usage(commands: readonly Command[]): string {

@@ -20,9 +20,11 @@ import {
   validateAmqpName,
 } from '@txbox/core/internal';
 import type { ConfirmChannel } from 'amqplib';
+import { consumerOptionsSchema } from '../consumer/consumer-options.js';
+import { retryDelays } from '../failure/failure-policy.js';
 import { inboxMigrations } from '../migrations/inbox-migrations.js';
 import { forgetDeliverySql, type InboxTables, inboxStatsSql, inboxTables } from '../sql/inbox-sql.js';
-import { groupQueueNames, type TopologyNames } from '../topology/topology.js';
+import { groupQueueNames, groupTopology, type TopologyNames } from '../topology/topology.js';
 import {
   type GroupQueues,
   inspectQueue,
@@ -47,14 +49,20 @@ export interface InboxAdminOptions {
   schema?: string;
 }
 
-/** A consumer group, by name, or with the queue names it was given (`names` of the consumer). */
-export type GroupRef = string | { group: string; names?: TopologyNames };
+/**
+ * A consumer group, by name, or with the queue names it was given (`names` of the consumer) and,
+ * for `status()` to find its delay queues, its explicit retry delays (`retry.delaysMs`; default:
+ * the consumer's default retry schedule).
+ */
+export type GroupRef = string | { group: string; names?: TopologyNames; retryDelaysMs?: number[] };
 
 export interface InboxGroupStatus {
   group: string;
   /** The group's queue, or null when it does not exist. */
   queue: { name: string; messages: number; consumers: number } | null;
   deadLetterQueue: { name: string; messages: number } | null;
+  /** The delay queues of the retry steps that exist, with the messages waiting in each. */
+  retryQueues: { name: string; delayMs: number; messages: number }[];
   /** Inbox records kept for the group; null while the schema is not migrated. */
   records: number | null;
 }
@@ -93,9 +101,14 @@ export class InboxAdmin {
     const migrations = this.#db ? await this.#migrations() : undefined;
     const current = migrations !== undefined && migrations.current === migrations.latest;
     const out: InboxGroupStatus[] = [];
-    for (const target of targets) {
+    for (const [i, target] of targets.entries()) {
       const queue = this.#amqp ? await inspectQueue(() => this.#channel(), target.queue) : undefined;
       const dead = this.#amqp ? await inspectQueue(() => this.#channel(), target.deadLetterQueue) : undefined;
+      const retryQueues: InboxGroupStatus['retryQueues'] = [];
+      for (const delay of this.#amqp ? delayQueuesOf(groups[i] as GroupRef) : []) {
+        const found = await inspectQueue(() => this.#channel(), delay.name);
+        if (found) retryQueues.push({ ...delay, messages: found.messages });
+      }
       let records: number | null = null;
       if (current && this.#db) {
         const { rows } = await queryPool(this.#db.pool, inboxStatsSql(this.#tables), [target.group]);
@@ -105,6 +118,7 @@ export class InboxAdmin {
         group: target.group,
         queue: queue ? { name: target.queue, ...queue } : null,
         deadLetterQueue: dead ? { name: target.deadLetterQueue, messages: dead.messages } : null,
+        retryQueues,
         records,
       });
     }
@@ -248,6 +262,18 @@ function resolveGroup(ref: GroupRef): GroupQueues {
   validateAmqpName('consumer group', group);
   const names = typeof ref === 'string' ? undefined : ref.names;
   return { group, ...groupQueueNames(group, names) };
+}
+
+/** The consumer's default retry steps, for groups whose delays are not given. */
+const DEFAULT_RETRY_DELAYS_MS = retryDelays(consumerOptionsSchema.parse({ group: 'default' }).retry);
+
+/** The delay queues a consumer of `ref` declares (the same naming rule as its topology). */
+function delayQueuesOf(ref: GroupRef): { name: string; delayMs: number }[] {
+  const group = typeof ref === 'string' ? ref : ref.group;
+  const names = typeof ref === 'string' ? undefined : ref.names;
+  const retryDelaysMs = (typeof ref === 'string' ? undefined : ref.retryDelaysMs) ?? DEFAULT_RETRY_DELAYS_MS;
+  return groupTopology({ group, exchange: 'unused', names, retryDelaysMs, bindings: [], queueType: 'classic' })
+    .delayQueues;
 }
 
 /** Creates an {@link InboxAdmin}. */

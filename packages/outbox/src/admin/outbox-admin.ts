@@ -6,7 +6,7 @@ import { checkOut, type OwnedPool, resolvePool } from '@txbox/core/internal';
 import { DeadLetters } from '../dead-letters/dead-letters.js';
 import { outboxMigrations } from '../migrations/outbox-migrations.js';
 import { outboxTables } from '../sql/outbox-tables.js';
-import { type OutboxStats, readOutboxStats } from '../stats/stats.js';
+import { type OutboxStats, readOutboxStats, readWrittenTotal } from '../stats/stats.js';
 import { WalSlotMissingError } from '../wal/wal-errors.js';
 import { readSlotState, type SlotState, walSlotNames } from '../wal/wal-slot.js';
 
@@ -48,6 +48,15 @@ export class OutboxAdmin {
   /** Counts of pending, due and leased messages, dead letters, and the age of the oldest due one. */
   stats(): Promise<OutboxStats> {
     return readOutboxStats(this.#db.pool, this.#tables);
+  }
+
+  /**
+   * How many messages were ever written to the outbox: a counter that only grows (the seq
+   * identity's last value, so a rolled-back write counts too). Sampled twice, its growth is the
+   * write rate; with `stats()` the publish rate follows (the dashboard's charts).
+   */
+  writtenTotal(): Promise<number> {
+    return readWrittenTotal(this.#db.pool, this.#tables);
   }
 
   /** Applied and pending migrations, and the stats when the schema is current. */

@@ -282,6 +282,15 @@ export function statsSql(t: OutboxTables): string {
 }
 
 /**
+ * How many outbox rows were ever written: the last value the seq identity handed out (0 before
+ * the first insert). A sequence is not transactional, so a rolled-back insert counts too. $1 is
+ * the quoted outbox table name as text.
+ */
+export function writtenTotalSql(): string {
+  return `SELECT coalesce(pg_sequence_last_value(pg_get_serial_sequence($1, 'seq')), 0)::float8 AS written`;
+}
+
+/**
  * The dead-letter selection every admin statement shares: $1 ids (uuid[]), $2 type, $3 ordering
  * key, $4 dead-lettered at or after, $5 dead-lettered before; a null parameter matches anything.
  */
