@@ -181,6 +181,19 @@ describe('a consumer group with a database of its own', () => {
   });
   afterAll(async () => {
     await ledgerPool?.end();
+    // Everything the app opened on the ledger database is closed by now, or closing: wait for its
+    // connections to go rather than terminate them (a terminated connection's 'error' event
+    // reaches whoever owns it, which may have no listener left).
+    let left: { application_name: string; state: string }[] = [];
+    for (let i = 0; i < 50; i++) {
+      ({ rows: left } = await pool.query(
+        'SELECT application_name, state FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()',
+        [ledgerDb],
+      ));
+      if (left.length === 0) break;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    if (left.length > 0) console.warn(`connections still open on ${ledgerDb}: ${JSON.stringify(left)}`);
     await pool.query(`DROP DATABASE IF EXISTS "${ledgerDb}" WITH (FORCE)`);
   });
 
