@@ -98,10 +98,25 @@ const ORM_ADAPTER_COMBINATIONS = [
   },
   { id: 'orm-kysely0.29', app: 'orm-kysely', common: 'orm-common', dependencies: { ...PG_TYPES, kysely: '^0.29.0' } },
   { id: 'orm-knex3', app: 'orm-knex', common: 'orm-common', dependencies: { ...PG_TYPES, knex: '^3.0.0' } },
+  {
+    id: 'orm-mikro-orm7',
+    app: 'orm-mikro-orm',
+    common: 'orm-common',
+    dependencies: { ...PG_TYPES, '@mikro-orm/core': '^7.0.0', '@mikro-orm/postgresql': '^7.0.0' },
+  },
 ];
 
 /** Packages whose installed version a line of the report names (those its combination asks for). */
-const REPORTED = ['@nestjs/core', 'typeorm', '@nestjs/typeorm', '@prisma/client', 'drizzle-orm', 'kysely', 'knex'];
+const REPORTED = [
+  '@nestjs/core',
+  'typeorm',
+  '@nestjs/typeorm',
+  '@prisma/client',
+  'drizzle-orm',
+  'kysely',
+  'knex',
+  '@mikro-orm/core',
+];
 
 const COMBINATIONS = [...NEST_COMBINATIONS, ...ORM_ADAPTER_COMBINATIONS];
 
