@@ -7,7 +7,11 @@ export default defineConfig({
       {
         test: {
           name: 'unit',
-          include: ['packages/*/test/**/*.spec.ts', 'scripts/test/**/*.spec.ts'],
+          include: [
+            'packages/*/test/**/*.spec.ts',
+            'scripts/test/**/*.spec.ts',
+            'examples/contracts/test/**/*.spec.ts',
+          ],
           environment: 'node',
           // Fast pure tests first; projects with different maxWorkers must run in separate groups.
           sequence: { groupOrder: 0 },

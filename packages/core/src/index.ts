@@ -42,6 +42,7 @@ export {
   isTxboxError,
   MalformedMessageError,
   NonRetryableError,
+  NotFoundError,
   NotInTransactionError,
   type PayloadIssue,
   PayloadTooLargeError,

@@ -2,6 +2,7 @@
 // checks, the migration runner's internals. Published so @txbox/outbox, @txbox/inbox and
 // @txbox/nestjs can use one copy; not part of the public API (no semver promise, no docs).
 export { resolveAmqpConnection } from './amqp/amqp-connection.js';
+export { redactText } from './amqp/redact-url.js';
 export { beginWith } from './database/begin-with.js';
 export {
   checkOut,
@@ -15,6 +16,7 @@ export { statementName } from './database/transaction.js';
 export { isUuid } from './envelope/envelope.js';
 export {
   attemptOf,
+  copyProperties,
   deadLetterHeaders,
   type RepublishedMessageLike,
   retryHeaders,
@@ -37,7 +39,12 @@ export {
   renderMigrationSql,
 } from './migrations/migration-runner.js';
 export { parseOptions } from './options/parse-options.js';
+export { parseSelection, selectionSchema } from './options/selection-schema.js';
 export { delayMsSchema, messageBytesSchema } from './options/shared-schemas.js';
 export { type BackoffOptions, backoffDelayMs, backoffSchedule, jitteredBackoffMs } from './retry/backoff.js';
 export { type RetryPolicyDefaults, retryPolicySchema } from './retry/retry-options.js';
 export { type WithRetriesOptions, withRetries } from './retry/with-retries.js';
+export { ATTR, MESSAGING_SYSTEM, SPAN_EVENTS } from './telemetry/messaging-spans.js';
+export { activeMeter, activeTracer, instrumentsFor, otelApi } from './telemetry/otel-api.js';
+export { type TraceableRow, traceCreate } from './telemetry/producer-context.js';
+export { contextFromTraceparent, formatTraceparent } from './telemetry/trace-context.js';

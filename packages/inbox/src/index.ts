@@ -3,6 +3,18 @@
 // so they can change without a breaking release.
 // The one non-retryable error of txbox, re-exported where handler authors look for it.
 export { NonRetryableError } from '@txbox/core';
+export type { GroupQueues, ReplayResult } from './admin/dead-letter-queue.js';
+export {
+  createInboxAdmin,
+  type GroupRef,
+  InboxAdmin,
+  type InboxAdminOptions,
+  InboxDeadLetters,
+  type InboxGroupStatus,
+  type InboxStatus,
+} from './admin/inbox-admin.js';
+export type { InboxDeadLetter } from './admin/inbox-dead-letter.js';
+export { type InboxDeadLetterFilter, MAX_INBOX_DEAD_LETTER_PAGE } from './admin/inbox-dead-letter-filter.js';
 export type { InboxConsumerOptions } from './consumer/consumer-options.js';
 export { createConsumer, INBOX_HEADERS, InboxConsumer } from './consumer/inbox-consumer.js';
 export type { InboxStats } from './consumer/inbox-stats.js';
@@ -25,4 +37,11 @@ export {
   migrateInbox,
 } from './migrations/inbox-migrations.js';
 export { type InboxTables, inboxTables } from './sql/inbox-sql.js';
-export { declareTopology, type GroupTopology, groupTopology, type TopologyNames } from './topology/topology.js';
+export { INBOX_METRICS } from './telemetry/inbox-metrics.js';
+export {
+  declareTopology,
+  type GroupTopology,
+  groupQueueNames,
+  groupTopology,
+  type TopologyNames,
+} from './topology/topology.js';

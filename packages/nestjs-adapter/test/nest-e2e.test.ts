@@ -131,6 +131,13 @@ describe('txbox in a Nest application (TypeORM, PostgreSQL, RabbitMQ)', () => {
     const stats = await app.get(TxboxAdmin).stats();
     expect(stats.outbox.pending).toBe(0);
     expect(stats.consumers.map((c) => c.group)).toEqual([settings.group]);
+    // The inbox side of the admin borrows the module's pool and broker connection.
+    const admin = app.get(TxboxAdmin);
+    expect(await admin.listInboxDeadLetters(settings.group)).toEqual([]);
+    expect(await admin.forgetInboxRecord(settings.group, 'never-seen')).toBe(false);
+    await expect(admin.replayInboxDeadLetters(settings.group, {})).rejects.toMatchObject({
+      code: 'CONFIGURATION_INVALID',
+    });
   });
 
   it('app.close() under load loses nothing and leaves no open handles', async () => {

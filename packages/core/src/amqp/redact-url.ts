@@ -17,7 +17,8 @@ export function redactUrl(url: string): string {
   }
 }
 
-function redactText(text: string): string {
+/** The free-text half of {@link redactUrl}: replaces passwords in every URL inside `text` without re-serializing anything. */
+export function redactText(text: string): string {
   return text
     .replace(/(\/\/[^\s:@/]*:)[^\s@/]*@/g, '$1***@')
     .replace(new RegExp(`([?&](?:${SECRET_PARAMS.join('|')})=)[^&\\s]*`, 'gi'), '$1***');

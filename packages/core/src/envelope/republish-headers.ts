@@ -84,3 +84,36 @@ function parseHistory(raw: unknown): AttemptRecord[] {
     return [];
   }
 }
+
+/** The AMQP properties a copy of a message keeps (amqplib's names). */
+export interface CopiedProperties {
+  contentType?: string;
+  contentEncoding?: string;
+  messageId?: string;
+  correlationId?: string;
+  type?: string;
+  timestamp?: number;
+  appId?: string;
+}
+
+/**
+ * The publish options of a copy of `message` (a retry, a dead letter, a replay): its id, type,
+ * timestamp and the other properties, persistent, with `headers`.
+ */
+export function copyProperties(
+  message: { properties: CopiedProperties },
+  headers: Record<string, unknown>,
+): CopiedProperties & { headers: Record<string, unknown>; persistent: true } {
+  const { properties: p } = message;
+  return {
+    headers,
+    persistent: true,
+    contentType: p.contentType,
+    contentEncoding: p.contentEncoding,
+    messageId: p.messageId,
+    correlationId: p.correlationId,
+    type: p.type,
+    timestamp: p.timestamp,
+    appId: p.appId,
+  };
+}

@@ -22,6 +22,7 @@ export type TxboxErrorCode =
   | 'WAL_SLOT_MISSING'
   | 'WAL_SLOT_IN_USE'
   | 'HANDLER_FAILED'
+  | 'NOT_FOUND'
   | 'STOPPED';
 
 const TXBOX_ERROR = Symbol.for('txbox.error');
@@ -158,5 +159,18 @@ export class InvalidMessageError extends TxboxError {
   constructor(field: string, message: string) {
     super('MESSAGE_INVALID', `Invalid message ${field}: ${message}`);
     this.field = field;
+  }
+}
+
+/** An admin operation named something that does not exist: a queue, a dead letter, a schema. */
+export class NotFoundError extends TxboxError {
+  /** What was looked for, e.g. `queue`, `dead letter`. */
+  readonly kind: string;
+  /** The missing thing's name or id. */
+  readonly target: string;
+  constructor(kind: string, target: string, hint: string) {
+    super('NOT_FOUND', `No ${kind} ${JSON.stringify(target)}: ${hint}`);
+    this.kind = kind;
+    this.target = target;
   }
 }

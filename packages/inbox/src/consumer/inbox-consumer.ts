@@ -38,6 +38,8 @@ import { AckLedger } from '../settlement/ack-ledger.js';
 import { DeliveryCounters } from '../settlement/delivery-counters.js';
 import { Settlement } from '../settlement/settlement.js';
 import { deleteOldRecordsSql, type InboxTables, inboxStatsSql, inboxTables } from '../sql/inbox-sql.js';
+import { enableInboxMetrics } from '../telemetry/inbox-metrics.js';
+import { traceDuplicates, traceProcess } from '../telemetry/process-spans.js';
 import { type GroupTopology, groupTopology, type TopologyNames } from '../topology/topology.js';
 import { consumerOptionsSchema, type InboxConsumerOptions, type ResolvedConsumerOptions } from './consumer-options.js';
 import type { InboxStats } from './inbox-stats.js';
@@ -101,6 +103,8 @@ export class InboxConsumer {
     this.#names = options.names;
     // Derive it now, so a bad queue name is refused at construction.
     void this.topology;
+    enableInboxMetrics();
+    traceDuplicates(this.group, () => this.topology.queue);
     this.#channels = new ChannelSupervisor({
       group: this.group,
       amqp: this.#amqp,
@@ -119,7 +123,9 @@ export class InboxConsumer {
       tables: this.#tables,
       logger: this.#logger,
       openSession: openOrmSession ?? (() => openPgSession(pool)),
-      runHandler: (session, item) => runHandler(session, item, consumer),
+      runHandler: traceProcess({ group: this.group, queue: () => this.topology.queue }, (session, item) =>
+        runHandler(session, item, consumer),
+      ),
     });
     registerDirectDelivery(this, {
       runner,

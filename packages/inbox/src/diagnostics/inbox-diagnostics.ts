@@ -29,6 +29,9 @@ export interface InboxMessageEvent {
   delayMs?: number;
   reason?: string;
   error?: string;
+  /** The message's W3C trace context, for tracing libraries. */
+  traceparent?: string | null;
+  tracestate?: string | null;
 }
 
 export const inboxChannels = {

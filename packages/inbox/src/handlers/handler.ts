@@ -1,6 +1,7 @@
 // What a handler is and receives: the types users write handlers against, the registration
 // helper, and the error that skips retries. The consumer depends on these shapes; users never
 // see how the consumer runs them.
+
 import type {
   AnyMessageContract,
   Envelope,
@@ -10,6 +11,7 @@ import type {
   SessionFactory,
   Transaction,
 } from '@txbox/core';
+import { activeTracer } from '@txbox/core/internal';
 import type pg from 'pg';
 
 /** The outbox, bound to the handler's transaction: what it adds commits with the handler. */
@@ -94,7 +96,11 @@ export function causedBy(envelope: Envelope, message: OutgoingMessage): Outgoing
     causationId: message.causationId ?? envelope.id,
     correlationId: message.correlationId ?? envelope.correlationId ?? envelope.id,
   };
-  if (envelope.traceparent && !message.traceparent) carried.traceparent = envelope.traceparent;
-  if (envelope.tracestate && !message.tracestate) carried.tracestate = envelope.tracestate;
+  // With a tracer registered the handler runs in a process span, and the writer makes the new
+  // message a child of it; without one, the trace context travels on unchanged.
+  if (!activeTracer()) {
+    if (envelope.traceparent && !message.traceparent) carried.traceparent = envelope.traceparent;
+    if (envelope.tracestate && !message.tracestate) carried.tracestate = envelope.tracestate;
+  }
   return { ...message, ...carried };
 }

@@ -34,6 +34,15 @@ export interface TopologyNames {
   delayQueuePrefix?: string;
 }
 
+/** The queue and dead-letter queue names of a group, by the rules {@link groupTopology} applies. */
+export function groupQueueNames(group: string, names?: TopologyNames): { queue: string; deadLetterQueue: string } {
+  const queue = validateAmqpName('queue name', names?.queue ?? group);
+  return {
+    queue,
+    deadLetterQueue: validateAmqpName('dead-letter queue name', names?.deadLetterQueue ?? `${queue}.dead-letter`),
+  };
+}
+
 export function groupTopology(options: {
   group: string;
   exchange: string;
@@ -44,15 +53,12 @@ export function groupTopology(options: {
   deliveryLimit?: number | undefined;
   singleActiveConsumer?: boolean;
 }): GroupTopology {
-  const queue = validateAmqpName('queue name', options.names?.queue ?? options.group);
+  const { queue, deadLetterQueue } = groupQueueNames(options.group, options.names);
   const prefix = options.names?.delayQueuePrefix ?? `${queue}.retry`;
   return {
     exchange: validateAmqpName('exchange name', options.exchange),
     queue,
-    deadLetterQueue: validateAmqpName(
-      'dead-letter queue name',
-      options.names?.deadLetterQueue ?? `${queue}.dead-letter`,
-    ),
+    deadLetterQueue,
     delayQueues: options.retryDelaysMs.map((delayMs) => ({
       name: validateAmqpName('delay queue name', `${prefix}.${delayMs}ms`),
       delayMs,

@@ -55,7 +55,14 @@ export function decodeDelivery(channel: ConfirmChannel, message: ConsumeMessage,
 export function triage(delivery: Delivery, rules: TriageRules): TriageResult {
   const { channel, message, envelope } = delivery;
   const attempt = attemptOf(message);
-  const event: InboxMessageEvent = { group: rules.group, id: envelope?.id, type: envelope?.type, attempt };
+  const event: InboxMessageEvent = {
+    group: rules.group,
+    id: envelope?.id,
+    type: envelope?.type,
+    attempt,
+    traceparent: envelope?.traceparent,
+    tracestate: envelope?.tracestate,
+  };
   if (!rules.isCurrent(channel)) return { kind: 'stale' };
   if (!envelope) return { kind: 'rejected', reason: 'malformed', error: delivery.decodeError, event };
   const handler = rules.handlers.get(envelope.type);

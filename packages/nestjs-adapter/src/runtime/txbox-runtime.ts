@@ -122,6 +122,11 @@ export class TxboxRuntime implements OnModuleInit, OnApplicationBootstrap, OnMod
     return uses.map(({ db }) => ({ database: db.label, admin: this.#adminOf(db) }));
   }
 
+  /** The database a consumer group's inbox lives in (the module's unless the group was given its own). */
+  databaseOfGroup(group: string): ResolvedDatabase {
+    return this.#uses.find((u) => u.groups.includes(group))?.db ?? this.database;
+  }
+
   get database(): ResolvedDatabase {
     if (!this.#db) throw new ConfigurationError('TxboxModule', 'txbox is not initialized yet');
     return this.#db;

@@ -15,6 +15,7 @@ import { outboxMigrations } from '../migrations/outbox-migrations.js';
 import { type CleanupResult, cleanupOutbox } from '../retention/cleanup.js';
 import { type OutboxTables, outboxTables } from '../sql/outbox-tables.js';
 import type { OutboxStats } from '../stats/stats.js';
+import { enableOutboxMetrics, observeOutboxStats } from '../telemetry/outbox-metrics.js';
 import { ConfirmPublisher } from './confirm-publisher.js';
 import { NotifyListener } from './notify-listener.js';
 import { RelayLoop } from './relay-loop.js';
@@ -44,6 +45,7 @@ export class OutboxRelay {
   readonly #lifecycle = new Lifecycle('relay');
   #running: Promise<void> | undefined;
   #stopCleanup: () => void = () => {};
+  #stopGauges: () => void = () => {};
 
   constructor(options: OutboxRelayOptions) {
     this.#options = resolveRelayOptions(options);
@@ -105,6 +107,7 @@ export class OutboxRelay {
     // The relay's pool, borrowed: the admin never ends it.
     this.#admin = new OutboxAdmin({ database: this.#db.pool, schema: this.#options.schema });
     this.deadLetters = this.#admin.deadLetters;
+    enableOutboxMetrics();
   }
 
   get isRunning(): boolean {
@@ -131,6 +134,7 @@ export class OutboxRelay {
         () => this.cleanup(),
         (error) => this.#logger.warn('Outbox cleanup failed', { error: (error as Error).message }),
       );
+      this.#stopGauges = observeOutboxStats(this.#options.schema, () => this.stats());
       outboxChannels.started.publish({ relayId: this.relayId });
       this.#logger.info('Outbox relay started', { relayId: this.relayId });
     });
@@ -143,6 +147,7 @@ export class OutboxRelay {
   async stop(): Promise<void> {
     return this.#lifecycle.stop(async () => {
       this.#stopCleanup();
+      this.#stopGauges();
       this.#loop.stop();
       const loop = this.#running ?? Promise.resolve();
       const finished = await Promise.race([

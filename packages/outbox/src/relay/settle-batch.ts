@@ -3,6 +3,7 @@
 // the relay gives back on stop so another relay need not wait for them to expire.
 import type { TxboxLogger } from '@txbox/core';
 import { outboxChannels, type RelayBatchEvent } from '../diagnostics/outbox-diagnostics.js';
+import { traceSend } from '../telemetry/send-spans.js';
 import type { ConfirmPublisher, PublishItem, PublishOutcome } from './confirm-publisher.js';
 import { encodeOutboxRow } from './encode-outbox-row.js';
 import type { UnroutablePolicy } from './relay-options.js';
@@ -55,7 +56,7 @@ export class BatchSettler {
     const token = rows[0]?.lease_token as string;
     // Registered before the first await, so a stop that follows the claim always sees it.
     this.#unsettledTokens.add(token);
-    const outcomes = this.#deps.publisher.publishBatch(rows.map(toPublishItem));
+    const outcomes = traceSend(rows, () => this.#deps.publisher.publishBatch(rows.map(toPublishItem)));
     const settled = (async () => {
       try {
         await this.#settle(rows, await outcomes, token, result);

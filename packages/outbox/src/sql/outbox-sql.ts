@@ -281,22 +281,49 @@ export function statsSql(t: OutboxTables): string {
      WHERE published_at IS NULL AND available_at <= now())::float8 AS oldest_due_age_ms`;
 }
 
-export function listDeadLettersSql(t: OutboxTables): string {
-  return `SELECT id, type, version, ordering_key, exchange, routing_key, payload, headers, correlation_id,
-  causation_id, occurred_at, attempts, last_error, attempt_history, reason, dead_lettered_at
-FROM ${t.deadLetter}
-WHERE ($1::text IS NULL OR type = $1)
-ORDER BY dead_lettered_at, id
-LIMIT $2 OFFSET $3`;
+/**
+ * How many outbox rows were ever written: the last value the seq identity handed out (0 before
+ * the first insert). A sequence is not transactional, so a rolled-back insert counts too. $1 is
+ * the quoted outbox table name as text.
+ */
+export function writtenTotalSql(): string {
+  return `SELECT coalesce(pg_sequence_last_value(pg_get_serial_sequence($1, 'seq')), 0)::float8 AS written`;
 }
 
 /**
- * Moves dead letters ($1 ids) back into the outbox with the same id, due now, attempts
- * reset. They get a new seq, so for their key they are ordered after what is pending.
+ * The dead-letter selection every admin statement shares: $1 ids (uuid[]), $2 type, $3 ordering
+ * key, $4 dead-lettered at or after, $5 dead-lettered before; a null parameter matches anything.
+ */
+function deadLetterWhereSql(): string {
+  return `($1::uuid[] IS NULL OR id = ANY($1::uuid[]))
+  AND ($2::text IS NULL OR type = $2)
+  AND ($3::text IS NULL OR ordering_key = $3)
+  AND ($4::timestamptz IS NULL OR dead_lettered_at >= $4)
+  AND ($5::timestamptz IS NULL OR dead_lettered_at < $5)`;
+}
+
+/** Dead letters matching the selection ($1..$5), oldest first: $6 limit, $7 offset. */
+export function listDeadLettersSql(t: OutboxTables): string {
+  return `SELECT id, type, version, ordering_key, exchange, routing_key, payload, headers, correlation_id,
+  causation_id, traceparent, tracestate, occurred_at, attempts, last_error, attempt_history, reason, dead_lettered_at
+FROM ${t.deadLetter}
+WHERE ${deadLetterWhereSql()}
+ORDER BY dead_lettered_at, id
+LIMIT $6 OFFSET $7`;
+}
+
+/** How many dead letters match the selection ($1..$5). */
+export function countDeadLettersSql(t: OutboxTables): string {
+  return `SELECT count(*)::int AS n FROM ${t.deadLetter} WHERE ${deadLetterWhereSql()}`;
+}
+
+/**
+ * Moves the selected dead letters ($1..$5) back into the outbox with the same id, due now,
+ * attempts reset. They get a new seq, so for their key they are ordered after what is pending.
  */
 export function requeueDeadLettersSql(t: OutboxTables): string {
   return `WITH moved AS (
-  DELETE FROM ${t.deadLetter} WHERE id = ANY($1::uuid[]) RETURNING *
+  DELETE FROM ${t.deadLetter} WHERE ${deadLetterWhereSql()} RETURNING *
 )
 INSERT INTO ${t.outbox} (id, type, version, ordering_key, exchange, routing_key, payload, headers,
   correlation_id, causation_id, traceparent, tracestate, occurred_at, attempt_history)
@@ -307,8 +334,9 @@ FROM moved ORDER BY seq
 RETURNING id`;
 }
 
+/** Deletes the selected dead letters ($1..$5). */
 export function purgeDeadLettersSql(t: OutboxTables): string {
-  return `DELETE FROM ${t.deadLetter} WHERE ($1::uuid[] IS NULL OR id = ANY($1::uuid[]))`;
+  return `DELETE FROM ${t.deadLetter} WHERE ${deadLetterWhereSql()}`;
 }
 
 /** A SQL string literal of a value we produced ourselves (quoted identifiers only). */

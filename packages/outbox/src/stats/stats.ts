@@ -1,6 +1,6 @@
 import { queryPool } from '@txbox/core/internal';
 import type pg from 'pg';
-import { statsSql } from '../sql/outbox-sql.js';
+import { statsSql, writtenTotalSql } from '../sql/outbox-sql.js';
 import type { OutboxTables } from '../sql/outbox-tables.js';
 
 export interface OutboxStats {
@@ -37,4 +37,10 @@ export async function readOutboxStats(pool: pg.Pool, tables: OutboxTables): Prom
     deadLetters: r.dead_letters,
     oldestDueAgeMs: Math.max(0, Math.round(r.oldest_due_age_ms ?? 0)),
   };
+}
+
+/** Outbox rows ever written (a counter: its growth over time is the write rate). */
+export async function readWrittenTotal(pool: pg.Pool, tables: OutboxTables): Promise<number> {
+  const { rows } = await queryPool<{ written: number }>(pool, writtenTotalSql(), [tables.outbox]);
+  return rows[0]?.written ?? 0;
 }

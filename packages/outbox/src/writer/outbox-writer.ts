@@ -18,6 +18,7 @@ import {
   messageBytesSchema,
   parseOptions,
   statementName,
+  traceCreate,
   validateAmqpName,
   validateRoutingKey,
 } from '@txbox/core/internal';
@@ -142,6 +143,7 @@ export class OutboxWriter {
     const transaction = toTransaction(tx);
     const messages = Array.isArray(input) ? input : [input as OutgoingMessage];
     const rows = messages.map((m, index) => this.#toRow(m, index, messages.length));
+    traceCreate(rows);
     if (rows.length > 0) {
       transaction.assertActive();
       if (this.#mode === 'wal') {
