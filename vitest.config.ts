@@ -50,7 +50,7 @@ export default defineConfig({
         plugins: [
           swc.vite({
             // The Prisma client the ORM tests generate is TypeScript under node_modules: SWC compiles it too.
-            exclude: [/node_modules\/(?!\.txbox-prisma-test\/)/],
+            exclude: '**/node_modules/!(.txbox-prisma-test)/**',
             jsc: {
               parser: { syntax: 'typescript', decorators: true },
               transform: { legacyDecorator: true, decoratorMetadata: true },
