@@ -49,6 +49,8 @@ export default defineConfig({
         // TypeScript transform drops: SWC emits it, as tsc does in a real Nest build.
         plugins: [
           swc.vite({
+            // The Prisma client the ORM tests generate is TypeScript under node_modules: SWC compiles it too.
+            exclude: '**/node_modules/!(.txbox-prisma-test)/**',
             jsc: {
               parser: { syntax: 'typescript', decorators: true },
               transform: { legacyDecorator: true, decoratorMetadata: true },

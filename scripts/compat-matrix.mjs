@@ -25,6 +25,7 @@ import amqplib from 'amqplib';
 import pg from 'pg';
 import { runChild } from '../test-support/child-process.mjs';
 import { deleteTopology } from '../test-support/topology.mjs';
+import { prismaGenerate } from './prisma-generate.mjs';
 
 const root = resolve(fileURLToPath(new URL('..', import.meta.url)));
 const databaseUrl = process.env.TXBOX_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -48,6 +49,8 @@ const COMMON = {
  * @property {string} id
  * @property {string} app folder under scripts/compat/ holding the app's src/ and tsconfig.json
  * @property {Record<string, string>} dependencies registry packages and ranges, on top of COMMON
+ * @property {string} [common] folder under scripts/compat/ copied to the app's src/common/ (code shared by apps)
+ * @property {'prisma'} [generate] `prisma generate` of the app's prisma/schema.prisma, before tsc
  */
 
 /** @param {string} major @param {string} typeorm @param {string} nestTypeorm @returns {Record<string, string>} */
@@ -69,14 +72,51 @@ const NEST_COMBINATIONS = [
   { id: 'nest12-typeorm1', app: 'nest-typeorm', dependencies: nestTypeOrm('12', '^1.0.0', '^12.0.0') },
 ];
 
+const PG_TYPES = { '@types/pg': '^8.11.0' };
+
 /**
- * The slot for the ORM adapters (Prisma, Drizzle, Kysely, Knex, MikroORM), each at its current
- * major: add `{ id, app, dependencies }` with a scratch app under scripts/compat/<app>/ whose
- * dist/main.js prints `COMPAT OK …` once it has written and consumed through the adapter, and
- * ends on SIGTERM. Their packages are packed with the others (every public packages/* workspace).
+ * The ORM adapters of `@txbox/orm`, each at its current major: one plain-Node CommonJS app per
+ * ORM (scripts/compat/orm-<name>/ plus the shared scripts/compat/orm-common/run.ts), which writes
+ * with the outbox in the ORM's transaction and consumes with the ORM's session. Their packages are
+ * packed with the others (every public packages/* workspace).
  * @type {Combination[]}
  */
-const ORM_ADAPTER_COMBINATIONS = [];
+// tsc of the shared run.ts needs pg's types (PG_TYPES).
+const ORM_ADAPTER_COMBINATIONS = [
+  {
+    id: 'orm-prisma7',
+    app: 'orm-prisma',
+    common: 'orm-common',
+    generate: 'prisma',
+    dependencies: { ...PG_TYPES, '@prisma/client': '^7.0.0', '@prisma/adapter-pg': '^7.0.0', prisma: '^7.0.0' },
+  },
+  {
+    id: 'orm-drizzle0',
+    app: 'orm-drizzle',
+    common: 'orm-common',
+    dependencies: { ...PG_TYPES, 'drizzle-orm': '<1.0.0' },
+  },
+  { id: 'orm-kysely0.29', app: 'orm-kysely', common: 'orm-common', dependencies: { ...PG_TYPES, kysely: '^0.29.0' } },
+  { id: 'orm-knex3', app: 'orm-knex', common: 'orm-common', dependencies: { ...PG_TYPES, knex: '^3.0.0' } },
+  {
+    id: 'orm-mikro-orm7',
+    app: 'orm-mikro-orm',
+    common: 'orm-common',
+    dependencies: { ...PG_TYPES, '@mikro-orm/core': '^7.0.0', '@mikro-orm/postgresql': '^7.0.0' },
+  },
+];
+
+/** Packages whose installed version a line of the report names (those its combination asks for). */
+const REPORTED = [
+  '@nestjs/core',
+  'typeorm',
+  '@nestjs/typeorm',
+  '@prisma/client',
+  'drizzle-orm',
+  'kysely',
+  'knex',
+  '@mikro-orm/core',
+];
 
 const COMBINATIONS = [...NEST_COMBINATIONS, ...ORM_ADAPTER_COMBINATIONS];
 
@@ -156,6 +196,9 @@ function scratchName(id) {
 async function check(combination, workDir, tarballs) {
   const appDir = join(workDir, combination.id);
   cpSync(join(root, 'scripts', 'compat', combination.app), appDir, { recursive: true });
+  if (combination.common) {
+    cpSync(join(root, 'scripts', 'compat', combination.common), join(appDir, 'src', 'common'), { recursive: true });
+  }
   const dependencies = { ...COMMON, ...combination.dependencies };
   writeFileSync(
     join(appDir, 'package.json'),
@@ -169,7 +212,7 @@ async function check(combination, workDir, tarballs) {
   const install = run('npm', ['install', '--prefer-offline', '--loglevel=error', ...specs], appDir);
   if (!install.ok) throw new Error(`npm install failed:\n${indent(install.output)}`);
   timings.push(`install ${((Date.now() - started) / 1000).toFixed(1)} s`);
-  const installed = ['@nestjs/core', 'typeorm', '@nestjs/typeorm']
+  const installed = REPORTED.filter((name) => name in combination.dependencies)
     .filter((name) => existsSync(join(appDir, 'node_modules', name, 'package.json')))
     .map(
       (name) =>
@@ -177,6 +220,10 @@ async function check(combination, workDir, tarballs) {
     );
 
   started = Date.now();
+  if (combination.generate === 'prisma') {
+    const generated = prismaGenerate(join(appDir, 'prisma', 'schema.prisma'), join(appDir, 'node_modules/.bin/prisma'));
+    if (!generated.ok) throw new Error(`prisma generate failed:\n${indent(generated.output)}`);
+  }
   const tsc = run(
     process.execPath,
     [join(appDir, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json'],

@@ -1,1 +1,1 @@
-export function prismaGenerate(schemaPath: string): { ok: boolean; output: string };
+export function prismaGenerate(schemaPath: string, prismaBin?: string): { ok: boolean; output: string };

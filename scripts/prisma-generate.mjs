@@ -12,10 +12,11 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 /**
  * Generates the client of `schemaPath` (to the `output` its generator block names).
  * @param {string} schemaPath
+ * @param {string} [prismaBin] the Prisma CLI to run (the compatibility matrix's scratch apps use their own)
  * @returns {{ ok: boolean, output: string }}
  */
-export function prismaGenerate(schemaPath) {
-  const result = spawnSync(join(root, 'node_modules/.bin/prisma'), ['generate', '--schema', schemaPath], {
+export function prismaGenerate(schemaPath, prismaBin = join(root, 'node_modules/.bin/prisma')) {
+  const result = spawnSync(prismaBin, ['generate', '--schema', schemaPath], {
     cwd: dirname(schemaPath),
     encoding: 'utf8',
     timeout: 120_000,

@@ -1,6 +1,8 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
 import { isMessageContract, NotInTransactionError, type OutgoingMessage } from '@txbox/core';
+import { fromDrizzle } from '@txbox/orm/drizzle';
+import { fromPrisma } from '@txbox/orm/prisma';
 import { TxboxRuntime } from '../runtime/txbox-runtime.js';
 
 interface TransactionHostLike {
@@ -12,7 +14,9 @@ interface TransactionHostLike {
  * The outbox, injectable. Pass the `EntityManager` of your transaction
  * (`dataSource.transaction(async (manager) => outbox.add(manager, message))`), or, with
  * `@nestjs-cls/transactional` installed and configured, call `add(message)` inside a
- * `@Transactional()` method and the ambient transaction is used.
+ * `@Transactional()` method and the ambient transaction is used: TypeORM's EntityManager, or the
+ * Prisma / Drizzle transaction of their `@nestjs-cls/transactional` adapter (through `fromPrisma` /
+ * `fromDrizzle` of `@txbox/orm`).
  */
 @Injectable()
 export class TxboxOutbox {
@@ -48,7 +52,7 @@ export class TxboxOutbox {
         'TxboxOutbox.add(message) was called outside a @Transactional() method: there is no ambient transaction to write in.',
       );
     }
-    return host.tx;
+    return adaptAmbient(host.tx);
   }
 
   async #host(): Promise<TransactionHostLike | null> {
@@ -61,6 +65,21 @@ export class TxboxOutbox {
     }
     return this.#transactionHost;
   }
+}
+
+/**
+ * The ambient transaction as txbox's writer takes it. The writer accepts a TypeORM EntityManager
+ * itself; the Prisma and Drizzle transactions go through their `@txbox/orm` adapters (typed by
+ * shape: they load no ORM).
+ */
+function adaptAmbient(tx: unknown): unknown {
+  if (typeof tx !== 'object' || tx === null) return tx;
+  const t = tx as Record<string, unknown>;
+  // Prisma's interactive-transaction client: raw queries, no $connect (the PrismaClient has it).
+  if (typeof t.$queryRawUnsafe === 'function') return fromPrisma(tx as never);
+  // Drizzle's PgTransaction: rollback() and setTransaction(), which the database has not.
+  if (typeof t.rollback === 'function' && typeof t.setTransaction === 'function') return fromDrizzle(tx as never);
+  return tx;
 }
 
 function isOutgoing(value: unknown): boolean {

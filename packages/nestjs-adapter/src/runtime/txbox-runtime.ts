@@ -193,6 +193,7 @@ export class TxboxRuntime implements OnModuleInit, OnApplicationBootstrap, OnMod
           const ambient = await ambientTransactionFor({
             group,
             dataSource: use.db.dataSource,
+            session: settings.session ?? consumers.defaults?.session,
             hostFromContainer: (token) => this.#optional(token),
             logger: this.logger,
           });
@@ -404,6 +405,7 @@ export class TxboxRuntime implements OnModuleInit, OnApplicationBootstrap, OnMod
 /** The inbox handler of one @OnMessage method: in the inbox's transaction as the ambient one, through Nest's enhancers. */
 function registration(handler: DiscoveredHandler, ambient: AmbientTransaction): HandlerRegistration {
   return defineHandler(handler.contract, (payload, ctx) =>
-    ambient(ctx.manager, () => handler.invoke(payload, ctx as never)),
+    // The EntityManager in TypeORM groups; the ORM's transaction in groups with an @txbox/orm session.
+    ambient((ctx.manager ?? ctx.tx) as object | undefined, () => handler.invoke(payload, ctx as never)),
   );
 }
