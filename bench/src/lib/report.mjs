@@ -1,6 +1,7 @@
 // @ts-check
 // Renders results: the targets, a Markdown table (console and README), a self-contained HTML
 // report with inline SVG charts, and a standalone SVG summary chart. No external assets.
+import { ratio } from './common.mjs';
 import { walTargets } from './wal.mjs';
 
 /**
@@ -182,7 +183,7 @@ export function evaluateTargets(r) {
           'latency.p99Ratio',
           'latency',
           `p99 txbox ÷ dual write, ${at.rate} msg/s`,
-          ratioOf(at.txbox?.p99Ms, at.dualWrite.p99Ms),
+          ratio(at.txbox?.p99Ms, at.dualWrite.p99Ms),
           1.5,
           'lower',
         ),
@@ -217,13 +218,6 @@ export function evaluateTargets(r) {
   t.push(...walTargets(r, { target, succeeded }));
   return t;
 }
-
-/**
- * @param {number | null | undefined} a
- * @param {number | null | undefined} b
- */
-const ratioOf = (a, b) =>
-  typeof a === 'number' && typeof b === 'number' && b > 0 ? Math.round((a / b) * 100) / 100 : null;
 
 /** @param {boolean | undefined} met */
 const yes = (met) => (met ? '✓ met' : '✗ missed');
@@ -376,7 +370,7 @@ export function markdownTable(r) {
           `latency, ${at.rate} msg/s for ${l.durationMs / 1000} s`,
           `txbox (defaults): ${p(at.txbox)}`,
           `dual write: ${p(at.dualWrite)}`,
-          `${ratioOf(at.txbox?.p99Ms, at.dualWrite?.p99Ms) ?? '–'} (p99)`,
+          `${ratio(at.txbox?.p99Ms, at.dualWrite?.p99Ms) ?? '–'} (p99)`,
           headline
             ? `p99 ${bound(targets['latency.p99Ms'])} ms; ratio ${bound(targets['latency.p99Ratio'])}`
             : '(context)',
@@ -387,7 +381,7 @@ export function markdownTable(r) {
             `latency, WAL mode, ${at.rate} msg/s`,
             `txbox WAL mode: ${p(at.wal)}`,
             `table mode: ${p(at.txbox)}`,
-            `${ratioOf(at.wal.p99Ms, at.txbox?.p99Ms) ?? '–'} (p99)`,
+            `${ratio(at.wal.p99Ms, at.txbox?.p99Ms) ?? '–'} (p99)`,
             headline ? `p99 ${bound(targets['wal.latency.p99Ms'])} ms` : '(context)',
             headline ? yes(targets['wal.latency.p99Ms']?.met) : '',
           ]);

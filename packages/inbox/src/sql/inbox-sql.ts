@@ -31,7 +31,7 @@ ON CONFLICT (consumer_group, message_id) DO NOTHING
 RETURNING message_id`;
 }
 
-/** Removes the record of a delivery whose handler failed inside a batch: $1 group, $2 id. */
+/** Forgets a delivery (the admin's `forget`: its next delivery runs the handler again): $1 group, $2 id. */
 export function forgetDeliverySql(t: InboxTables): string {
   return `DELETE FROM ${t.inbox} WHERE consumer_group = $1 AND message_id = $2`;
 }

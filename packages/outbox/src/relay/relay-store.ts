@@ -45,6 +45,8 @@ export class RelayStore {
   /** Deletes (or marks) confirmed rows: once per batch. */
   readonly #markStatement: Statement;
   readonly #probeStatement: Statement;
+  /** Run every ~awakeMs/2 while the relay is busy. */
+  readonly #awakeStatement: Statement;
 
   constructor(options: {
     pool: pg.Pool;
@@ -61,6 +63,7 @@ export class RelayStore {
     this.#leaseMs = options.leaseMs;
     this.#claimStatement = prepared(claimBatchSql(options.tables));
     this.#probeStatement = prepared(anyClaimableSql(options.tables));
+    this.#awakeStatement = prepared(markRelayAwakeSql(options.tables));
     this.#markStatement = prepared(
       options.published === 'delete' ? deletePublishedSql(options.tables) : markPublishedSql(options.tables),
     );
@@ -124,10 +127,8 @@ export class RelayStore {
    * milliseconds left as PostgreSQL counts them once the row is written.
    */
   async markAwake(ms: number): Promise<number> {
-    const text = markRelayAwakeSql(this.#tables);
-    const { rows } = await queryPool<{ remaining_ms: number }>(this.#pool, text, [this.#relayId, ms], {
-      name: statementName(text),
-    });
+    const { text, name } = this.#awakeStatement;
+    const { rows } = await queryPool<{ remaining_ms: number }>(this.#pool, text, [this.#relayId, ms], { name });
     return Number(rows[0]?.remaining_ms ?? 0);
   }
 
