@@ -6,6 +6,8 @@ export interface ConsumerTopologyNames {
   readonly deadLetterQueue: string;
   readonly delayQueues: readonly { readonly name: string }[];
   readonly exchange: string;
+  /** A partitioned group's partition exchange and queues. */
+  readonly partitions?: { readonly exchange: string; readonly queues: readonly string[] } | null;
 }
 
 /** Queues and exchanges a test, bench or chaos run declared. */

@@ -8,8 +8,13 @@
 function namesOf(topology) {
   if ('deadLetterQueue' in topology) {
     return {
-      queues: [topology.queue, topology.deadLetterQueue, ...topology.delayQueues.map((delay) => delay.name)],
-      exchanges: [topology.exchange],
+      queues: [
+        topology.queue,
+        topology.deadLetterQueue,
+        ...topology.delayQueues.map((delay) => delay.name),
+        ...(topology.partitions?.queues ?? []),
+      ],
+      exchanges: [topology.exchange, ...(topology.partitions ? [topology.partitions.exchange] : [])],
     };
   }
   return { queues: topology.queues ?? [], exchanges: topology.exchanges ?? [] };

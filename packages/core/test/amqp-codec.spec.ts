@@ -113,6 +113,7 @@ describe('encodeAmqpMessage / decodeAmqpMessage', () => {
       'x-txbox-occurred-at': '2025-03-04T05:06:07.089Z',
       'x-txbox-key': 'order:42',
       'x-txbox-causation-id': 'cause-9',
+      'x-txbox-partition-key': 'order:42',
       traceparent: envelope.traceparent,
       tracestate: envelope.tracestate,
       tenant: 'acme',
@@ -127,6 +128,8 @@ describe('encodeAmqpMessage / decodeAmqpMessage', () => {
     expect(properties.headers).toEqual({
       'x-txbox-version': 3,
       'x-txbox-occurred-at': '2025-03-04T05:06:07.089Z',
+      // Without a key, a partitioned group spreads the message by its id.
+      'x-txbox-partition-key': minimalEnvelope().id,
     });
   });
 

@@ -35,6 +35,8 @@ function valueAt(object: unknown, path: string): unknown {
 
 describe('consumer options', () => {
   const resolved = consumerOptionsSchema.parse({ group: 'g' });
+  // Defaults inside optional objects apply once the object is given (its required fields only).
+  const withOptionalObjects = consumerOptionsSchema.parse({ group: 'g', partitions: { count: 1 } });
 
   it('every literal @defaultValue is the default the schema applies', () => {
     const checked: string[] = [];
@@ -42,11 +44,12 @@ describe('consumer options', () => {
       const literal = /^`([^`]+)`/.exec(text)?.[1];
       if (literal === undefined || !/^('[^']*'|-?\d+|true|false)$/.test(literal)) continue;
       const expected = literal.startsWith("'") ? literal.slice(1, -1) : JSON.parse(literal);
-      expect(valueAt(resolved, path), path).toEqual(expected);
+      expect(valueAt(withOptionalObjects, path), path).toEqual(expected);
       checked.push(path);
     }
     expect(checked).toContain('batch.maxMessages');
     expect(checked).toContain('retention.processedMs');
+    expect(checked).toContain('partitions.leaseMs');
     expect(checked.length).toBeGreaterThanOrEqual(14);
   });
 
@@ -54,6 +57,18 @@ describe('consumer options', () => {
     expect(resolved.prefetch).toBe(8 * 32);
     expect(consumerOptionsSchema.parse({ group: 'g', concurrency: 2, batch: { maxMessages: 16 } }).prefetch).toBe(32);
     expect(consumerOptionsSchema.parse({ group: 'g', prefetch: 3 }).prefetch).toBe(3);
+  });
+
+  it('refuses partitions with singleActiveConsumer, and a lease a live instance could lose', () => {
+    expect(() =>
+      consumerOptionsSchema.parse({ group: 'g', partitions: { count: 4 }, singleActiveConsumer: true }),
+    ).toThrow(/exclude each other/);
+    expect(() =>
+      consumerOptionsSchema.parse({ group: 'g', partitions: { count: 4, rebalanceIntervalMs: 1000, leaseMs: 2000 } }),
+    ).toThrow(/at least 3/);
+    expect(() => consumerOptionsSchema.parse({ group: 'g', partitions: { count: 0 } })).toThrow();
+    expect(() => consumerOptionsSchema.parse({ group: 'g', partitions: { count: 1025 } })).toThrow();
+    expect(resolved.partitions).toBeUndefined();
   });
 
   it('fills the defaults of a partly given nested option', () => {

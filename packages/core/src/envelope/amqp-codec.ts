@@ -10,13 +10,15 @@ import type { Envelope } from './envelope.js';
  *   correlation-id = correlation id (when set).
  * headers: x-txbox-version (integer), x-txbox-occurred-at (ISO-8601 with milliseconds),
  *   x-txbox-key, x-txbox-causation-id (when set), traceparent / tracestate (when set),
- *   and every user header unchanged.
+ *   x-txbox-partition-key (always: the key, or the message id without one; what a partitioned
+ *   group's consistent-hash exchange routes on), and every user header unchanged.
  */
 export const WIRE_HEADERS = {
   version: 'x-txbox-version',
   occurredAt: 'x-txbox-occurred-at',
   key: 'x-txbox-key',
   causationId: 'x-txbox-causation-id',
+  partitionKey: 'x-txbox-partition-key',
   traceparent: 'traceparent',
   tracestate: 'tracestate',
 } as const;
@@ -54,6 +56,9 @@ export function encodeAmqpMessage(envelope: Envelope<unknown>, payloadJson?: str
   headers[WIRE_HEADERS.version] = envelope.version;
   headers[WIRE_HEADERS.occurredAt] = envelope.occurredAt.toISOString();
   if (envelope.key !== null) headers[WIRE_HEADERS.key] = envelope.key;
+  // Always present: RabbitMQ 3.10's consistent-hash exchange sends every message without its hash
+  // header to one partition, so keyless messages spread by their id instead.
+  headers[WIRE_HEADERS.partitionKey] = envelope.key ?? envelope.id;
   if (envelope.causationId !== null) headers[WIRE_HEADERS.causationId] = envelope.causationId;
   if (envelope.traceparent !== null) headers[WIRE_HEADERS.traceparent] = envelope.traceparent;
   if (envelope.tracestate !== null) headers[WIRE_HEADERS.tracestate] = envelope.tracestate;

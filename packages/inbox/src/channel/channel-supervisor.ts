@@ -18,11 +18,21 @@ export interface ChannelSupervisorOptions {
   prefetch: number;
   /** Read at each (re)connect: the topology follows the handlers registered before start. */
   topology(): GroupTopology;
+  /**
+   * What to declare on each (re)connect and which queue to consume. @defaultValue the whole
+   * topology, and its queue (a partition's channel declares and consumes its partition queue).
+   */
+  consumes?: {
+    declare(channel: ConfirmChannel, topology: GroupTopology): Promise<void>;
+    queue(t: GroupTopology): string;
+  };
   isStopping(): boolean;
   onDelivery(channel: ConfirmChannel, message: ConsumeMessage): void;
   /** Where the channel's acknowledgements coalesce (flushed before a graceful close). */
   acks: AckLedger;
 }
+
+const WHOLE_TOPOLOGY = { declare: declareTopology, queue: (t: GroupTopology) => t.queue };
 
 export class ChannelSupervisor {
   readonly #o: ChannelSupervisorOptions;
@@ -30,6 +40,7 @@ export class ChannelSupervisor {
   #consumerTag: string | undefined;
   #reconnectTimer: NodeJS.Timeout | undefined;
   #reconnectFailures = 0;
+  #detached = false;
 
   constructor(options: ChannelSupervisorOptions) {
     this.#o = options;
@@ -70,6 +81,21 @@ export class ChannelSupervisor {
     if (channel && this.#consumerTag) await settlesWithin(channel.cancel(this.#consumerTag), 2000);
   }
 
+  /**
+   * Stops reconnecting and makes the channel no longer current, but leaves it open: deliveries not
+   * yet started are skipped as stale (the broker still counts them as this channel's), the running
+   * ones finish and are acknowledged. Closing the returned channel then hands the skipped ones
+   * back to the queue, in their places and in the same broker step that removes this consumer.
+   */
+  detach(): ConfirmChannel | undefined {
+    this.#detached = true;
+    if (this.#reconnectTimer) clearTimeout(this.#reconnectTimer);
+    const channel = this.#channel;
+    this.#channel = undefined;
+    this.#consumerTag = undefined;
+    return channel;
+  }
+
   /** Closes the channel: unacknowledged deliveries return to the queue. */
   async close(): Promise<void> {
     const channel = this.#channel;
@@ -93,7 +119,7 @@ export class ChannelSupervisor {
       if (this.#channel !== channel) return;
       this.#channel = undefined;
       this.#consumerTag = undefined;
-      if (!this.#o.isStopping()) {
+      if (!this.#stopping()) {
         inboxChannels.error.publish({ group, error: new Error('channel closed') });
         logger.warn('Inbox channel closed; reconnecting', { group });
         this.#scheduleReconnect();
@@ -101,15 +127,17 @@ export class ChannelSupervisor {
     });
     try {
       const topology = this.#o.topology();
-      await declareTopology(channel, topology);
+      const consumes = this.#o.consumes ?? WHOLE_TOPOLOGY;
+      await consumes.declare(channel, topology);
       await channel.prefetch(this.#o.prefetch);
-      if (this.#o.isStopping()) {
+      if (this.#stopping()) {
         // stop() ran while this (re)connect was under way: do not start consuming.
         await settlesWithin(channel.close(), 2000);
         return;
       }
       this.#channel = channel;
-      const { consumerTag } = await channel.consume(topology.queue, (message) => {
+      const queue = consumes.queue(topology);
+      const { consumerTag } = await channel.consume(queue, (message) => {
         if (message) {
           this.#o.onDelivery(channel, message);
           return;
@@ -119,8 +147,13 @@ export class ChannelSupervisor {
         logger.warn('RabbitMQ cancelled the inbox consumer; re-declaring and resuming', { group });
         channel.close().catch(() => {});
       });
+      if (this.#detached) {
+        // Detached while the consume was under way: nobody tracks this channel any more.
+        await settlesWithin(channel.close(), 2000);
+        return;
+      }
       this.#consumerTag = consumerTag;
-      if (this.#reconnectFailures > 0) logger.info('Inbox consumer consuming', { group, queue: topology.queue });
+      if (this.#reconnectFailures > 0) logger.info('Inbox consumer consuming', { group, queue });
       this.#reconnectFailures = 0;
     } catch (error) {
       this.#channel = undefined;
@@ -129,15 +162,19 @@ export class ChannelSupervisor {
     }
   }
 
+  #stopping(): boolean {
+    return this.#detached || this.#o.isStopping();
+  }
+
   #scheduleReconnect(): void {
-    if (this.#reconnectTimer || this.#o.isStopping()) return;
+    if (this.#reconnectTimer || this.#stopping()) return;
     this.#reconnectFailures += 1;
     const delay = backoffDelayMs(this.#reconnectFailures, RECONNECT_BACKOFF);
     this.#reconnectTimer = setTimeout(() => {
       this.#reconnectTimer = undefined;
-      if (this.#o.isStopping()) return;
+      if (this.#stopping()) return;
       this.#connect().catch((error: unknown) => {
-        if (this.#o.isStopping()) return;
+        if (this.#stopping()) return;
         inboxChannels.error.publish({ group: this.#o.group, error });
         this.#o.logger.warn('Inbox reconnect failed; retrying', {
           group: this.#o.group,

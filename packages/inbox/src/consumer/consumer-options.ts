@@ -37,6 +37,28 @@ export interface InboxConsumerOptions {
    */
   singleActiveConsumer?: boolean;
   /**
+   * Partitioned consumption: per-key order across many instances without giving up scale. The
+   * group gets `count` partition queues (`<queue>.p0` …) fed by a consistent-hash exchange
+   * (`<queue>.partitions`) on the ordering key, each consumed by one instance at a time; the
+   * instances share the partitions among themselves (PostgreSQL advisory locks on the consumer's
+   * database) and hand them over without reordering a key when one joins, leaves or dies. Needs the
+   * broker plugin `rabbitmq_consistent_hash_exchange`. Excludes `singleActiveConsumer` (each partition
+   * queue is single-active-consumer already). See the README's "Partitioned consumption".
+   * @defaultValue none (one queue, competing consumers)
+   */
+  partitions?: {
+    /** Partition queues, 1–1024. Changing it later moves keys to other partitions: change it with the queues drained. */
+    count: number;
+    /** How often an instance checks its share of the partitions and takes or hands over some. @defaultValue `1000` */
+    rebalanceIntervalMs?: number;
+    /**
+     * An instance whose partition session stays silent this long (frozen, cut off) loses its partitions
+     * to the others (PostgreSQL's `idle_session_timeout` on that session); a process that dies loses them
+     * at once. Must exceed `rebalanceIntervalMs` several times over. @defaultValue `10000`
+     */
+    leaseMs?: number;
+  };
+  /**
    * Adaptive batching: deliveries that are already waiting when a handler slot frees up share one
    * transaction (one dedup statement, one commit; acks after the commit). When idle, each delivery
    * runs alone at once; under a backlog, batches fill up by themselves. Nothing waits for more
@@ -116,6 +138,16 @@ export const consumerOptionsSchema = z
     queueType: z.enum(['classic', 'quorum']).default('classic'),
     deliveryLimit: z.number().int().min(1).optional(),
     singleActiveConsumer: z.boolean().default(false),
+    partitions: z
+      .object({
+        count: z.number().int().min(1).max(1024),
+        rebalanceIntervalMs: z.number().int().min(50).max(60_000).default(1000),
+        leaseMs: z.number().int().min(500).max(3_600_000).default(10_000),
+      })
+      .refine((p) => p.leaseMs >= 3 * p.rebalanceIntervalMs, {
+        message: 'leaseMs must be at least 3 × rebalanceIntervalMs, or a live instance could lose its partitions',
+      })
+      .optional(),
     prefetch: z.number().int().min(1).max(65_535).optional(),
     concurrency: z.number().int().min(1).max(1000).default(8),
     batch: z
@@ -141,6 +173,11 @@ export const consumerOptionsSchema = z
       })
       .prefault({}),
     stopTimeoutMs: z.number().int().min(0).max(3_600_000).default(10_000),
+  })
+  .refine((options) => !(options.partitions && options.singleActiveConsumer), {
+    message:
+      'partitions and singleActiveConsumer exclude each other: every partition queue has a single active consumer already',
+    path: ['singleActiveConsumer'],
   })
   .transform((options) => ({
     ...options,

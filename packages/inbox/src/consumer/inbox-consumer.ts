@@ -22,6 +22,7 @@ import {
   resolvePool,
   sleep,
 } from '@txbox/core/internal';
+import type { ConfirmChannel, ConsumeMessage } from 'amqplib';
 import type pg from 'pg';
 import { ChannelSupervisor } from '../channel/channel-supervisor.js';
 import { openPgSession, sessionOpener } from '../database/handler-session.js';
@@ -34,6 +35,7 @@ import { runHandler } from '../handlers/handler-context.js';
 import { HandlerTable } from '../handlers/handler-table.js';
 import { DeliveryIntake } from '../intake/delivery-intake.js';
 import { inboxMigrations } from '../migrations/inbox-migrations.js';
+import { PartitionedConsumption } from '../partitions/partitioned-consumption.js';
 import { AckLedger } from '../settlement/ack-ledger.js';
 import { DeliveryCounters } from '../settlement/delivery-counters.js';
 import { Settlement } from '../settlement/settlement.js';
@@ -67,7 +69,8 @@ export class InboxConsumer {
   readonly #policy: FailurePolicy;
   readonly #lifecycle = new Lifecycle('inbox consumer');
   readonly #counters = new DeliveryCounters();
-  readonly #channels: ChannelSupervisor;
+  /** One channel on the group's queue, or (partitioned) one per partition this instance owns. */
+  readonly #channels: ChannelSupervisor | PartitionedConsumption;
   readonly #intake: DeliveryIntake;
   readonly #acks = new AckLedger();
   #stopRetention: () => void = () => {};
@@ -88,9 +91,10 @@ export class InboxConsumer {
     const typeOrmPool = (dataSource as { driver?: { master?: unknown } } | undefined)?.driver?.master;
     if (typeOrmPool && typeof (typeOrmPool as { on?: unknown }).on === 'function') guardPool(typeOrmPool as pg.Pool);
     for (const registration of options.handlers ?? []) this.handle(registration.contract, registration.handle);
-    // The pool serves one transaction per running handler, plus retention and stats.
+    // The pool serves one transaction per running handler, plus retention and stats (and the
+    // session that holds a partitioned group's locks).
     this.#db = resolvePool(options.database, {
-      max: this.#options.concurrency + 2,
+      max: this.#options.concurrency + (this.#options.partitions ? 3 : 2),
       applicationName: `txbox-inbox ${this.group}`,
     });
     const amqp = resolveAmqpConnection(options.amqp, {
@@ -105,16 +109,25 @@ export class InboxConsumer {
     void this.topology;
     enableInboxMetrics();
     traceDuplicates(this.group, () => this.topology.queue);
-    this.#channels = new ChannelSupervisor({
+    const consuming = {
       group: this.group,
       amqp: this.#amqp,
       logger: this.#logger,
       prefetch: this.#options.prefetch,
       topology: () => this.topology,
       isStopping: () => this.#lifecycle.isStopping,
-      onDelivery: (channel, message) => this.#intake.receive(channel, message),
+      onDelivery: (channel: ConfirmChannel, message: ConsumeMessage) => this.#intake.receive(channel, message),
       acks: this.#acks,
-    });
+    };
+    this.#channels = this.#options.partitions
+      ? new PartitionedConsumption({
+          ...consuming,
+          schema: this.#options.schema,
+          pool: this.#db.pool,
+          partitions: this.#options.partitions,
+          drained: (channel) => this.#intake.drained(channel),
+        })
+      : new ChannelSupervisor(consuming);
     const pool = this.#db.pool;
     const openOrmSession = sessionOpener(options); // TypeORM or an ORM adapter's sessions
     const consumer = { group: this.group, outbox: options.outbox };
@@ -171,6 +184,7 @@ export class InboxConsumer {
       queueType: this.#options.queueType,
       deliveryLimit: this.#options.deliveryLimit,
       singleActiveConsumer: this.#options.singleActiveConsumer,
+      partitionCount: this.#options.partitions?.count,
     });
     return this.#topology;
   }
@@ -264,6 +278,10 @@ export class InboxConsumer {
       oldestRecordAgeMs: row ? Math.round(row.oldest_record_age_ms) : null,
       retentionMs: this.#options.retention.processedMs,
       connected: this.#channels.connected,
+      partitions:
+        this.#channels instanceof PartitionedConsumption && this.#options.partitions
+          ? { count: this.#options.partitions.count, owned: this.#channels.owned }
+          : null,
     };
   }
 

@@ -23,4 +23,6 @@ export interface InboxStats {
   oldestRecordAgeMs: number | null;
   retentionMs: number;
   connected: boolean;
+  /** Partitioned groups: the partition count and the partitions this instance consumes now; `null` otherwise. */
+  partitions: { count: number; owned: number[] } | null;
 }

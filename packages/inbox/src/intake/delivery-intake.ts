@@ -17,6 +17,8 @@ export interface DeliveryIntakeOptions {
 export class DeliveryIntake {
   readonly #o: DeliveryIntakeOptions;
   readonly #scheduler: BatchScheduler<Delivery>;
+  /** Deliveries received and not yet through `process`, per channel. */
+  readonly #perChannel = new Map<ConfirmChannel, { count: number; drained?: Promise<void>; resolve: () => void }>();
 
   constructor(options: DeliveryIntakeOptions) {
     this.#o = options;
@@ -26,7 +28,7 @@ export class DeliveryIntake {
       maxWaitMs: options.batch.maxWaitMs,
       // Undecodable messages have no key: they wait for nothing.
       keyOf: (delivery) => delivery.envelope?.key ?? null,
-      run: (deliveries) => options.process(deliveries),
+      run: (deliveries) => options.process(deliveries).finally(() => this.#done(deliveries)),
     });
   }
 
@@ -40,8 +42,35 @@ export class DeliveryIntake {
     return this.#scheduler.idle();
   }
 
+  /**
+   * Resolves when no delivery of `channel` is running or waiting: what a partition handed over
+   * waits for before its channel closes (the others' deliveries do not hold it up).
+   */
+  drained(channel: ConfirmChannel): Promise<void> {
+    const entry = this.#perChannel.get(channel);
+    if (!entry) return Promise.resolve();
+    entry.drained ??= new Promise<void>((resolve) => {
+      entry.resolve = resolve;
+    });
+    return entry.drained;
+  }
+
   receive(channel: ConfirmChannel, message: ConsumeMessage): void {
+    const entry = this.#perChannel.get(channel);
+    if (entry) entry.count += 1;
+    else this.#perChannel.set(channel, { count: 1, drained: undefined, resolve: () => {} });
     this.#o.acks.track(channel, message);
     this.#scheduler.submit(decodeDelivery(channel, message, this.#o.maxMessageBytes));
+  }
+
+  #done(deliveries: readonly Delivery[]): void {
+    for (const { channel } of deliveries) {
+      const entry = this.#perChannel.get(channel);
+      if (!entry) continue;
+      entry.count -= 1;
+      if (entry.count > 0) continue;
+      this.#perChannel.delete(channel);
+      entry.resolve();
+    }
   }
 }

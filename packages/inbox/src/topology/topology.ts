@@ -1,6 +1,7 @@
 // The RabbitMQ objects of one consumer group, derived from its options (names, delay queues,
 // bindings) and declared idempotently. Derived, not hand-built, so a bad name is refused at
 // construction and every instance of the group declares the same arguments.
+import { ConfigurationError, WIRE_HEADERS } from '@txbox/core';
 import { validateAmqpName, validateRoutingKey } from '@txbox/core/internal';
 import type { Channel } from 'amqplib';
 
@@ -12,6 +13,13 @@ import type { Channel } from 'amqplib';
  * | queue | `<group>` | the group's durable queue, bound to the exchange per handled type |
  * | delay queues | `<group>.retry.<delay>ms` | one per retry step: TTL = delay, then dead-lettered back to the queue |
  * | dead-letter queue | `<group>.dead-letter` | messages that exhausted retries, failed validation or are unknown |
+ *
+ * A partitioned group (`partitions.count` = P) has no `<group>` queue; instead:
+ *
+ * | object | default name | purpose |
+ * |---|---|---|
+ * | partition exchange | `<group>.partitions` | consistent-hash exchange on `x-txbox-partition-key`, bound to the exchange per handled type |
+ * | partition queues | `<group>.p0` … `<group>.p<P-1>` | single-active-consumer queues, weight 1 each; delay queues dead-letter back through the partition exchange, so a retry returns to its key's partition |
  */
 export interface GroupTopology {
   exchange: string;
@@ -26,7 +34,12 @@ export interface GroupTopology {
   deliveryLimit: number | undefined;
   /** Only one consumer of the queue receives messages at a time; the others stand by. */
   singleActiveConsumer: boolean;
+  /** Partitioned groups: the consistent-hash exchange and the partition queues (index = partition). */
+  partitions: { exchange: string; queues: string[] } | null;
 }
+
+/** The header a partitioned group's exchange hashes: every txbox producer sets it (key, or id without one). */
+export const PARTITION_HASH_HEADER = WIRE_HEADERS.partitionKey;
 
 export interface TopologyNames {
   queue?: string;
@@ -52,9 +65,11 @@ export function groupTopology(options: {
   queueType: 'classic' | 'quorum';
   deliveryLimit?: number | undefined;
   singleActiveConsumer?: boolean;
+  partitionCount?: number | undefined;
 }): GroupTopology {
   const { queue, deadLetterQueue } = groupQueueNames(options.group, options.names);
   const prefix = options.names?.delayQueuePrefix ?? `${queue}.retry`;
+  const count = options.partitionCount;
   return {
     exchange: validateAmqpName('exchange name', options.exchange),
     queue,
@@ -67,6 +82,13 @@ export function groupTopology(options: {
     queueType: options.queueType,
     deliveryLimit: options.deliveryLimit,
     singleActiveConsumer: options.singleActiveConsumer ?? false,
+    partitions:
+      count === undefined
+        ? null
+        : {
+            exchange: validateAmqpName('partition exchange name', `${queue}.partitions`),
+            queues: Array.from({ length: count }, (_, i) => validateAmqpName('partition queue name', `${queue}.p${i}`)),
+          },
   };
 }
 
@@ -76,32 +98,72 @@ export function groupTopology(options: {
  * queue or use new names.
  */
 export async function declareTopology(channel: Channel, t: GroupTopology): Promise<void> {
-  const typeArgs = t.queueType === 'quorum' ? { 'x-queue-type': 'quorum' } : {};
   await channel.assertExchange(t.exchange, 'topic', { durable: true });
-  await channel.assertQueue(t.deadLetterQueue, { durable: true, arguments: { ...typeArgs } });
-  await channel.assertQueue(t.queue, {
-    durable: true,
-    arguments: {
-      ...typeArgs,
-      // Whatever the broker itself dead-letters (a quorum delivery limit, a reject) lands in
-      // the group's dead-letter queue rather than vanishing.
-      'x-dead-letter-exchange': '',
-      'x-dead-letter-routing-key': t.deadLetterQueue,
-      ...(t.queueType === 'quorum' && t.deliveryLimit !== undefined ? { 'x-delivery-limit': t.deliveryLimit } : {}),
-      // Per-key order across instances: with competing consumers, two instances can hold
-      // messages of one key at once; a single active consumer keeps one in charge.
-      ...(t.singleActiveConsumer ? { 'x-single-active-consumer': true } : {}),
-    },
-  });
+  await channel.assertQueue(t.deadLetterQueue, { durable: true, arguments: { ...queueTypeArguments(t) } });
+  // Where a delay queue sends a message back when its TTL ends: the queue, or the partition exchange
+  // (which hashes the copy's unchanged partition header onto the partition it came from).
+  const back = t.partitions
+    ? { 'x-dead-letter-exchange': t.partitions.exchange }
+    : { 'x-dead-letter-exchange': '', 'x-dead-letter-routing-key': t.queue };
+  if (t.partitions) {
+    await declarePartitionExchange(channel, t);
+    for (const key of t.bindings) await channel.bindExchange(t.partitions.exchange, t.exchange, key);
+    for (let i = 0; i < t.partitions.queues.length; i++) await declarePartitionQueue(channel, t, i);
+  } else {
+    await channel.assertQueue(t.queue, { durable: true, arguments: workQueueArguments(t) });
+  }
   for (const delay of t.delayQueues) {
     await channel.assertQueue(delay.name, {
       durable: true,
-      arguments: {
-        'x-message-ttl': delay.delayMs,
-        'x-dead-letter-exchange': '',
-        'x-dead-letter-routing-key': t.queue,
-      },
+      arguments: { 'x-message-ttl': delay.delayMs, ...back },
     });
   }
-  for (const key of t.bindings) await channel.bindQueue(t.queue, t.exchange, key);
+  if (!t.partitions) for (const key of t.bindings) await channel.bindQueue(t.queue, t.exchange, key);
+}
+
+/** Partition `index`'s queue and its binding (weight 1) to the partition exchange; what a partition's channel re-declares. */
+export async function declarePartitionQueue(channel: Channel, t: GroupTopology, index: number): Promise<void> {
+  const partitions = t.partitions as NonNullable<GroupTopology['partitions']>;
+  const queue = partitions.queues[index] as string;
+  await channel.assertQueue(queue, { durable: true, arguments: workQueueArguments(t, true) });
+  await channel.bindQueue(queue, partitions.exchange, '1');
+}
+
+async function declarePartitionExchange(channel: Channel, t: GroupTopology): Promise<void> {
+  const partitions = t.partitions as NonNullable<GroupTopology['partitions']>;
+  try {
+    await channel.assertExchange(partitions.exchange, 'x-consistent-hash', {
+      durable: true,
+      arguments: { 'hash-header': PARTITION_HASH_HEADER },
+    });
+  } catch (error) {
+    // 503 COMMAND_INVALID "invalid exchange type": the plugin is not enabled on this broker.
+    if (/invalid exchange type/i.test((error as Error).message)) {
+      throw new ConfigurationError(
+        'inbox.partitions',
+        'RabbitMQ does not know the x-consistent-hash exchange type that partitioned consumption needs; enable its plugin on every node: rabbitmq-plugins enable rabbitmq_consistent_hash_exchange',
+      );
+    }
+    throw error;
+  }
+}
+
+function queueTypeArguments(t: GroupTopology): Record<string, unknown> {
+  return t.queueType === 'quorum' ? { 'x-queue-type': 'quorum' } : {};
+}
+
+/** The queue (or a partition queue) that handlers consume. */
+function workQueueArguments(t: GroupTopology, partition = false): Record<string, unknown> {
+  return {
+    ...queueTypeArguments(t),
+    // Whatever the broker itself dead-letters (a quorum delivery limit, a reject) lands in
+    // the group's dead-letter queue rather than vanishing.
+    'x-dead-letter-exchange': '',
+    'x-dead-letter-routing-key': t.deadLetterQueue,
+    ...(t.queueType === 'quorum' && t.deliveryLimit !== undefined ? { 'x-delivery-limit': t.deliveryLimit } : {}),
+    // Per-key order across instances: with competing consumers, two instances can hold
+    // messages of one key at once; a single active consumer keeps one in charge. A partition
+    // queue always has one: the partition's owner, while the next one stands by.
+    ...(t.singleActiveConsumer || partition ? { 'x-single-active-consumer': true } : {}),
+  };
 }
