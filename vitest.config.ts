@@ -11,6 +11,7 @@ export default defineConfig({
             'packages/*/test/**/*.spec.ts',
             'scripts/test/**/*.spec.ts',
             'examples/contracts/test/**/*.spec.ts',
+            'chaos/test/**/*.spec.ts',
           ],
           environment: 'node',
           // Fast pure tests first; projects with different maxWorkers must run in separate groups.

@@ -2,6 +2,7 @@
 // RabbitMQ application control for the one broker restart of a run. Whatever happens, the
 // run must leave the broker running: ensureBrokerRunning() is called from every exit path.
 import { execFile } from 'node:child_process';
+import amqp from 'amqplib';
 
 let stoppedByUs = false;
 
@@ -85,6 +86,43 @@ export async function ensureBrokerRunning(log = () => {}) {
 }
 
 export const brokerStoppedByUs = () => stoppedByUs;
+
+/**
+ * Fails fast, saying what to do, when the broker does not know an exchange type the run needs (a
+ * plugin's, like group A's x-consistent-hash). RabbitMQ refuses an unknown type with a connection
+ * error (503 COMMAND_INVALID: "unknown exchange type" when the plugin was never enabled on the node,
+ * "invalid exchange type" when it was and is not now), so the probe has a connection of its own.
+ * @param {{ url: string, type: string, plugin: string, exchange: string, why: string }} o
+ */
+export async function requireExchangeType({ url, type, plugin, exchange, why }) {
+  const connection = await amqp.connect(url, { clientProperties: { connection_name: `${exchange} probe` } });
+  /** @type {unknown} */
+  let refusal;
+  connection.on('error', (error) => {
+    refusal = error;
+  });
+  const closed = new Promise((resolve) => connection.once('close', resolve));
+  try {
+    const channel = await connection.createChannel();
+    channel.on('error', () => {});
+    await channel.assertExchange(exchange, type, { durable: false, autoDelete: true });
+    await channel.deleteExchange(exchange);
+  } catch (error) {
+    // The channel only hears "Channel ended, no reply will be forthcoming"; the broker's reason
+    // comes with the connection's error, just before it closes.
+    await Promise.race([closed, new Promise((r) => setTimeout(r, 2000))]);
+    const said = refusal ? errorMessage(refusal) : errorMessage(error);
+    if (/(unknown|invalid) exchange type/i.test(said)) {
+      throw new Error(
+        `RabbitMQ does not know the exchange type ${type} (needed: ${why}): enable the plugin on the broker ` +
+          `(rabbitmq-plugins enable ${plugin}) and run again. Broker said: ${said}`,
+      );
+    }
+    throw error;
+  } finally {
+    await connection.close().catch(() => {});
+  }
+}
 
 /** @param {unknown} error */
 function errorMessage(error) {

@@ -54,6 +54,8 @@ export class Role {
 
   #expectExit = false;
   #started = false;
+  /** @type {import('../../test-support/child-process.d.mts').RunningChild | undefined} the process freeze() stopped */
+  #frozen = undefined;
   /** @type {Promise<ChildExit>} */
   #exited = Promise.resolve({ code: null, signal: null });
   /** @type {Promise<void>} */
@@ -130,6 +132,25 @@ export class Role {
     }
   }
 
+  /**
+   * SIGSTOP: the process keeps its sockets but answers nothing (a frozen instance: its database
+   * sessions go idle, its broker connection stays open until heartbeats time out). No-op (false)
+   * when down or already frozen.
+   */
+  freeze() {
+    if (!this.proc || this.#frozen === this.proc) return false;
+    this.#frozen = this.proc;
+    this.proc.child.kill('SIGSTOP');
+    return true;
+  }
+
+  /** SIGCONT to the process freeze() stopped, if it still runs (a kill or restart ends the freeze). */
+  thaw() {
+    const frozen = this.#frozen;
+    this.#frozen = undefined;
+    if (frozen && frozen === this.proc) frozen.child.kill('SIGCONT');
+  }
+
   /** SIGKILL; resolves once the process is gone. No-op (false) when down. */
   async kill() {
     if (!this.proc) return false;
@@ -148,6 +169,7 @@ export class Role {
     const proc = this.proc;
     if (!proc) return { code: null, signal: null, alreadyDown: true };
     this.#expectExit = true;
+    this.thaw(); // a stopped process would hold SIGTERM until the end of the grace period
     proc.child.kill('SIGTERM');
     const timer = setTimeout(() => proc.child.kill('SIGKILL'), graceMs);
     const exit = await this.#exited;

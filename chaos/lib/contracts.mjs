@@ -51,3 +51,9 @@ export const HANDLED_TYPES = [ChaosEvent.type, ChaosChecked.type, ChaosVersioned
 
 /** Consumer retry steps: 5 deliveries in total, then dead-letter ('retries exhausted'). */
 export const CONSUMER_RETRY_DELAYS_MS = [250, 500, 1000, 2000];
+
+/**
+ * Group A's partitioned consumption: small intervals so partitions move many times a run (every
+ * kill, freeze and terminated lock session is a rebalance), and a lease a freeze can outlast.
+ */
+export const GROUP_A_PARTITIONS = { count: 6, rebalanceIntervalMs: 300, leaseMs: 3000 };

@@ -10,18 +10,20 @@ import { declareTopology, groupTopology, migrateInbox } from '@txbox/inbox';
 import { createWalSlot, migrateOutbox } from '@txbox/outbox';
 import pg from 'pg';
 import { startTcpProxy } from '../../test-support/tcp-proxy.mjs';
+import { deleteTopology } from '../../test-support/topology.mjs';
 import {
   brokerStoppedByUs,
   ensureBrokerRunning,
+  requireExchangeType,
   startBrokerApp,
   stopBrokerApp,
   waitForQuietBroker,
 } from './broker.mjs';
 import { check } from './checker.mjs';
 import { killAllChildren, Role } from './children.mjs';
-import { CONSUMER_RETRY_DELAYS_MS, HANDLED_TYPES } from './contracts.mjs';
+import { CONSUMER_RETRY_DELAYS_MS, GROUP_A_PARTITIONS, HANDLED_TYPES } from './contracts.mjs';
 import { rawPoisonVariants } from './raw-poison.mjs';
-import { buildSchedule, formatSchedule, PROCESS_TARGETS } from './schedule.mjs';
+import { buildSchedule, formatSchedule, GROUP_A_CONSUMERS, PROCESS_TARGETS } from './schedule.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const workers = join(here, '..', 'workers');
@@ -83,11 +85,24 @@ export async function runChaos(input) {
     (o.log ?? console.log)(text);
   };
   const chaosDbUrl = withDatabase(o.adminDatabaseUrl, database);
-  const groupA = { label: 'A', name: `${tag}_a`, instances: 2 };
-  const groupB = { label: 'B', name: `${tag}_b`, instances: 1 };
+  // Group A: partitioned, its instances sharing the partitions (and moving them at every fault);
+  // group B: one instance on a plain queue, the unpartitioned path.
+  /** @type {ChaosGroup} */
+  const groupA = {
+    label: 'A',
+    name: `${tag}_a`,
+    instances: GROUP_A_CONSUMERS.length,
+    consumers: GROUP_A_CONSUMERS,
+    partitions: GROUP_A_PARTITIONS,
+  };
+  /** @type {ChaosGroup} */
+  const groupB = { label: 'B', name: `${tag}_b`, instances: 1, consumers: ['consumerB'], partitions: null };
   const groups = [groupA, groupB];
+  /** Partition take-overs and hand-overs, per group, from the consumers' REBALANCED lines. */
+  const rebalances = new Map(groups.map((g) => [g.name, { steps: 0, took: 0, gave: 0 }]));
   const faults = {
     kill: 0,
+    freeze: 0,
     cut: 0,
     stall: 0,
     'pg-terminate': 0,
@@ -141,6 +156,15 @@ export async function runChaos(input) {
   }
   log(`seed ${seed}, duration ${o.durationMs / 1000}s, settle timeout ${o.settleTimeoutMs / 1000}s, logs in ${runDir}`);
   try {
+    // --- what the broker must offer (before anything is created) ------------------------------
+    await requireExchangeType({
+      url: o.amqpUrl,
+      type: 'x-consistent-hash',
+      plugin: 'rabbitmq_consistent_hash_exchange',
+      exchange: `${tag}.plugin-probe`,
+      why: `chaos group A (${groupA.name}) consumes partitioned`,
+    });
+
     // --- the dedicated database -------------------------------------------------------------
     admin = new pg.Pool({ connectionString: o.adminDatabaseUrl, max: 2, application_name: `chaos-admin ${tag}` });
     admin.on('error', () => {});
@@ -164,18 +188,10 @@ CREATE INDEX ON chaos.effects (grp, key, key_seq);`);
 
     // --- broker: topology declared up front, so nothing is unroutable before consumers start --
     amqp = new AmqpConnection({ url: o.amqpUrl, connectionName: `chaos-orchestrator ${tag}` });
-    const topologies = groups.map((g) =>
-      groupTopology({
-        group: g.name,
-        exchange,
-        retryDelaysMs: CONSUMER_RETRY_DELAYS_MS,
-        bindings: HANDLED_TYPES,
-        queueType: 'classic',
-      }),
-    );
+    const topologies = groups.map((g) => topologyOf(g, exchange));
     const tapQueue = `${tag}.tap`;
     await withChannel(amqp, async (ch) => {
-      for (const t of topologies) for (const q of queuesOf(t)) await ch.deleteQueue(q);
+      for (const t of topologies) await deleteTopology(ch, t);
       await ch.deleteQueue(tapQueue);
     });
     await withChannel(amqp, async (ch) => {
@@ -223,20 +239,33 @@ CREATE INDEX ON chaos.effects (grp, key, key_seq);`);
     const consumerLine = (group) => (/** @type {string} */ line) => {
       const m = /^(RETRIED|UNSETTLED) (\S+)/.exec(line);
       if (m?.[2]) failedAttempts.get(group)?.add(m[2]);
+      if (line.startsWith('REBALANCED ')) {
+        const { took = [], gave = [] } = JSON.parse(line.slice(11));
+        const count = rebalances.get(group);
+        if (count) {
+          count.steps += 1;
+          count.took += took.length;
+          count.gave += gave.length;
+        }
+      }
     };
-    for (const [name, g] of /** @type {const} */ ([
-      ['consumerA1', groupA],
-      ['consumerA2', groupA],
-      ['consumerB', groupB],
-    ])) {
-      roles[name] = new Role({
-        name,
-        script: join(workers, 'consumer.mjs'),
-        env: { ...common, CHAOS_AMQP_URL: proxyOf(name).url(o.amqpUrl), CHAOS_GROUP: g.name, CHAOS_INSTANCE: name },
-        runDir,
-        onLine: consumerLine(g.name),
-        onCrash,
-      });
+    for (const g of groups) {
+      for (const name of g.consumers) {
+        roles[name] = new Role({
+          name,
+          script: join(workers, 'consumer.mjs'),
+          env: {
+            ...common,
+            CHAOS_AMQP_URL: proxyOf(name).url(o.amqpUrl),
+            CHAOS_GROUP: g.name,
+            CHAOS_INSTANCE: name,
+            ...(g.partitions ? { CHAOS_PARTITIONS: JSON.stringify(g.partitions) } : {}),
+          },
+          runDir,
+          onLine: consumerLine(g.name),
+          onCrash,
+        });
+      }
     }
     /** @type {Record<string, unknown>} */
     const producerStats = {};
@@ -305,6 +334,16 @@ CREATE INDEX ON chaos.effects (grp, key, key_seq);`);
           later(ev.durationMs, () => {
             role.start().catch(() => {});
           });
+          return;
+        }
+        case 'freeze': {
+          const role = roleOf(ev.target);
+          if (!role.freeze()) {
+            faults.skipped += 1;
+            return;
+          }
+          faults.freeze += 1;
+          later(ev.durationMs, () => role.thaw());
           return;
         }
         case 'cut':
@@ -384,7 +423,7 @@ CREATE INDEX ON chaos.effects (grp, key, key_seq);`);
         );
         const up = PROCESS_TARGETS.filter((n) => roleOf(n).isUp).length;
         log(
-          `progress: committed ${rows[0].committed}, effects ${rows[0].effects}, outbox ${rows[0].outbox}, processes up ${up}/5, tap ${tap.records.length}, faults ${JSON.stringify(faults)}`,
+          `progress: committed ${rows[0].committed}, effects ${rows[0].effects}, outbox ${rows[0].outbox}, processes up ${up}/${PROCESS_TARGETS.length}, tap ${tap.records.length}, faults ${JSON.stringify(faults)}`,
         );
       } catch {}
     }, 15_000);
@@ -395,6 +434,7 @@ CREATE INDEX ON chaos.effects (grp, key, key_seq);`);
     await Promise.all(producers.map((p) => p.stop(30_000)));
     for (const t of timers) clearTimeout(t);
     timers.clear();
+    for (const r of Object.values(roles)) r.thaw(); // their thaw timers were just cleared
     for (const p of Object.values(proxies)) {
       p.resume();
       p.restore();
@@ -420,7 +460,10 @@ CREATE INDEX ON chaos.effects (grp, key, key_seq);`);
     );
     const expectApply = expectRows[0].apply;
     const expectPoison = expectRows[0].poison + rawExpected.length;
-    const workQueues = topologies.flatMap((t) => [t.queue, ...t.delayQueues.map((d) => d.name)]);
+    const workQueues = topologies.flatMap((t) => [
+      ...(t.partitions ? t.partitions.queues : [t.queue]),
+      ...t.delayQueues.map((d) => d.name),
+    ]);
     let settled = false;
     let quietSince = 0;
     let last = '';
@@ -510,6 +553,7 @@ CREATE INDEX ON chaos.effects (grp, key, key_seq);`);
       faults,
       producers: producerStats,
       restarts: Object.fromEntries(PROCESS_TARGETS.map((n) => [n, roleOf(n).restarts])),
+      rebalances: Object.fromEntries(groups.map((g) => [g.label, rebalances.get(g.name)])),
       ...verdict,
       boundaryResults: boundary,
       runDir,
@@ -531,6 +575,7 @@ CREATE INDEX ON chaos.effects (grp, key, key_seq);`);
     return result;
   } finally {
     for (const t of timers) clearTimeout(t);
+    for (const r of Object.values(roles)) r.thaw();
     await ensureBrokerRunning(log);
     for (const p of Object.values(proxies)) {
       p.resume();
@@ -542,18 +587,9 @@ CREATE INDEX ON chaos.effects (grp, key, key_seq);`);
     for (const p of Object.values(proxies)) await p.close().catch(() => {});
     if (!o.keep && amqp) {
       await withChannel(amqp, async (ch) => {
-        for (const g of groups) {
-          const t = groupTopology({
-            group: g.name,
-            exchange,
-            retryDelaysMs: CONSUMER_RETRY_DELAYS_MS,
-            bindings: HANDLED_TYPES,
-            queueType: 'classic',
-          });
-          for (const q of queuesOf(t)) await ch.deleteQueue(q);
-        }
+        // Queues, the partition exchange and the run's exchange.
+        for (const g of groups) await deleteTopology(ch, topologyOf(g, exchange));
         await ch.deleteQueue(`${tag}.tap`);
-        await ch.deleteExchange(exchange);
       }).catch((e) => log(`broker cleanup failed: ${e.message}`));
     }
     await amqp?.close().catch(() => {});
@@ -662,9 +698,31 @@ async function dropDatabase(admin, database) {
   await admin.query(`DROP DATABASE IF EXISTS ${database}`);
 }
 
-/** @param {import('@txbox/inbox').GroupTopology} t */
-function queuesOf(t) {
-  return [t.queue, t.deadLetterQueue, ...t.delayQueues.map((d) => d.name)];
+/**
+ * A consumer group of the run: its instances (process names) and, when partitioned, the
+ * `partitions` option they all run with.
+ * @typedef {object} ChaosGroup
+ * @property {string} label
+ * @property {string} name
+ * @property {number} instances
+ * @property {readonly string[]} consumers
+ * @property {{ count: number, rebalanceIntervalMs: number, leaseMs: number } | null} partitions
+ */
+
+/**
+ * The group's topology, as its consumers declare it.
+ * @param {ChaosGroup} g
+ * @param {string} exchange
+ */
+function topologyOf(g, exchange) {
+  return groupTopology({
+    group: g.name,
+    exchange,
+    retryDelaysMs: CONSUMER_RETRY_DELAYS_MS,
+    bindings: HANDLED_TYPES,
+    queueType: 'classic',
+    partitionCount: g.partitions?.count,
+  });
 }
 
 /**

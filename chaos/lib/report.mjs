@@ -10,6 +10,8 @@
  * @property {string} [aborted] why the run stopped before the checker ran
  * @property {Record<string, number>} faults
  * @property {Record<string, number>} [restarts]
+ * @property {Record<string, { steps: number, took: number, gave: number } | undefined>} [rebalances] per group
+ *   label: the consumers' partition rebalance steps and the partitions they took and gave
  * @property {boolean} [settled]
  * @property {string[]} [violations]
  * @property {string[]} [findings]
@@ -47,12 +49,19 @@ export function formatReport(r) {
       `publication (broker side): published ${p.published}, not published ${p.notPublished}, out of key order ${p.outOfOrder}, duplicate publications ${p.duplicatePublications}, rolled back published ${p.rolledBackPublished}`,
     );
     for (const [label, g] of Object.entries(rep.groups)) {
+      const shape = g.partitions === null ? '' : `, ${g.partitions} partitions`;
       lines.push(
-        `group ${label} (${g.group}, ${g.instances} instance${g.instances > 1 ? 's' : ''}): applied ${g.applied}, lost ${g.lost}, duplicated effects ${g.duplicatedEffects}, rolled back applied ${g.rolledBackApplied}, unexpected ${g.unexpected}`,
+        `group ${label} (${g.group}, ${g.instances} instance${g.instances > 1 ? 's' : ''}${shape}): applied ${g.applied}, lost ${g.lost}, duplicated effects ${g.duplicatedEffects}, rolled back applied ${g.rolledBackApplied}, unexpected ${g.unexpected}`,
       );
       lines.push(
-        `  out of order: unexplained ${g.outOfOrder.unexplained}, competing consumers ${g.outOfOrder.competingConsumers}, after a failed attempt ${g.outOfOrder.afterFailedAttempt}`,
+        `  out of order: unexplained ${g.outOfOrder.unexplained}, competing consumers ${g.outOfOrder.competingConsumers}, after a failed attempt ${g.outOfOrder.afterFailedAttempt}; overlapping in flight ${g.outOfOrder.overlapping}`,
       );
+      const rebalanced = r.rebalances?.[label];
+      if (g.partitions !== null && rebalanced) {
+        lines.push(
+          `  rebalancing: ${rebalanced.steps} steps that moved partitions (${rebalanced.took} taken, ${rebalanced.gave} handed over)`,
+        );
+      }
       const dl = g.deadLettered;
       lines.push(
         `  dead-lettered: ${dl.entries} entries for ${dl.expected} expected (missing ${dl.missing}, unexpected ${dl.unexpected}, wrong reason/history ${dl.wrong}, extra copies ${dl.duplicateCopies}) ${JSON.stringify(dl.reasons)}`,

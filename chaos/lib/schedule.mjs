@@ -2,15 +2,18 @@
 // The fault schedule: a pure function of (seed, duration), printed at the start of a run so a
 // failure can be replayed with --seed. Timings of the system under test are not reproducible;
 // the schedule, the workload content and the targets are.
+import { GROUP_A_PARTITIONS } from './contracts.mjs';
 import { rng } from './rng.mjs';
 
-export const PROCESS_TARGETS = ['relay1', 'relay2', 'consumerA1', 'consumerA2', 'consumerB'];
+/** Group A's instances (partitioned: each kill, freeze or cut of one moves partitions). */
+export const GROUP_A_CONSUMERS = ['consumerA1', 'consumerA2', 'consumerA3'];
+export const PROCESS_TARGETS = ['relay1', 'relay2', ...GROUP_A_CONSUMERS, 'consumerB'];
 export const PG_TARGETS = ['relay-pool', 'relay-listener', 'inbox-a', 'inbox-b'];
 
 /**
  * @typedef {object} FaultEvent
  * @property {number} at ms after the workload starts
- * @property {'kill' | 'cut' | 'stall' | 'pg-terminate' | 'broker-restart' | 'raw-poison'} kind
+ * @property {'kill' | 'freeze' | 'cut' | 'stall' | 'pg-terminate' | 'broker-restart' | 'raw-poison'} kind
  * @property {string} [target]
  * @property {number} [durationMs]
  */
@@ -30,13 +33,25 @@ export function buildSchedule(seed, durationMs, { brokerRestart = true, meanGapM
     const roll = random.next();
     if (roll < 0.28) {
       events.push({ at, kind: 'kill', target: random.pick(PROCESS_TARGETS), durationMs: random.int(200, 3000) });
-    } else if (roll < 0.48) {
+    } else if (roll < 0.34) {
+      // SIGSTOP/SIGCONT of a group-A instance: shorter or longer than the partition lease, so a
+      // frozen owner sometimes keeps its partitions and sometimes loses them while its broker
+      // connection (and so its single-active consumers) lives on.
+      const { leaseMs } = GROUP_A_PARTITIONS;
+      events.push({ at, kind: 'freeze', target: random.pick(GROUP_A_CONSUMERS), durationMs: random.int(leaseMs / 2, leaseMs * 2) });
+    } else if (roll < 0.5) {
       events.push({ at, kind: 'cut', target: random.pick(PROCESS_TARGETS) });
     } else if (roll < 0.64) {
       events.push({ at, kind: 'stall', target: random.pick(PROCESS_TARGETS), durationMs: random.int(500, 6000) });
     } else {
       events.push({ at, kind: 'pg-terminate', target: random.pick(PG_TARGETS) });
     }
+  }
+  // Rebalancing under failure, whatever the dice said: each group-A instance is SIGKILLed once,
+  // spread over the run (a restarted one takes its share back from the others).
+  for (const [i, target] of GROUP_A_CONSUMERS.entries()) {
+    const slot = durationMs / (GROUP_A_CONSUMERS.length + 1);
+    events.push({ at: Math.round(slot * (i + 0.5) + random.int(0, slot / 2)), kind: 'kill', target, durationMs: random.int(200, 3000) });
   }
   if (brokerRestart) {
     const at = Math.round(durationMs * (0.35 + random.next() * 0.3));
@@ -56,6 +71,8 @@ export function formatSchedule(events) {
           ? ''
           : e.kind === 'kill'
             ? ` restart after ${e.durationMs} ms`
+            : e.kind === 'freeze'
+              ? ` thaw after ${e.durationMs} ms`
             : ` for ${e.durationMs} ms`;
       return `  t+${(e.at / 1000).toFixed(1).padStart(6)}s ${e.kind}${e.target ? ` ${e.target}` : ''}${extra}`;
     })

@@ -165,6 +165,19 @@ const consumerCases = [
   ],
   ['handler not a function', { ...consumerBase, handlers: [{ contract: Probe, handle: 42 }] }, 'CONFIGURATION_INVALID'],
   ['dataSource not a DataSource', { ...consumerBase, dataSource: {} }, 'CONFIGURATION_INVALID'],
+  ['partitions.count 0', { ...consumerBase, partitions: { count: 0 } }, 'CONFIGURATION_INVALID'],
+  ['partitions.count absurd', { ...consumerBase, partitions: { count: 1e6 } }, 'CONFIGURATION_INVALID'],
+  ['partitions without count', { ...consumerBase, partitions: {} }, 'CONFIGURATION_INVALID'],
+  [
+    'partitions.leaseMs below 3 × rebalanceIntervalMs',
+    { ...consumerBase, partitions: { count: 4, rebalanceIntervalMs: 1000, leaseMs: 2000 } },
+    'CONFIGURATION_INVALID',
+  ],
+  [
+    'partitions with singleActiveConsumer',
+    { ...consumerBase, partitions: { count: 4 }, singleActiveConsumer: true },
+    'CONFIGURATION_INVALID',
+  ],
 ];
 for (const [name, options, code] of consumerCases) {
   await expectCode('config:consumer', name, code, () => createConsumer(badInput(options)));

@@ -1,7 +1,7 @@
 // @ts-check
 // One inbox consumer instance in its own process (the orchestrator SIGKILLs and restarts it).
 //   CHAOS_DATABASE_URL, CHAOS_AMQP_URL (through the role's TCP proxy), CHAOS_EXCHANGE,
-//   CHAOS_GROUP, CHAOS_INSTANCE
+//   CHAOS_GROUP, CHAOS_INSTANCE, CHAOS_PARTITIONS (JSON `partitions` option: a partitioned group)
 //
 // Every handler writes one row into chaos.effects with the handler's transaction client; the
 // table has no unique constraint, so a double application shows up as two rows. The row also
@@ -35,9 +35,20 @@ diagnosticsChannel.subscribe(INBOX_CHANNELS.retried, (message) => {
   const e = /** @type {import('@txbox/inbox').InboxMessageEvent} */ (message);
   process.stdout.write(`RETRIED ${e.id} ${e.attempt}\n`);
 });
-const logger = stderrLogger((msg, fields) => {
+const warnLogger = stderrLogger((msg, fields) => {
   if (msg.startsWith('Inbox could not settle') && fields.id) process.stdout.write(`UNSETTLED ${fields.id}\n`);
 });
+/** @type {import('@txbox/inbox').InboxConsumerOptions['partitions']} */
+const partitions = process.env.CHAOS_PARTITIONS ? JSON.parse(process.env.CHAOS_PARTITIONS) : undefined;
+// Each partition hand-over or take-over of this instance, for the run's rebalancing count.
+/** @type {import('@txbox/core').TxboxLogger} */
+const logger = {
+  ...warnLogger,
+  info: (msg, fields) => {
+    if (msg === 'Inbox partitions rebalanced') process.stdout.write(`REBALANCED ${JSON.stringify(fields ?? {})}\n`);
+    warnLogger.info(msg, fields);
+  },
+};
 
 const consumer = createConsumer({
   group,
@@ -49,6 +60,7 @@ const consumer = createConsumer({
   retry: { delaysMs: CONSUMER_RETRY_DELAYS_MS },
   retention: { intervalMs: 0 },
   stopTimeoutMs: 5000,
+  ...(partitions ? { partitions } : {}),
   handlers: [
     defineHandler(ChaosEvent, async (_p, ctx) => applyEffect(ctx)),
     defineHandler(ChaosChecked, async (_p, ctx) => applyEffect(ctx)),
