@@ -18,6 +18,7 @@ import * as backlog from './scenarios/backlog.mjs';
 import * as dedup from './scenarios/dedup.mjs';
 import * as inbox from './scenarios/inbox.mjs';
 import * as latency from './scenarios/latency.mjs';
+import * as partitions from './scenarios/partitions.mjs';
 import * as relay from './scenarios/relay.mjs';
 import * as write from './scenarios/write.mjs';
 
@@ -34,7 +35,7 @@ const here = dirname(fileURLToPath(import.meta.url));
  *   run(options: import('./lib/common.mjs').ScenarioOptions<ScenarioSettings[N]>): Promise<ScenarioResults[N]>,
  * } }}
  */
-const SCENARIOS = { write, relay, inbox, dedup, latency, backlog };
+const SCENARIOS = { write, relay, inbox, dedup, latency, backlog, partitions };
 /**
  * @param {string} name
  * @returns {name is ScenarioName}
@@ -108,6 +109,7 @@ const settings = {
   dedup: { ...dedup.defaults[mode] },
   latency: { ...latency.defaults[mode] },
   backlog: { ...backlog.defaults[mode] },
+  partitions: { ...partitions.defaults[mode] },
 };
 /**
  * Overrides one setting from the command line, unless the option was not given.

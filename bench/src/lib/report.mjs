@@ -12,6 +12,7 @@ import { walTargets } from './wal.mjs';
  *   dedup: typeof import('../scenarios/dedup.mjs'),
  *   latency: typeof import('../scenarios/latency.mjs'),
  *   backlog: typeof import('../scenarios/backlog.mjs'),
+ *   partitions: typeof import('../scenarios/partitions.mjs'),
  * }} ScenarioModules
  */
 /** @typedef {keyof ScenarioModules} ScenarioName */
@@ -212,6 +213,18 @@ export function evaluateTargets(r) {
         r.backlog.ratio,
         2,
         'lower',
+      ),
+    );
+  }
+  if (succeeded(r.partitions)) {
+    t.push(
+      target(
+        'partitions.scale4',
+        'partitions',
+        '4 partitioned instances ÷ 1, msg/s draining a keyed backlog',
+        r.partitions.scale4,
+        1.5,
+        'higher',
       ),
     );
   }
@@ -433,6 +446,24 @@ export function markdownTable(r) {
           `${b.notDueRatio}`,
           '(context)',
           '',
+        ]);
+      }
+    }
+  }
+  if (r.partitions) {
+    if (!succeeded(r.partitions)) err('partitions');
+    else {
+      const p = r.partitions;
+      const sac = `singleActiveConsumer (${p.singleActive.instances} instances, 1 queue): ${fmt(p.singleActive.msgsPerSec)} msg/s`;
+      for (const x of p.partitioned) {
+        const headline = x.instances === 4;
+        rows.push([
+          `partitions, ${x.instances} instance${x.instances > 1 ? 's' : ''} × concurrency ${p.concurrency}, ${p.partitions} partitions (${fmt(p.messages)} keyed msgs, ${p.pauseMs} ms handler pause)`,
+          `${fmt(x.msgsPerSec)} msg/s${x.sharedAfterMs === null ? '' : ` (shared out after ${fmt(x.sharedAfterMs)} ms)`}`,
+          sac,
+          `${x.vsSingleActive ?? '–'} (of single active)${headline ? ` · ${p.scale4} (of 1 instance)` : ''}`,
+          headline ? `${bound(targets['partitions.scale4'])} (of 1 instance)` : '(context)',
+          headline ? yes(targets['partitions.scale4']?.met) : '',
         ]);
       }
     }
@@ -672,6 +703,23 @@ export function charts(r) {
       for (const m of Object.values(samples)) rows.push({ label: `${label}, batch ${m.batch}`, value: m.p50Ms, color });
     }
     out.push(barChart({ title: 'backlog: claim time (p50)', unit: ' ms', rows, log: true }));
+  }
+  if (succeeded(r.partitions)) {
+    const p = r.partitions;
+    out.push(
+      barChart({
+        title: `partitions: drain ${fmt(p.messages)} keyed messages, concurrency ${p.concurrency} per instance`,
+        unit: ' msg/s',
+        rows: [
+          { label: 'singleActiveConsumer, 1 queue', value: p.singleActive.msgsPerSec, color: COLORS.baseline },
+          ...p.partitioned.map((x) => ({
+            label: `${x.instances} instance${x.instances > 1 ? 's' : ''}, ${p.partitions} partitions`,
+            value: x.msgsPerSec,
+          })),
+        ],
+        line: { value: num(p.singleActive.msgsPerSec), label: 'single active' },
+      }),
+    );
   }
   return out;
 }
