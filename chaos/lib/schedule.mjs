@@ -38,7 +38,12 @@ export function buildSchedule(seed, durationMs, { brokerRestart = true, meanGapM
       // frozen owner sometimes keeps its partitions and sometimes loses them while its broker
       // connection (and so its single-active consumers) lives on.
       const { leaseMs } = GROUP_A_PARTITIONS;
-      events.push({ at, kind: 'freeze', target: random.pick(GROUP_A_CONSUMERS), durationMs: random.int(leaseMs / 2, leaseMs * 2) });
+      events.push({
+        at,
+        kind: 'freeze',
+        target: random.pick(GROUP_A_CONSUMERS),
+        durationMs: random.int(leaseMs / 2, leaseMs * 2),
+      });
     } else if (roll < 0.5) {
       events.push({ at, kind: 'cut', target: random.pick(PROCESS_TARGETS) });
     } else if (roll < 0.64) {
@@ -51,7 +56,12 @@ export function buildSchedule(seed, durationMs, { brokerRestart = true, meanGapM
   // spread over the run (a restarted one takes its share back from the others).
   for (const [i, target] of GROUP_A_CONSUMERS.entries()) {
     const slot = durationMs / (GROUP_A_CONSUMERS.length + 1);
-    events.push({ at: Math.round(slot * (i + 0.5) + random.int(0, slot / 2)), kind: 'kill', target, durationMs: random.int(200, 3000) });
+    events.push({
+      at: Math.round(slot * (i + 0.5) + random.int(0, slot / 2)),
+      kind: 'kill',
+      target,
+      durationMs: random.int(200, 3000),
+    });
   }
   if (brokerRestart) {
     const at = Math.round(durationMs * (0.35 + random.next() * 0.3));
@@ -73,7 +83,7 @@ export function formatSchedule(events) {
             ? ` restart after ${e.durationMs} ms`
             : e.kind === 'freeze'
               ? ` thaw after ${e.durationMs} ms`
-            : ` for ${e.durationMs} ms`;
+              : ` for ${e.durationMs} ms`;
       return `  t+${(e.at / 1000).toFixed(1).padStart(6)}s ${e.kind}${e.target ? ` ${e.target}` : ''}${extra}`;
     })
     .join('\n');

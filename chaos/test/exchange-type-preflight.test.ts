@@ -26,7 +26,13 @@ describe('chaos preflight: the exchange types a run needs', () => {
     const exchange = uniqueName('chaos_probe');
     const why = 'group A consumes partitioned';
     const url = testAmqpUrl();
-    await requireExchangeType({ url, type: 'x-consistent-hash', plugin: 'rabbitmq_consistent_hash_exchange', exchange, why });
+    await requireExchangeType({
+      url,
+      type: 'x-consistent-hash',
+      plugin: 'rabbitmq_consistent_hash_exchange',
+      exchange,
+      why,
+    });
     const connection = await amqp.connect(url);
     try {
       const channel = await connection.createChannel();

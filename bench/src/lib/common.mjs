@@ -52,7 +52,9 @@ export { sleep, waitUntil } from '../../../test-support/wait.mjs';
 /** Wall-clock milliseconds comparable across the whole process (timeOrigin + performance.now()). */
 export const nowMs = () => performance.timeOrigin + performance.now();
 
-export { CleanupStack } from '../../../test-support/cleanup-stack.mjs';
+import { CleanupStack } from '../../../test-support/cleanup-stack.mjs';
+
+export { CleanupStack };
 
 /**
  * Percentiles by nearest rank over a sorted numeric array; null when it is empty.
@@ -141,19 +143,21 @@ export function blobPayload(i, bytes) {
   return { i, data: 'x'.repeat(Math.max(0, bytes - base)) };
 }
 
-/** The txbox wire encoding of a Blob, as a relay would publish it (same id = a redelivery). */
 /**
+ * The txbox wire encoding of a Blob, as a relay would publish it (same id = a redelivery); with a
+ * key, it carries x-txbox-key and x-txbox-partition-key as a keyed message does.
  * @param {string} id
  * @param {number} i
  * @param {number} bytes
+ * @param {string | null} [key]
  */
-export function encodeBlob(id, i, bytes) {
+export function encodeBlob(id, i, bytes, key = null) {
   return encodeAmqpMessage({
     id,
     type: Blob.type,
     version: 1,
     occurredAt: new Date(),
-    key: null,
+    key,
     correlationId: null,
     causationId: null,
     traceparent: null,
@@ -276,6 +280,26 @@ export async function deleteAmqp(connection, { queues = [], exchanges = [] }, ur
     }
   } finally {
     if (own) await conn.close().catch(() => {});
+  }
+}
+
+/**
+ * What a scenario starts with: a schema name of its own, a cleanup stack, a small pool and a broker
+ * connection (both closed by the stack, last). The caller migrates the schema and registers its drop.
+ * @param {{ prefix: string, poolSize: number, databaseUrl: string, amqpUrl: string }} o
+ */
+export async function openScenario({ prefix, poolSize, databaseUrl, amqpUrl }) {
+  const schema = uniqueName(prefix);
+  const cleanup = new CleanupStack();
+  const pool = newPool(poolSize, databaseUrl);
+  cleanup.add('pool', () => pool.end());
+  try {
+    const connection = await connectAmqp(amqpUrl);
+    cleanup.add('amqp connection', () => connection.close().catch(() => {}));
+    return { schema, cleanup, pool, connection };
+  } catch (error) {
+    await cleanup.run(() => {});
+    throw error;
   }
 }
 

@@ -7,25 +7,21 @@
 // out of first and more instances can matter. All instances live in this process, each a
 // consumer of its own with its own pool and broker connection, as separate services would be.
 import diagnosticsChannel from 'node:diagnostics_channel';
-import { encodeAmqpMessage } from '@txbox/core';
 import { createConsumer, declareTopology, defineHandler, INBOX_CHANNELS, migrateInbox } from '@txbox/inbox';
 import { deleteTopology } from '../../../test-support/topology.mjs';
 import {
   AMQP_URL,
   Blob,
-  blobPayload,
-  CleanupStack,
-  connectAmqp,
   DATABASE_URL,
   dropSchema,
+  encodeBlob,
   newId,
-  newPool,
   openChannel,
+  openScenario,
   perSec,
   publishConfirmed,
   ratio,
   sleep,
-  uniqueName,
   waitUntil,
 } from '../lib/common.mjs';
 import { cpuMeter } from '../lib/cpu.mjs';
@@ -55,28 +51,13 @@ import { cpuMeter } from '../lib/cpu.mjs';
  * @property {CpuSplit | null} cpu
  */
 
+/** Everything but the size: the same in full and quick runs. */
+const shape = { keys: 500, payloadBytes: 200, partitions: 8, concurrency: 4, pauseMs: 2, instances: [1, 2, 4] };
+
 /** @type {{ full: PartitionsSettings, quick: PartitionsSettings }} */
 export const defaults = {
-  full: {
-    messages: 20_000,
-    keys: 500,
-    payloadBytes: 200,
-    partitions: 8,
-    concurrency: 4,
-    pauseMs: 2,
-    instances: [1, 2, 4],
-    repeats: 2,
-  },
-  quick: {
-    messages: 6_000,
-    keys: 500,
-    payloadBytes: 200,
-    partitions: 8,
-    concurrency: 4,
-    pauseMs: 2,
-    instances: [1, 2, 4],
-    repeats: 1,
-  },
+  full: { ...shape, messages: 20_000, repeats: 2 },
+  quick: { ...shape, messages: 6_000, repeats: 1 },
 };
 
 /** Instances of the single-active-consumer group: one consumes, the other stands by. */
@@ -85,13 +66,13 @@ const SAC_INSTANCES = 2;
 /** @param {import('../lib/common.mjs').ScenarioOptions<PartitionsSettings>} options */
 export async function run({ settings, databaseUrl = DATABASE_URL, amqpUrl = AMQP_URL, log = () => {} }) {
   const { messages: n, keys, payloadBytes, partitions, concurrency, pauseMs, instances, repeats = 1 } = settings;
-  const schema = uniqueName('bench_partitions');
+  const { schema, cleanup, pool, connection } = await openScenario({
+    prefix: 'bench_partitions',
+    poolSize: 2,
+    databaseUrl,
+    amqpUrl,
+  });
   const base = schema.replace('_', '.');
-  const cleanup = new CleanupStack();
-  const pool = newPool(2, databaseUrl);
-  cleanup.add('pool', () => pool.end());
-  const connection = await connectAmqp(amqpUrl);
-  cleanup.add('amqp connection', () => connection.close().catch(() => {}));
   try {
     await migrateInbox({ database: databaseUrl, schema });
     cleanup.add('schema', () => dropSchema(pool, schema));
@@ -151,21 +132,7 @@ export async function run({ settings, databaseUrl = DATABASE_URL, amqpUrl = AMQP
      * @param {string} exchange
      */
     const fillBacklog = async (exchange) => {
-      const encoded = Array.from({ length: n }, (_, i) =>
-        encodeAmqpMessage({
-          id: newId(),
-          type: Blob.type,
-          version: 1,
-          occurredAt: new Date(),
-          key: `k${i % keys}`,
-          correlationId: null,
-          causationId: null,
-          traceparent: null,
-          tracestate: null,
-          headers: {},
-          payload: blobPayload(i, payloadBytes),
-        }),
-      );
+      const encoded = Array.from({ length: n }, (_, i) => encodeBlob(newId(), i, payloadBytes, `k${i % keys}`));
       await publishConfirmed(publisher, exchange, Blob.type, encoded, 2000);
     };
 
@@ -251,7 +218,9 @@ export async function run({ settings, databaseUrl = DATABASE_URL, amqpUrl = AMQP
     });
     const one = partitioned.find((p) => p.instances === 1);
     const four = partitioned.find((p) => p.instances === 4);
-    const { rows } = await pool.query(`SELECT count(*)::int AS n, count(DISTINCT message_id)::int AS d FROM ${effects}`);
+    const { rows } = await pool.query(
+      `SELECT count(*)::int AS n, count(DISTINCT message_id)::int AS d FROM ${effects}`,
+    );
     return {
       messages: n,
       keys,
@@ -272,4 +241,3 @@ export async function run({ settings, databaseUrl = DATABASE_URL, amqpUrl = AMQP
     await cleanup.run(log);
   }
 }
-
