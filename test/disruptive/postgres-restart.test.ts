@@ -90,8 +90,11 @@ describe.each(['table', 'wal'] as const)('PostgreSQL restarted mid-run (%s mode)
     const relayOptions = { database: testDatabaseUrl(), amqp: testAmqpUrl(), schema, pollIntervalMs: 60_000 };
     if (mode === 'wal') await createWalSlot({ database: testDatabaseUrl(), slot });
     const relay = mode === 'wal' ? createWalRelay({ ...relayOptions, slot }) : createRelay(relayOptions);
-    const consumer = createConsumer({
-      group: uniqueName('restart_pg'),
+    // Table mode runs the group partitioned on two instances: their partition lock sessions die
+    // with the server too, and the instances must share the partitions again afterwards.
+    const group = uniqueName('restart_pg');
+    const consumerOptions = {
+      group,
       database: testDatabaseUrl(),
       amqp: testAmqpUrl(),
       schema,
@@ -102,10 +105,16 @@ describe.each(['table', 'wal'] as const)('PostgreSQL restarted mid-run (%s mode)
           await ctx.client.query(`INSERT INTO "${schema}".effects (n) VALUES ($1)`, [payload.n]);
         }),
       ],
-    });
+      ...(mode === 'table' ? { partitions: { count: 4, rebalanceIntervalMs: 200, leaseMs: 2000 } } : {}),
+    };
+    const consumers =
+      mode === 'table'
+        ? [createConsumer(consumerOptions), createConsumer(consumerOptions)]
+        : [createConsumer(consumerOptions)];
+    const consumer = consumers[0] as (typeof consumers)[number];
     const producer = resilientPool(2);
     await relay.start();
-    await consumer.start();
+    for (const c of consumers) await c.start();
     const committed: number[] = [];
     let stop = false;
     // The application: one message per transaction, a failed transaction retried after a pause.
@@ -161,6 +170,12 @@ describe.each(['table', 'wal'] as const)('PostgreSQL restarted mid-run (%s mode)
           [`%LISTEN "${schema}_outbox"%`],
         );
         expect(listeners[0].n).toBe(1);
+        // The two instances hold every partition again, each its half.
+        const owned = await waitUntil('the partitions shared out again', async () => {
+          const o = await Promise.all(consumers.map(async (c) => (await c.stats()).partitions?.owned ?? []));
+          return o.every((p) => p.length === 2) ? o : false;
+        });
+        expect(owned.flat().sort()).toEqual([0, 1, 2, 3]);
       } else {
         // The relay streams its slot again.
         const { rows: slots } = await admin.query('SELECT active FROM pg_replication_slots WHERE slot_name = $1', [
@@ -179,7 +194,7 @@ describe.each(['table', 'wal'] as const)('PostgreSQL restarted mid-run (%s mode)
         });
         await dropWalSlot({ database: testDatabaseUrl(), slot });
       }
-      await consumer.stop();
+      for (const c of consumers) await c.stop();
       await deleteTopology(amqp.channel, consumer.topology);
       await producer.end();
     }

@@ -101,6 +101,7 @@ describe('inbox admin', () => {
         // The delay queues the consumer declared, found by the admin from the default retry schedule.
         retryQueues: a.topology.delayQueues.map((q) => ({ ...q, messages: 0 })),
         records: 2,
+        partitions: null,
       },
       {
         group: b.group,
@@ -108,6 +109,7 @@ describe('inbox admin', () => {
         deadLetterQueue: { name: `${b.group}.dead-letter`, messages: 0 },
         retryQueues: b.topology.delayQueues.map((q) => ({ ...q, messages: 0 })),
         records: 3,
+        partitions: null,
       },
     ]);
 
@@ -125,6 +127,31 @@ describe('inbox admin', () => {
     await waitUntil('A to run the forgotten id again and B to skip it', async () => {
       return (await a.stats()).processed === 3 && (await b.stats()).duplicatesSkipped === 1;
     });
+  });
+
+  it('a partitioned group: status lists its partition queues, replay goes back through the partition exchange', async () => {
+    let refuse = true;
+    const handled: string[] = [];
+    const p = consumer({
+      group: 'admin_parts',
+      partitions: { count: 3, rebalanceIntervalMs: 100, leaseMs: 2000 },
+      handlers: [
+        defineHandler(PaymentRequested, async (_payload, ctx) => {
+          if (refuse) throw new NonRetryableError('refused');
+          handled.push(ctx.envelope.id);
+        }),
+      ],
+    });
+    await p.start();
+    await waitUntil('all partitions owned', async () => (await p.stats()).partitions?.owned.length === 3);
+    const id = pay('partitioned-1');
+    await waitUntil('dead-lettered', async () => (await p.stats()).deadLettered === 1);
+    const status = (await admin.status([p.group])).groups[0];
+    expect(status?.queue).toEqual({ name: `${p.group}.p0…p2`, messages: 0, consumers: 3 });
+    expect(status?.partitions).toEqual([0, 1, 2].map((i) => ({ name: `${p.group}.p${i}`, messages: 0, consumers: 1 })));
+    refuse = false;
+    expect(await admin.deadLetters.replay(p.group, [id])).toEqual({ replayed: [id], failed: [] });
+    await waitUntil('the replayed message applied', () => handled.includes(id));
   });
 
   it('refuses bad input with typed errors before touching the broker', async () => {

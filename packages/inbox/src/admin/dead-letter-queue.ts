@@ -55,14 +55,20 @@ export async function takeMatching(
 }
 
 /**
- * Publishes each taken message to the group's own queue through the default exchange (so no
- * other group bound to the topic exchange sees it), with its original id, properties and
- * headers, waits for the broker's confirms, then acks the dead-letter copies confirmed. A copy
- * the broker returns (the queue vanished) or does not confirm stays in the dead-letter queue.
+ * Where a replayed copy goes: the group's own queue through the default exchange, or a partitioned
+ * group's partition exchange (which hashes the copy's unchanged partition header onto its key's
+ * partition). Either way no other group bound to the topic exchange sees it.
+ */
+export type ReplayDestination = { queue: string } | { partitionExchange: string };
+
+/**
+ * Publishes each taken message to `destination` with its original id, properties and headers,
+ * waits for the broker's confirms, then acks the dead-letter copies confirmed. A copy the broker
+ * returns (the queue vanished) or does not confirm stays in the dead-letter queue.
  */
 export async function replayTaken(
   channel: ConfirmChannel,
-  target: GroupQueues,
+  destination: ReplayDestination,
   taken: readonly Taken[],
   onReplayed?: (id: string | null) => void,
 ): Promise<ReplayResult> {
@@ -73,7 +79,7 @@ export async function replayTaken(
   try {
     for (let start = 0; start < taken.length; start += REPLAY_CHUNK) {
       const chunk = taken.slice(start, start + REPLAY_CHUNK);
-      const confirmed = await Promise.all(chunk.map(({ message }) => publishCopy(channel, target.queue, message)));
+      const confirmed = await Promise.all(chunk.map(({ message }) => publishCopy(channel, destination, message)));
       chunk.forEach(({ message, view }, i) => {
         // basic.return arrives before the confirm of the same message, so `returned` is complete here.
         const ok = confirmed[i] && !returned.has(message.properties.messageId);
@@ -92,17 +98,50 @@ export async function replayTaken(
   return result;
 }
 
-function publishCopy(channel: ConfirmChannel, queue: string, message: GetMessage): Promise<boolean> {
+function publishCopy(channel: ConfirmChannel, destination: ReplayDestination, message: GetMessage): Promise<boolean> {
   // mandatory: a queue deleted meanwhile returns the copy instead of dropping it.
   const options: Options.Publish = { ...copyProperties(message, replayHeaders(message)), mandatory: true };
   return new Promise((resolve) => {
     try {
-      channel.sendToQueue(queue, message.content, options, (error: unknown) => resolve(!error));
+      const done = (error: unknown) => resolve(!error);
+      if ('queue' in destination) channel.sendToQueue(destination.queue, message.content, options, done);
+      else channel.publish(destination.partitionExchange, message.fields.routingKey, message.content, options, done);
     } catch {
       resolve(false);
     }
   });
 }
+
+/**
+ * A partitioned group's partition queues (`<queue>.p0` …), or undefined when the group has no
+ * partition exchange (it is not partitioned, or never started).
+ */
+export async function inspectPartitions(
+  open: () => Promise<ConfirmChannel>,
+  queue: string,
+): Promise<{ exchange: string; queues: { name: string; messages: number; consumers: number }[] } | undefined> {
+  const exchange = `${queue}.partitions`;
+  const channel = await open();
+  try {
+    await channel.checkExchange(exchange);
+  } catch (error) {
+    if (/NOT_FOUND|404/.test(String((error as Error)?.message))) return undefined;
+    throw error;
+  } finally {
+    await channel.close().catch(() => {});
+  }
+  const queues = [];
+  for (let i = 0; i < MAX_PARTITIONS; i++) {
+    const name = `${queue}.p${i}`;
+    const found = await inspectQueue(open, name);
+    if (!found) break;
+    queues.push({ name, ...found });
+  }
+  return { exchange, queues };
+}
+
+/** The consumer's upper bound on `partitions.count`. */
+const MAX_PARTITIONS = 1024;
 
 /** A queue's depth and consumers, or undefined when it does not exist (checked on a throwaway channel: a 404 closes it). */
 export async function inspectQueue(

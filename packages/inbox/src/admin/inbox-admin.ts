@@ -27,7 +27,9 @@ import { forgetDeliverySql, type InboxTables, inboxStatsSql, inboxTables } from 
 import { groupQueueNames, groupTopology, type TopologyNames } from '../topology/topology.js';
 import {
   type GroupQueues,
+  inspectPartitions,
   inspectQueue,
+  type ReplayDestination,
   type ReplayResult,
   replayTaken,
   type Taken,
@@ -58,8 +60,13 @@ export type GroupRef = string | { group: string; names?: TopologyNames; retryDel
 
 export interface InboxGroupStatus {
   group: string;
-  /** The group's queue, or null when it does not exist. */
+  /**
+   * The group's queue, or null when it does not exist. For a partitioned group: its partition
+   * queues added up (name `<group>.p0…p<P-1>`), each listed in `partitions`.
+   */
   queue: { name: string; messages: number; consumers: number } | null;
+  /** A partitioned group's partition queues; null for a group with one queue. */
+  partitions: { name: string; messages: number; consumers: number }[] | null;
   deadLetterQueue: { name: string; messages: number } | null;
   /** The delay queues of the retry steps that exist, with the messages waiting in each. */
   retryQueues: { name: string; delayMs: number; messages: number }[];
@@ -102,7 +109,17 @@ export class InboxAdmin {
     const current = migrations !== undefined && migrations.current === migrations.latest;
     const out: InboxGroupStatus[] = [];
     for (const [i, target] of targets.entries()) {
-      const queue = this.#amqp ? await inspectQueue(() => this.#channel(), target.queue) : undefined;
+      let queue = this.#amqp ? await inspectQueue(() => this.#channel(), target.queue) : undefined;
+      const partitions =
+        this.#amqp && !queue ? await inspectPartitions(() => this.#channel(), target.queue) : undefined;
+      const partitionQueues = partitions?.queues ?? [];
+      if (partitions && partitionQueues.length > 0) {
+        queue = {
+          messages: partitionQueues.reduce((sum, p) => sum + p.messages, 0),
+          consumers: partitionQueues.reduce((sum, p) => sum + p.consumers, 0),
+        };
+      }
+      const queueName = partitions ? `${target.queue}.p0…p${partitionQueues.length - 1}` : target.queue;
       const dead = this.#amqp ? await inspectQueue(() => this.#channel(), target.deadLetterQueue) : undefined;
       const retryQueues: InboxGroupStatus['retryQueues'] = [];
       for (const delay of this.#amqp ? delayQueuesOf(groups[i] as GroupRef) : []) {
@@ -116,7 +133,8 @@ export class InboxAdmin {
       }
       out.push({
         group: target.group,
-        queue: queue ? { name: target.queue, ...queue } : null,
+        queue: queue ? { name: queueName, ...queue } : null,
+        partitions: partitions ? partitionQueues : null,
         deadLetterQueue: dead ? { name: target.deadLetterQueue, messages: dead.messages } : null,
         retryQueues,
         records,
@@ -200,7 +218,8 @@ export class InboxDeadLetters {
 
   /**
    * Moves the selected messages (ids, or a filter) from `<group>.dead-letter` back to `<group>`
-   * only: published through the default exchange straight to the group's queue, with their
+   * only: published through the default exchange straight to the group's queue (a partitioned
+   * group's: through its partition exchange, onto each key's partition), with their
    * original ids, properties and headers (the dead-letter verdict removed, the attempt counter
    * reset), so no other group bound to the exchange runs them again. Each is acked in the
    * dead-letter queue only after the broker confirmed its copy.
@@ -208,10 +227,15 @@ export class InboxDeadLetters {
   async replay(group: GroupRef, selection: readonly string[] | InboxDeadLetterFilter): Promise<ReplayResult> {
     const target = resolveGroup(group);
     const parsed = parseInboxDeadLetterFilter(selection, 'replay', { mutation: true });
+    let destination: ReplayDestination = { queue: target.queue };
     if (!(await inspectQueue(this.#open, target.queue))) {
-      throw new NotFoundError('queue', target.queue, `consumer group ${target.group} has no queue to replay into`);
+      const partitions = await inspectPartitions(this.#open, target.queue);
+      if (!partitions) {
+        throw new NotFoundError('queue', target.queue, `consumer group ${target.group} has no queue to replay into`);
+      }
+      destination = { partitionExchange: partitions.exchange };
     }
-    return this.#withTaken(target, parsed, (channel, taken) => replayTaken(channel, target, taken));
+    return this.#withTaken(target, parsed, (channel, taken) => replayTaken(channel, destination, taken));
   }
 
   /** Deletes the selected messages (ids, a filter, or `'all'`) from the group's dead-letter queue. Returns how many. */

@@ -131,20 +131,43 @@ export async function declarePartitionQueue(channel: Channel, t: GroupTopology, 
 
 async function declarePartitionExchange(channel: Channel, t: GroupTopology): Promise<void> {
   const partitions = t.partitions as NonNullable<GroupTopology['partitions']>;
+  await assertPluginExchange(channel, partitions.exchange, 'x-consistent-hash', {
+    'hash-header': PARTITION_HASH_HEADER,
+  });
+}
+
+/**
+ * Declares an exchange of a plugin's type. RabbitMQ answers a type it does not know (plugin not
+ * enabled) by closing the whole connection (503 COMMAND_INVALID "unknown exchange type"); the
+ * declare itself only rejects with "channel ended", so the reason is read from the connection's
+ * close and turned into a ConfigurationError naming the plugin. The connection reconnects by itself.
+ */
+export async function assertPluginExchange(
+  channel: Channel,
+  name: string,
+  type: string,
+  args: Record<string, unknown>,
+): Promise<void> {
+  // amqplib's channel keeps its connection, which emits 'close' with the broker's reason.
+  const connection = (channel as unknown as { connection?: NodeJS.EventEmitter }).connection;
+  let closedWith: unknown;
+  const onClose = (reason: unknown) => {
+    closedWith = reason;
+  };
+  connection?.once('close', onClose);
   try {
-    await channel.assertExchange(partitions.exchange, 'x-consistent-hash', {
-      durable: true,
-      arguments: { 'hash-header': PARTITION_HASH_HEADER },
-    });
+    await channel.assertExchange(name, type, { durable: true, arguments: args });
   } catch (error) {
-    // 503 COMMAND_INVALID "invalid exchange type": the plugin is not enabled on this broker.
-    if (/invalid exchange type/i.test((error as Error).message)) {
+    const reason = String((closedWith as Error | undefined)?.message ?? (error as Error)?.message);
+    if (/(unknown|invalid) exchange type/i.test(reason)) {
       throw new ConfigurationError(
         'inbox.partitions',
-        'RabbitMQ does not know the x-consistent-hash exchange type that partitioned consumption needs; enable its plugin on every node: rabbitmq-plugins enable rabbitmq_consistent_hash_exchange',
+        `RabbitMQ does not know the ${type} exchange type that partitioned consumption needs; enable its plugin on every node: rabbitmq-plugins enable rabbitmq_consistent_hash_exchange`,
       );
     }
     throw error;
+  } finally {
+    connection?.off('close', onClose);
   }
 }
 

@@ -3,7 +3,9 @@
 // instance joins, stops, is SIGKILLed, loses its lock session), and apply each message once.
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
+import { ConfigurationError } from '@txbox/core';
 import { createConsumer, defineHandler, type InboxConsumer, migrateInbox } from '@txbox/inbox';
+import amqplib from 'amqplib';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
   deleteTopology,
@@ -16,6 +18,7 @@ import {
   useTestSchema,
   waitUntil,
 } from '../../../../test-support/index.js';
+import { assertPluginExchange } from '../../src/topology/topology.js';
 import { publishEnvelope } from '../fixtures.js';
 import { appliedTable, createAppliedTable, KeyedStep, partitionedConsumer } from './partition-support.mjs';
 
@@ -246,6 +249,20 @@ describe('partitioned consumption', () => {
     await waitApplied(keys, keys.length * perKey);
     await balanced([a, b]);
     await expectOrderedOnce(keys, perKey);
+  });
+
+  it('a broker without the plugin: the declare fails with a ConfigurationError naming the plugin', async () => {
+    // The broker's real answer to an exchange type no enabled plugin provides (it closes the connection).
+    const connection = await amqplib.connect(testAmqpUrl());
+    connection.on('error', () => {});
+    const channel = await connection.createChannel();
+    channel.on('error', () => {});
+    const error = await assertPluginExchange(channel, uniqueName('parts.bad'), 'x-txbox-no-such-type', {}).catch(
+      (e: unknown) => e,
+    );
+    await connection.close().catch(() => {});
+    expect(error).toBeInstanceOf(ConfigurationError);
+    expect((error as Error).message).toMatch(/rabbitmq-plugins enable rabbitmq_consistent_hash_exchange/);
   });
 
   it('a failed delivery retries through a delay queue back into its own partition and applies once', async () => {
