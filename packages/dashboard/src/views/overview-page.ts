@@ -25,9 +25,13 @@ function groupRow(ctx: PageContext, g: InboxGroupStatus): SafeHtml {
   const retry = g.retryQueues.reduce((sum, q) => sum + q.messages, 0);
   const retryDetail = g.retryQueues.map((q) => `${q.name}: ${q.messages}`).join(', ');
   const path = `${ctx.base}/inbox/${encodeURIComponent(g.group)}/dead-letters`;
+  // A partitioned group's figures add its partition queues up; the tooltip shows each.
+  const partitionDetail = (g.partitions ?? [])
+    .map((p) => `${p.name}: ${p.messages} (${p.consumers} consumers)`)
+    .join(', ');
   return html`<tr data-testid="group-${g.group}">
-  <td>${g.group}</td>
-  <td>${g.queue ? g.queue.messages : 'no queue'}</td>
+  <td>${g.group}${g.partitions ? html` <span class="muted">(${g.partitions.length} partitions)</span>` : ''}</td>
+  <td title="${partitionDetail}">${g.queue ? g.queue.messages : 'no queue'}</td>
   <td>${g.queue ? g.queue.consumers : '-'}</td>
   <td title="${retryDetail}">${retry}</td>
   <td>${g.deadLetterQueue ? html`<a href="${path}">${g.deadLetterQueue.messages}</a>` : 'no queue'}</td>
