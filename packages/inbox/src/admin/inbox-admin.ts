@@ -109,9 +109,9 @@ export class InboxAdmin {
     const current = migrations !== undefined && migrations.current === migrations.latest;
     const out: InboxGroupStatus[] = [];
     for (const [i, target] of targets.entries()) {
-      let queue = this.#amqp ? await inspectQueue(() => this.#channel(), target.queue) : undefined;
-      const partitions =
-        this.#amqp && !queue ? await inspectPartitions(() => this.#channel(), target.queue) : undefined;
+      // A partitioned group first: a single queue left from before partitions were enabled is not where its messages go.
+      const partitions = this.#amqp ? await inspectPartitions(() => this.#channel(), target.queue) : undefined;
+      let queue = this.#amqp && !partitions ? await inspectQueue(() => this.#channel(), target.queue) : undefined;
       const partitionQueues = partitions?.queues ?? [];
       if (partitions && partitionQueues.length > 0) {
         queue = {
@@ -227,13 +227,13 @@ export class InboxDeadLetters {
   async replay(group: GroupRef, selection: readonly string[] | InboxDeadLetterFilter): Promise<ReplayResult> {
     const target = resolveGroup(group);
     const parsed = parseInboxDeadLetterFilter(selection, 'replay', { mutation: true });
-    let destination: ReplayDestination = { queue: target.queue };
-    if (!(await inspectQueue(this.#open, target.queue))) {
-      const partitions = await inspectPartitions(this.#open, target.queue);
-      if (!partitions) {
-        throw new NotFoundError('queue', target.queue, `consumer group ${target.group} has no queue to replay into`);
-      }
-      destination = { partitionExchange: partitions.exchange };
+    // A partitioned group first (an old single queue may still exist beside its partitions).
+    const partitions = await inspectPartitions(this.#open, target.queue);
+    const destination: ReplayDestination = partitions
+      ? { partitionExchange: partitions.exchange }
+      : { queue: target.queue };
+    if (!partitions && !(await inspectQueue(this.#open, target.queue))) {
+      throw new NotFoundError('queue', target.queue, `consumer group ${target.group} has no queue to replay into`);
     }
     return this.#withTaken(target, parsed, (channel, taken) => replayTaken(channel, destination, taken));
   }
