@@ -291,13 +291,19 @@ function resolveGroup(ref: GroupRef): GroupQueues {
 /** The consumer's default retry steps, for groups whose delays are not given. */
 const DEFAULT_RETRY_DELAYS_MS = retryDelays(consumerOptionsSchema.parse({ group: 'default' }).retry);
 
-/** The delay queues a consumer of `ref` declares (the same naming rule as its topology). */
+/**
+ * The delay queues a consumer of `ref` declares (the same naming rule as its topology): a classic
+ * group's and a quorum group's (named apart, see `delayQueueName`); status lists those that exist,
+ * so a quorum group created before its delay queues were quorum shows the old ones while they drain.
+ */
 function delayQueuesOf(ref: GroupRef): { name: string; delayMs: number }[] {
   const group = typeof ref === 'string' ? ref : ref.group;
   const names = typeof ref === 'string' ? undefined : ref.names;
   const retryDelaysMs = (typeof ref === 'string' ? undefined : ref.retryDelaysMs) ?? DEFAULT_RETRY_DELAYS_MS;
-  return groupTopology({ group, exchange: 'unused', names, retryDelaysMs, bindings: [], queueType: 'classic' })
-    .delayQueues;
+  return (['classic', 'quorum'] as const).flatMap(
+    (queueType) =>
+      groupTopology({ group, exchange: 'unused', names, retryDelaysMs, bindings: [], queueType }).delayQueues,
+  );
 }
 
 /** Creates an {@link InboxAdmin}. */
