@@ -459,7 +459,7 @@ export function markdownTable(r) {
         const headline = x.instances === 4;
         rows.push([
           `partitions, ${x.instances} instance${x.instances > 1 ? 's' : ''} × concurrency ${p.concurrency}, ${p.partitions} partitions (${fmt(p.messages)} keyed msgs, ${p.pauseMs} ms handler pause)`,
-          `${fmt(x.msgsPerSec)} msg/s${x.sharedAfterMs === null ? '' : ` (shared out after ${fmt(x.sharedAfterMs)} ms)`}`,
+          `${fmt(x.msgsPerSec)} msg/s${x.sharedAfterMs === null ? '' : ` (shared out after ${fmt(x.sharedAfterMs)} ms, then ${fmt(x.afterSharedMsgsPerSec)} msg/s)`}`,
           sac,
           `${x.vsSingleActive ?? '–'} (of single active)${headline ? ` · ${p.scale4} (of 1 instance)` : ''}`,
           headline ? `${bound(targets['partitions.scale4'])} (of 1 instance)` : '(context)',

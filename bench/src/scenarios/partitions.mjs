@@ -48,6 +48,8 @@ import { cpuMeter } from '../lib/cpu.mjs';
  * @property {number[]} perInstance handler runs of each instance (how the backlog was shared)
  * @property {number | null} sharedAfterMs partitioned: when every partition was owned and the shares
  *   differed by at most one (null: not within the drain)
+ * @property {number | null} afterSharedMsgsPerSec partitioned: msg/s from `sharedAfterMs` to the end (what the
+ *   instances do once the partitions are shared out; null when that was not within the drain)
  * @property {CpuSplit | null} cpu
  */
 
@@ -151,6 +153,8 @@ export async function run({ settings, databaseUrl = DATABASE_URL, amqpUrl = AMQP
       const owned = Array.from({ length: count }, () => 0);
       /** @type {number | null} */
       let sharedAfterMs = null;
+      let processedWhenShared = 0;
+      let processed = 0;
       let t0 = performance.now();
       /** @param {number} index @returns {import('@txbox/core').TxboxLogger} */
       const shareWatcher = (index) => ({
@@ -159,8 +163,10 @@ export async function run({ settings, databaseUrl = DATABASE_URL, amqpUrl = AMQP
           if (msg !== 'Inbox partitions rebalanced' || !Array.isArray(fields?.owned)) return;
           owned[index] = fields.owned.length;
           const even = Math.max(...owned) - Math.min(...owned) <= 1;
-          if (sharedAfterMs === null && even && owned.reduce((a, b) => a + b, 0) === partitions)
+          if (sharedAfterMs === null && even && owned.reduce((a, b) => a + b, 0) === partitions) {
             sharedAfterMs = Math.round(performance.now() - t0);
+            processedWhenShared = processed;
+          }
         },
         warn() {},
         error() {},
@@ -169,7 +175,6 @@ export async function run({ settings, databaseUrl = DATABASE_URL, amqpUrl = AMQP
         makeConsumer(design, counts, i, design === 'partitioned' ? shareWatcher(i) : undefined),
       );
       for (const c of consumers) cleanup.add(`${design} consumer`, () => c.stop());
-      let processed = 0;
       /** @param {unknown} message */
       const onProcessed = (message) => {
         if (/** @type {import('@txbox/inbox').InboxMessageEvent} */ (message).group === group) processed += 1;
@@ -186,7 +191,15 @@ export async function run({ settings, databaseUrl = DATABASE_URL, amqpUrl = AMQP
       const ms = performance.now() - t0;
       const cpu = meter.stop();
       await Promise.all(consumers.map((c) => c.stop()));
-      return { msgsPerSec: perSec(n, ms), ms: Math.round(ms), perInstance: counts, sharedAfterMs, cpu };
+      const afterSharedMsgsPerSec = sharedAfterMs === null ? null : perSec(n - processedWhenShared, ms - sharedAfterMs);
+      return {
+        msgsPerSec: perSec(n, ms),
+        ms: Math.round(ms),
+        perInstance: counts,
+        sharedAfterMs,
+        afterSharedMsgsPerSec,
+        cpu,
+      };
     };
 
     // Rounds interleave the designs; the best round of each counts.
