@@ -97,6 +97,21 @@ export default defineConfig({
           sequence: { groupOrder: 3 },
         },
       },
+      {
+        // A RabbitMQ node of the local three-node cluster SIGKILLed mid-run. Runs after everything
+        // else, and only when scripts/ci-cluster.sh started the cluster and set TXBOX_TEST_CLUSTER_URLS
+        // (without it the test skips itself with that message, so `vitest run` passes on any machine).
+        test: {
+          name: 'cluster',
+          include: ['test/cluster/**/*.test.ts'],
+          environment: 'node',
+          globalSetup: ['test-support/global-setup.ts'],
+          testTimeout: 400_000,
+          hookTimeout: 120_000,
+          pool: 'forks',
+          sequence: { groupOrder: 4 },
+        },
+      },
     ],
   },
 });

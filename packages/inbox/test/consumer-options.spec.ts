@@ -66,6 +66,9 @@ describe('consumer options', () => {
     expect(() =>
       consumerOptionsSchema.parse({ group: 'g', partitions: { count: 4, rebalanceIntervalMs: 1000, leaseMs: 2000 } }),
     ).toThrow(/at least 3/);
+    expect(() =>
+      consumerOptionsSchema.parse({ group: 'g', partitions: { count: 4 }, queueType: 'quorum', deliveryLimit: 5 }),
+    ).toThrow(/deliveryLimit exclude each other/);
     expect(() => consumerOptionsSchema.parse({ group: 'g', partitions: { count: 0 } })).toThrow();
     expect(() => consumerOptionsSchema.parse({ group: 'g', partitions: { count: 1025 } })).toThrow();
     expect(resolved.partitions).toBeUndefined();

@@ -13,11 +13,15 @@ export const PaymentRequested = defineMessage({
   schema: z.object({ orderId: z.string(), amountCents: z.number().int().positive() }),
 });
 
-/** Publishes a message in the txbox wire format, as a relay would (same id = a redelivery). */
+/**
+ * Publishes a message in the txbox wire format, as a relay would (same id = a redelivery); with
+ * `routingKey` (default: the type), straight into a queue through the default exchange ('').
+ */
 export function publishEnvelope(
   channel: Channel,
   exchange: string,
   input: Partial<Envelope> & { type: string; payload: unknown },
+  routingKey: string = input.type,
 ): string {
   const envelope: Envelope = {
     id: input.id ?? randomUUID(),
@@ -33,7 +37,7 @@ export function publishEnvelope(
     payload: input.payload,
   };
   const { content, properties } = encodeAmqpMessage(envelope);
-  channel.publish(exchange, input.type, content, properties);
+  channel.publish(exchange, routingKey, content, properties);
   return envelope.id;
 }
 

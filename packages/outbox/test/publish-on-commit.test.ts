@@ -63,6 +63,8 @@ describe('publish if and only if the transaction commits', () => {
     expect(placed?.properties.headers).toMatchObject({
       'x-txbox-version': 1,
       'x-txbox-key': 'order:o-1',
+      // What a partitioned group's consistent-hash exchange routes on: the key (the id without one).
+      'x-txbox-partition-key': 'order:o-1',
       'x-txbox-causation-id': 'cause-1',
       traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01',
       tracestate: 'vendor=1',

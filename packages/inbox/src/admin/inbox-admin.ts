@@ -109,9 +109,9 @@ export class InboxAdmin {
     const current = migrations !== undefined && migrations.current === migrations.latest;
     const out: InboxGroupStatus[] = [];
     for (const [i, target] of targets.entries()) {
-      let queue = this.#amqp ? await inspectQueue(() => this.#channel(), target.queue) : undefined;
-      const partitions =
-        this.#amqp && !queue ? await inspectPartitions(() => this.#channel(), target.queue) : undefined;
+      // A partitioned group first: a single queue left from before partitions were enabled is not where its messages go.
+      const partitions = this.#amqp ? await inspectPartitions(() => this.#channel(), target.queue) : undefined;
+      let queue = this.#amqp && !partitions ? await inspectQueue(() => this.#channel(), target.queue) : undefined;
       const partitionQueues = partitions?.queues ?? [];
       if (partitions && partitionQueues.length > 0) {
         queue = {
@@ -227,13 +227,13 @@ export class InboxDeadLetters {
   async replay(group: GroupRef, selection: readonly string[] | InboxDeadLetterFilter): Promise<ReplayResult> {
     const target = resolveGroup(group);
     const parsed = parseInboxDeadLetterFilter(selection, 'replay', { mutation: true });
-    let destination: ReplayDestination = { queue: target.queue };
-    if (!(await inspectQueue(this.#open, target.queue))) {
-      const partitions = await inspectPartitions(this.#open, target.queue);
-      if (!partitions) {
-        throw new NotFoundError('queue', target.queue, `consumer group ${target.group} has no queue to replay into`);
-      }
-      destination = { partitionExchange: partitions.exchange };
+    // A partitioned group first (an old single queue may still exist beside its partitions).
+    const partitions = await inspectPartitions(this.#open, target.queue);
+    const destination: ReplayDestination = partitions
+      ? { partitionExchange: partitions.exchange }
+      : { queue: target.queue };
+    if (!partitions && !(await inspectQueue(this.#open, target.queue))) {
+      throw new NotFoundError('queue', target.queue, `consumer group ${target.group} has no queue to replay into`);
     }
     return this.#withTaken(target, parsed, (channel, taken) => replayTaken(channel, destination, taken));
   }
@@ -291,13 +291,19 @@ function resolveGroup(ref: GroupRef): GroupQueues {
 /** The consumer's default retry steps, for groups whose delays are not given. */
 const DEFAULT_RETRY_DELAYS_MS = retryDelays(consumerOptionsSchema.parse({ group: 'default' }).retry);
 
-/** The delay queues a consumer of `ref` declares (the same naming rule as its topology). */
+/**
+ * The delay queues a consumer of `ref` declares (the same naming rule as its topology): a classic
+ * group's and a quorum group's (named apart, see `delayQueueName`); status lists those that exist,
+ * so a quorum group created before its delay queues were quorum shows the old ones while they drain.
+ */
 function delayQueuesOf(ref: GroupRef): { name: string; delayMs: number }[] {
   const group = typeof ref === 'string' ? ref : ref.group;
   const names = typeof ref === 'string' ? undefined : ref.names;
   const retryDelaysMs = (typeof ref === 'string' ? undefined : ref.retryDelaysMs) ?? DEFAULT_RETRY_DELAYS_MS;
-  return groupTopology({ group, exchange: 'unused', names, retryDelaysMs, bindings: [], queueType: 'classic' })
-    .delayQueues;
+  return (['classic', 'quorum'] as const).flatMap(
+    (queueType) =>
+      groupTopology({ group, exchange: 'unused', names, retryDelaysMs, bindings: [], queueType }).delayQueues,
+  );
 }
 
 /** Creates an {@link InboxAdmin}. */

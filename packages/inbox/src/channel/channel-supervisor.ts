@@ -41,9 +41,13 @@ export class ChannelSupervisor {
   #reconnectTimer: NodeJS.Timeout | undefined;
   #reconnectFailures = 0;
   #detached = false;
+  #prefetch: number;
+  /** A single-active-consumer group's channel, detached by cancel() and closed by close(). */
+  #stopChannel: ConfirmChannel | undefined;
 
   constructor(options: ChannelSupervisorOptions) {
     this.#o = options;
+    this.#prefetch = options.prefetch;
   }
 
   get connected(): boolean {
@@ -76,9 +80,23 @@ export class ChannelSupervisor {
   /** Stops reconnecting and consuming; deliveries already received keep their channel until close(). */
   async cancel(): Promise<void> {
     if (this.#reconnectTimer) clearTimeout(this.#reconnectTimer);
+    if (this.#o.topology().singleActiveConsumer) {
+      // A basic.cancel would make the standby instance active at once, while deliveries of this one
+      // still run: it could handle a key's next message first. Detach instead (unstarted deliveries
+      // are skipped), and close() hands the rest back in place as the consumer goes.
+      this.#stopChannel = this.detach();
+      return;
+    }
     const channel = this.#channel;
     // Each broker round trip is bounded: a broker that stopped answering must not hang stop().
     if (channel && this.#consumerTag) await settlesWithin(channel.cancel(this.#consumerTag), 2000);
+  }
+
+  /** Changes the prefetch, now on the open channel and at every reconnect (a partition's share changed). */
+  setPrefetch(prefetch: number): void {
+    if (prefetch === this.#prefetch) return;
+    this.#prefetch = prefetch;
+    this.#channel?.prefetch(prefetch).catch(() => {});
   }
 
   /**
@@ -98,8 +116,9 @@ export class ChannelSupervisor {
 
   /** Closes the channel: unacknowledged deliveries return to the queue. */
   async close(): Promise<void> {
-    const channel = this.#channel;
+    const channel = this.#channel ?? this.#stopChannel;
     this.#channel = undefined;
+    this.#stopChannel = undefined;
     if (!channel) return;
     // Acknowledgements still coalescing go out first: closing would requeue those deliveries.
     this.#o.acks.flushNow(channel);
@@ -129,7 +148,7 @@ export class ChannelSupervisor {
       const topology = this.#o.topology();
       const consumes = this.#o.consumes ?? WHOLE_TOPOLOGY;
       await consumes.declare(channel, topology);
-      await channel.prefetch(this.#o.prefetch);
+      await channel.prefetch(this.#prefetch);
       if (this.#stopping()) {
         // stop() ran while this (re)connect was under way: do not start consuming.
         await settlesWithin(channel.close(), 2000);

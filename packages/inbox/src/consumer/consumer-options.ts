@@ -27,7 +27,10 @@ export interface InboxConsumerOptions {
   bindings?: string[];
   /** `'quorum'` for replicated queues (recommended on clusters). @defaultValue `'classic'` */
   queueType?: 'classic' | 'quorum';
-  /** Quorum queues: broker-side cap on redeliveries of one message (crash loops). @defaultValue none */
+  /**
+   * Quorum queues: broker-side cap on redeliveries of one message (crash loops). Not with `partitions`
+   * (a hand-over returns fetched messages, which RabbitMQ counts as deliveries). @defaultValue none
+   */
   deliveryLimit?: number;
   /**
    * Let only one instance of the group consume at a time (RabbitMQ single active consumer);
@@ -178,6 +181,13 @@ export const consumerOptionsSchema = z
     message:
       'partitions and singleActiveConsumer exclude each other: every partition queue has a single active consumer already',
     path: ['singleActiveConsumer'],
+  })
+  .refine((options) => !(options.partitions && options.queueType === 'quorum' && options.deliveryLimit !== undefined), {
+    // RabbitMQ 3.x counts every message a closed channel returns as a delivery: each hand-over of a
+    // partition would use up one delivery of every message fetched but not yet started.
+    message:
+      'partitions and deliveryLimit exclude each other: every partition hand-over counts as a delivery of the messages it returns',
+    path: ['deliveryLimit'],
   })
   .transform((options) => ({
     ...options,

@@ -125,6 +125,7 @@ export class InboxConsumer {
           schema: this.#options.schema,
           pool: this.#db.pool,
           partitions: this.#options.partitions,
+          minPrefetch: this.#options.batch.maxMessages,
           drained: (channel) => this.#intake.drained(channel),
         })
       : new ChannelSupervisor(consuming);
@@ -265,10 +266,12 @@ export class InboxConsumer {
 
   /**
    * This instance's counters and the group's inbox records. Works after `stop()` too: the
-   * counters are final then, and the record figures are `null` if the consumer closed its own pool.
+   * counters are final then, and the record figures are `null` if the consumer closed its own pool
+   * (or PostgreSQL does not answer).
    */
   async stats(): Promise<InboxStats> {
-    const row = await this.#recordStats();
+    // The counters answer without PostgreSQL (a health check must see them when it is down).
+    const row = await this.#recordStats().catch(() => undefined);
     return {
       group: this.group,
       ...this.#counters.counts,

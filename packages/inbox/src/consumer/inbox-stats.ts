@@ -17,7 +17,7 @@ export interface InboxStats {
   /**
    * Inbox records kept for the group, and the age of the oldest: redeliveries older than the
    * retention window would run again. `null` once the consumer has stopped and closed the pool it
-   * created from a URL (the counters above stay readable).
+   * created from a URL, or while PostgreSQL does not answer (the counters above stay readable).
    */
   records: number | null;
   oldestRecordAgeMs: number | null;

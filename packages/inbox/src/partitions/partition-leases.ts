@@ -9,7 +9,7 @@
 // P mod n ranks one more), hands over what is above it and takes free partitions below it.
 // The locks only share the work out: that no two instances consume a partition at once is the
 // broker's single active consumer, and the order across a hand-over is the caller's protocol.
-import type { TxboxLogger } from '@txbox/core';
+import { ConfigurationError, type TxboxLogger } from '@txbox/core';
 import { checkOut } from '@txbox/core/internal';
 import type pg from 'pg';
 
@@ -52,6 +52,8 @@ export class PartitionLeases {
   /** The partitions the caller consumes (taken and not yet given). */
   readonly #consuming = new Set<number>();
   #queue: Promise<unknown> = Promise.resolve();
+  /** Until then (after a lost session) the step only keeps what it relocked. */
+  #graceUntil = 0;
 
   constructor(options: PartitionLeasesOptions) {
     this.#o = options;
@@ -92,7 +94,14 @@ export class PartitionLeases {
   }
 
   async #rebalance(client: pg.PoolClient, give: number[]): Promise<RebalanceStep> {
-    const { rows } = await client.query<{ slot: number }>(LIVE_MEMBERS_SQL, [this.#memberKey]);
+    const { rows } = await this.#query<{ slot: number }>(client, LIVE_MEMBERS_SQL, [this.#memberKey]);
+    // Just after a lost session (a PostgreSQL restart ends every instance's at once), the first
+    // instance back would see itself alone and take everything, only to hand most of it back:
+    // for one leaseMs, keep what was relocked and let the others come back for theirs.
+    if (Date.now() < this.#graceUntil) {
+      for (const p of give) this.#consuming.delete(p);
+      return { take: [], give };
+    }
     const slots = rows.map((r) => r.slot);
     const rank = Math.max(0, slots.indexOf(this.#slot));
     const n = Math.max(1, slots.length);
@@ -113,7 +122,7 @@ export class PartitionLeases {
       const candidates = Array.from({ length: count }, (_, i) => (start + i) % count).filter(
         (p) => !this.#held.has(p) && !this.#releasing.has(p),
       );
-      const locked = await client.query<{ p: number }>(TRY_LOCK_SQL, [this.#partitionKey, candidates, wanted]);
+      const locked = await this.#query<{ p: number }>(client, TRY_LOCK_SQL, [this.#partitionKey, candidates, wanted]);
       for (const { p } of locked.rows) {
         this.#held.add(p);
         take.push(p);
@@ -129,7 +138,7 @@ export class PartitionLeases {
     const session = this.#session;
     if (!session || session.lost) return; // the lock went with the session
     try {
-      await session.client.query('SELECT pg_advisory_unlock($1, $2)', [this.#partitionKey, partition]);
+      await this.#query(session.client, 'SELECT pg_advisory_unlock($1, $2)', [this.#partitionKey, partition]);
     } catch (error) {
       // The session is gone, and its locks with it.
       session.lost = true;
@@ -138,6 +147,13 @@ export class PartitionLeases {
         error: (error as Error).message,
       });
     }
+  }
+
+  /** Leaves the group (this instance cannot do its share): ends the session and returns what it consumed, to hand over. */
+  withdraw(): number[] {
+    const consumed = this.owned;
+    this.close();
+    return consumed;
   }
 
   /** Ends the session: every lock this instance holds goes with it. */
@@ -168,19 +184,25 @@ export class PartitionLeases {
     previous?.release(true);
     this.#held.clear();
     this.#releasing.clear();
-    const { client, release } = await checkOut(this.#o.pool);
+    const { client, release } = await checkOutWithin(this.#o.pool, this.#o.leaseMs);
     const session = { client, release, lost: false };
     client.on('error', () => {
       session.lost = true;
     });
     try {
       // A live instance speaks every rebalanceIntervalMs; silence this long ends the session and its locks.
-      await client.query(`SET idle_session_timeout = ${Number(this.#o.leaseMs)}`);
-      const slot = await client.query<{ slot: number }>(MEMBER_SLOT_SQL, [this.#memberKey, MAX_MEMBERS]);
+      await this.#query(client, `SET idle_session_timeout = ${Number(this.#o.leaseMs)}`).catch((error: unknown) => {
+        if ((error as { code?: string }).code !== '42704') throw error;
+        throw new ConfigurationError(
+          'inbox.partitions',
+          'partitioned consumption needs PostgreSQL 14 or later (idle_session_timeout ends the locks of a frozen instance)',
+        );
+      });
+      const slot = await this.#query<{ slot: number }>(client, MEMBER_SLOT_SQL, [this.#memberKey, MAX_MEMBERS]);
       if (slot.rows.length === 0) throw new Error(`more than ${MAX_MEMBERS} instances of group ${this.#o.group}`);
       this.#slot = (slot.rows[0] as { slot: number }).slot;
       const consuming = [...this.#consuming];
-      const relocked = await client.query<{ p: number }>(TRY_LOCK_SQL, [
+      const relocked = await this.#query<{ p: number }>(client, TRY_LOCK_SQL, [
         this.#partitionKey,
         consuming,
         consuming.length,
@@ -191,7 +213,13 @@ export class PartitionLeases {
       throw error;
     }
     this.#session = session;
+    if (previous) this.#graceUntil = Date.now() + this.#o.leaseMs;
     return [...this.#consuming].filter((p) => !this.#held.has(p));
+  }
+
+  /** Every statement on the session is bounded: a server that stopped answering must not hold rebalancing (or stop()). */
+  #query<R extends pg.QueryResultRow>(client: pg.PoolClient, text: string, values: unknown[] = []) {
+    return client.query<R>({ text, values, query_timeout: this.#o.leaseMs } as pg.QueryConfig);
   }
 }
 
@@ -217,3 +245,20 @@ WHERE locktype = 'advisory' AND granted AND objsubid = 2
   AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
   AND classid = (hashtext($1)::bigint & 4294967295)::oid
 ORDER BY objid`;
+
+/** A pool client within `ms` (a pool whose server stopped answering would wait forever); a late one is discarded. */
+async function checkOutWithin(pool: pg.Pool, ms: number): ReturnType<typeof checkOut> {
+  const pending = checkOut(pool);
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no PostgreSQL connection within ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([pending, timeout]);
+  } catch (error) {
+    pending.then((late) => late.release(true)).catch(() => {});
+    throw error;
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -24,8 +24,15 @@ export async function publishConfirmed(
     appId: properties.appId,
   };
   await new Promise<void>((resolve, reject) => {
-    channel.sendToQueue(queue, message.content, options, (err: unknown) =>
-      err ? reject(new TxboxError('PUBLISH_FAILED', `RabbitMQ did not confirm the copy to ${queue}`)) : resolve(),
-    );
+    channel.sendToQueue(queue, message.content, options, (err: unknown) => {
+      if (!err) return resolve();
+      // A nacked copy leaves the original unacknowledged on a channel that stays open, where the
+      // broker would never redeliver it. Closing the channel requeues it (the channel's supervisor
+      // opens a new one; deliveries settled meanwhile come back as duplicates, which the inbox
+      // skips). After a cluster node loss a channel can nack every copy to a quorum queue whose
+      // leader moved, so a new channel is the fix, not a retry on this one.
+      channel.close().catch(() => {});
+      reject(new TxboxError('PUBLISH_FAILED', `RabbitMQ did not confirm the copy to ${queue}`));
+    });
   });
 }

@@ -75,7 +75,7 @@ export function groupTopology(options: {
     queue,
     deadLetterQueue,
     delayQueues: options.retryDelaysMs.map((delayMs) => ({
-      name: validateAmqpName('delay queue name', `${prefix}.${delayMs}ms`),
+      name: validateAmqpName('delay queue name', delayQueueName(prefix, delayMs, options.queueType)),
       delayMs,
     })),
     bindings: [...new Set(options.bindings.map((b) => validateRoutingKey('binding', b)))],
@@ -113,12 +113,39 @@ export async function declareTopology(channel: Channel, t: GroupTopology): Promi
     await channel.assertQueue(t.queue, { durable: true, arguments: workQueueArguments(t) });
   }
   for (const delay of t.delayQueues) {
-    await channel.assertQueue(delay.name, {
-      durable: true,
-      arguments: { 'x-message-ttl': delay.delayMs, ...back },
-    });
+    await channel.assertQueue(delay.name, { durable: true, arguments: delayQueueArguments(t, delay.delayMs, back) });
   }
   if (!t.partitions) for (const key of t.bindings) await channel.bindQueue(t.queue, t.exchange, key);
+}
+
+/**
+ * A delay queue's name. A quorum group's delay queues are quorum queues too (a classic queue lives
+ * on one node: while that node is down, declaring it fails NOT_FOUND and the group cannot start on
+ * the surviving nodes), named with a `.q` suffix: groups created before they were quorum have
+ * classic `<prefix>.<delay>ms` queues, which RabbitMQ refuses to re-declare with other arguments
+ * (PRECONDITION_FAILED would stop the consumer from starting). Under the new names the old queues
+ * are no longer used and drain themselves: their TTL still sends every message back to the group.
+ */
+export function delayQueueName(prefix: string, delayMs: number, queueType: 'classic' | 'quorum'): string {
+  return `${prefix}.${delayMs}ms${queueType === 'quorum' ? '.q' : ''}`;
+}
+
+/**
+ * A delay queue holds a message for its TTL, then dead-letters it `back`. Quorum delay queues
+ * dead-letter at least once (RabbitMQ 3.10+: the message stays until the target queue confirms
+ * it, instead of being dropped if the target is unavailable at that moment), which RabbitMQ only
+ * honours with `reject-publish` overflow (with the default `drop-head` it falls back to at most once).
+ */
+function delayQueueArguments(
+  t: GroupTopology,
+  delayMs: number,
+  back: Record<string, unknown>,
+): Record<string, unknown> {
+  const quorum =
+    t.queueType === 'quorum'
+      ? { ...queueTypeArguments(t), 'x-dead-letter-strategy': 'at-least-once', 'x-overflow': 'reject-publish' }
+      : {};
+  return { 'x-message-ttl': delayMs, ...back, ...quorum };
 }
 
 /** Partition `index`'s queue and its binding (weight 1) to the partition exchange; what a partition's channel re-declares. */

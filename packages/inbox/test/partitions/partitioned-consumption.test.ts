@@ -301,3 +301,74 @@ describe('partitioned consumption', () => {
     expect((await consumer.stats()).retried).toBe(1);
   });
 });
+
+describe('partitioned consumption after another configuration', () => {
+  it('refuses to start while the group still has its single queue (it would keep filling), saying what to do', async () => {
+    const group = uniqueName('parts_switch');
+    const exchange = uniqueName('parts.events');
+    const options = {
+      group,
+      exchange,
+      database: db.databaseUrl,
+      amqp: testAmqpUrl(),
+      schema: db.schema,
+      retention: { intervalMs: 0 },
+      handlers: [defineHandler(KeyedStep, async () => {})],
+    };
+    const single = createConsumer(options);
+    cleanup.defer(() => deleteTopology(broker.channel, single.topology));
+    await single.start();
+    await single.stop();
+    const partitioned = createConsumer({ ...options, partitions: { count: 2 } });
+    cleanup.defer(() => deleteTopology(broker.channel, partitioned.topology));
+    const error = await partitioned.start().catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ConfigurationError);
+    expect((error as Error).message).toMatch(new RegExp(`group queue ${group} \\(0 messages\\) still exists`));
+    await partitioned.stop();
+  });
+
+  it('a lowered partition count: the partitions above it are unbound, and one still holding messages refuses start', async () => {
+    const g = newGroup();
+    const wide = await g.instance('wide');
+    await wide.stop();
+    const queues = wide.topology.partitions?.queues ?? [];
+    // Fill every partition queue (nobody consumes now).
+    for (let i = 0; i < 200; i++)
+      publishEnvelope(broker.channel, g.exchange, {
+        type: KeyedStep.type,
+        key: `n${i}`,
+        payload: { key: `n${i}`, seq: 1 },
+      });
+    await waitUntil('all routed', async () => {
+      const d = await Promise.all(queues.map(async (q) => (await broker.channel.checkQueue(q)).messageCount));
+      return d.reduce((a, b) => a + b, 0) === 200;
+    });
+    const narrow = createConsumer({
+      group: g.group,
+      exchange: g.exchange,
+      database: db.databaseUrl,
+      amqp: testAmqpUrl(),
+      schema: db.schema,
+      retention: { intervalMs: 0 },
+      partitions: { count: PARTITIONS - 1 },
+      handlers: [defineHandler(KeyedStep, async () => {})],
+    });
+    const error = await narrow.start().catch((e: unknown) => e);
+    await narrow.stop();
+    const last = queues[PARTITIONS - 1] as string;
+    expect(error).toBeInstanceOf(ConfigurationError);
+    expect((error as Error).message).toMatch(
+      new RegExp(`partition queue ${last.replace(/\./g, '\\.')} holds \\d+ messages`),
+    );
+    // Unbound: new messages no longer reach it.
+    const before = (await broker.channel.checkQueue(last)).messageCount;
+    for (let i = 0; i < 100; i++)
+      publishEnvelope(broker.channel, g.exchange, {
+        type: KeyedStep.type,
+        key: `m${i}`,
+        payload: { key: `m${i}`, seq: 1 },
+      });
+    await sleep(300);
+    expect((await broker.channel.checkQueue(last)).messageCount).toBe(before);
+  });
+});

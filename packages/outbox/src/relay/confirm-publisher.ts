@@ -69,6 +69,7 @@ export class ConfirmPublisher {
       return items.map(() => ({ status: 'failed', error }));
     }
 
+    let nacked = false;
     const outcomes = items.map(
       (item) =>
         new Promise<PublishOutcome>((resolve) => {
@@ -91,6 +92,7 @@ export class ConfirmPublisher {
               { ...item.properties, mandatory: true },
               (err: unknown) => {
                 if (err) {
+                  nacked = true;
                   pending.settle({
                     status: 'failed',
                     error: new TxboxError('PUBLISH_FAILED', 'RabbitMQ nacked the message', { retryable: true }),
@@ -139,6 +141,11 @@ export class ConfirmPublisher {
       await this.#discardChannel(channel);
       return all;
     }
+    // A nack can come from the channel rather than the queue: after a cluster node is lost, a
+    // channel opened while a quorum queue was electing its leader can keep nacking every publish
+    // to it (seen on RabbitMQ 3.10, while a new channel's publishes are confirmed). The retries go
+    // out on a fresh channel.
+    if (nacked) await this.#discardChannel(channel);
     return first;
   }
 
