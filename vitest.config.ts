@@ -105,6 +105,8 @@ export default defineConfig({
           name: 'cluster',
           include: ['test/cluster/**/*.test.ts'],
           environment: 'node',
+          // Each file kills cluster nodes: one at a time.
+          fileParallelism: false,
           globalSetup: ['test-support/global-setup.ts'],
           testTimeout: 400_000,
           hookTimeout: 120_000,

@@ -42,7 +42,11 @@ function parseArgs(argv) {
     else if (arg === '--no-broker-restart') o.brokerRestart = false;
     else if (arg === '--no-boundary') o.boundary = false;
     else if (arg === '--no-faults') o.faults = false;
-    else if (arg === '--relay-mode') {
+    else if (arg === '--broker') {
+      const broker = value();
+      if (broker !== 'single' && broker !== 'cluster') usage('--broker must be single or cluster');
+      o.broker = broker;
+    } else if (arg === '--relay-mode') {
       const mode = value();
       if (mode !== 'table' && mode !== 'wal') usage('--relay-mode must be table or wal');
       o.relayMode = mode;
@@ -64,7 +68,7 @@ function usage(problem) {
   process.stderr.write(
     `usage: node chaos/run.mjs [--seed N] [--duration s (default ${DEFAULTS.durationMs / 1000})] [--settle-timeout s]\n` +
       '                          [--rate tx/s per producer] [--keep] [--strict-order] [--no-broker-restart] [--no-boundary] [--no-faults]\n' +
-      '                          [--relay-mode table|wal (default table)]\n',
+      '                          [--relay-mode table|wal (default table)] [--broker single|cluster (default single)]\n',
   );
   process.exit(problem ? 2 : 0);
 }

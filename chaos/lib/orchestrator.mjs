@@ -21,7 +21,9 @@ import {
 } from './broker.mjs';
 import { check } from './checker.mjs';
 import { killAllChildren, Role } from './children.mjs';
+import { clusterUp, ensureClusterUp, killNode, startNode, stopCluster } from './cluster.mjs';
 import { CONSUMER_RETRY_DELAYS_MS, GROUP_A_PARTITIONS, HANDLED_TYPES } from './contracts.mjs';
+import { startProxySet } from './proxy-set.mjs';
 import { rawPoisonVariants } from './raw-poison.mjs';
 import { buildSchedule, formatSchedule, GROUP_A_CONSUMERS, PROCESS_TARGETS } from './schedule.mjs';
 
@@ -40,6 +42,12 @@ export const DEFAULTS = {
   boundary: true,
   keep: false,
   strictOrder: false,
+  /**
+   * `'cluster'`: the local three-node cluster (scripts/rabbitmq-cluster/): groups on quorum queues,
+   * every process given the three nodes (each through its own proxy), node SIGKILLs instead of the
+   * broker restart.
+   */
+  broker: /** @type {'single' | 'cluster'} */ ('single'),
   /** `'wal'`: producers write in WAL mode and the relays stream a slot of the chaos database. */
   relayMode: /** @type {'table' | 'wal'} */ ('table'),
   quietBrokerWaitMs: 30_000,
@@ -85,6 +93,10 @@ export async function runChaos(input) {
     (o.log ?? console.log)(text);
   };
   const chaosDbUrl = withDatabase(o.adminDatabaseUrl, database);
+  const onCluster = o.broker === 'cluster';
+  /** @type {{ urls: string[], startedByUs: boolean } | undefined} */
+  let cluster;
+  const queueType = onCluster ? 'quorum' : 'classic';
   // Group A: partitioned, its instances sharing the partitions (and moving them at every fault);
   // group B: one instance on a plain queue, the unpartitioned path.
   /** @type {ChaosGroup} */
@@ -108,6 +120,7 @@ export async function runChaos(input) {
     'pg-terminate': 0,
     'pg-backends-terminated': 0,
     'broker-restart': 0,
+    'node-kill': 0,
     'raw-poison': 0,
     skipped: 0,
   };
@@ -121,7 +134,7 @@ export async function runChaos(input) {
   const rawExpected = [];
   /** @type {Record<string, Role>} */
   const roles = {};
-  /** @type {Record<string, import('../../test-support/tcp-proxy.d.mts').TcpProxy>} */
+  /** @type {Record<string, Pick<import('../../test-support/tcp-proxy.d.mts').TcpProxy, 'url' | 'cut' | 'stall' | 'resume' | 'restore' | 'stalled' | 'close'>>} */
   const proxies = {};
   /** @param {string | undefined} name */
   const roleOf = (name) => {
@@ -156,9 +169,16 @@ export async function runChaos(input) {
   }
   log(`seed ${seed}, duration ${o.durationMs / 1000}s, settle timeout ${o.settleTimeoutMs / 1000}s, logs in ${runDir}`);
   try {
+    if (onCluster) {
+      log('broker profile cluster: starting the local three-node cluster unless it is up');
+      cluster = await clusterUp();
+      log(`cluster nodes: ${cluster.urls.join(', ')}`);
+    }
+    /** One node for what needs a single URL (the plugin probe, the boundary process). */
+    const firstUrl = cluster?.urls[0] ?? o.amqpUrl;
     // --- what the broker must offer (before anything is created) ------------------------------
     await requireExchangeType({
-      url: o.amqpUrl,
+      url: firstUrl,
       type: 'x-consistent-hash',
       plugin: 'rabbitmq_consistent_hash_exchange',
       exchange: `${tag}.plugin-probe`,
@@ -187,8 +207,8 @@ CREATE TABLE chaos.effects (applied_seq bigserial, grp text NOT NULL, message_id
 CREATE INDEX ON chaos.effects (grp, key, key_seq);`);
 
     // --- broker: topology declared up front, so nothing is unroutable before consumers start --
-    amqp = new AmqpConnection({ url: o.amqpUrl, connectionName: `chaos-orchestrator ${tag}` });
-    const topologies = groups.map((g) => topologyOf(g, exchange));
+    amqp = new AmqpConnection({ url: cluster?.urls ?? o.amqpUrl, connectionName: `chaos-orchestrator ${tag}` });
+    const topologies = groups.map((g) => topologyOf(g, exchange, queueType));
     const tapQueue = `${tag}.tap`;
     await withChannel(amqp, async (ch) => {
       for (const t of topologies) await deleteTopology(ch, t);
@@ -196,7 +216,8 @@ CREATE INDEX ON chaos.effects (grp, key, key_seq);`);
     });
     await withChannel(amqp, async (ch) => {
       for (const t of topologies) await declareTopology(ch, t);
-      await ch.assertQueue(tapQueue, { durable: true });
+      // On the cluster the tap is replicated too: a classic queue on a killed node would miss what is published meanwhile.
+      await ch.assertQueue(tapQueue, { durable: true, arguments: onCluster ? { 'x-queue-type': 'quorum' } : {} });
       await ch.bindQueue(tapQueue, exchange, '#');
     });
 
@@ -204,7 +225,7 @@ CREATE INDEX ON chaos.effects (grp, key, key_seq);`);
     /** @type {BoundaryResult[]} */
     let boundary = [];
     if (o.boundary) {
-      boundary = await runBoundary({ chaosDbUrl, amqpUrl: o.amqpUrl, exchange, runDir });
+      boundary = await runBoundary({ chaosDbUrl, amqpUrl: firstUrl, exchange, runDir });
       const failed = boundary.filter((b) => !b.ok);
       log(`boundary: ${boundary.length} cases, ${failed.length} failed`);
       for (const b of failed) log(`  FAILED [${b.area}] ${b.name}: ${JSON.stringify(b.got)}`);
@@ -213,7 +234,9 @@ CREATE INDEX ON chaos.effects (grp, key, key_seq);`);
     // --- proxies and processes ------------------------------------------------------------------
     const amqpTarget = new URL(o.amqpUrl);
     for (const name of PROCESS_TARGETS) {
-      proxies[name] = await startTcpProxy(amqpTarget.hostname, Number(amqpTarget.port || 5672));
+      proxies[name] = cluster
+        ? await startProxySet(cluster.urls)
+        : await startTcpProxy(amqpTarget.hostname, Number(amqpTarget.port || 5672));
     }
     /** @param {import('./children.mjs').Crash} crash */
     const onCrash = (crash) => {
@@ -224,6 +247,7 @@ CREATE INDEX ON chaos.effects (grp, key, key_seq);`);
       CHAOS_DATABASE_URL: chaosDbUrl,
       CHAOS_EXCHANGE: exchange,
       ...(o.relayMode === 'wal' ? { CHAOS_RELAY_MODE: 'wal', CHAOS_SLOT: slotName } : {}),
+      CHAOS_QUEUE_TYPE: queueType,
     };
     for (const n of [1, 2]) {
       const name = `relay${n}`;
@@ -299,7 +323,13 @@ CREATE INDEX ON chaos.effects (grp, key, key_seq);`);
     log('relays and consumers ready');
 
     // --- workload under the fault schedule ------------------------------------------------------
-    const schedule = o.faults === false ? [] : buildSchedule(seed, o.durationMs, { brokerRestart: o.brokerRestart });
+    const schedule =
+      o.faults === false
+        ? []
+        : buildSchedule(seed, o.durationMs, {
+            brokerRestart: o.brokerRestart && !onCluster,
+            nodeKills: onCluster && o.brokerRestart ? 2 : 0,
+          });
     log(`fault schedule (seed ${seed}):\n${formatSchedule(schedule)}`);
     writeFileSync(join(runDir, 'schedule.json'), JSON.stringify(schedule, null, 2));
     for (const p of producers) p.start();
@@ -321,6 +351,7 @@ CREATE INDEX ON chaos.effects (grp, key, key_seq);`);
       }, ms);
       timers.add(t);
     };
+    let nodeDown = false;
     /** @param {FaultEvent} ev */
     const execute = async (ev) => {
       switch (ev.kind) {
@@ -392,6 +423,27 @@ CREATE INDEX ON chaos.effects (grp, key, key_seq);`);
           log('RabbitMQ start_app done, broker back');
           return;
         }
+        case 'node-kill': {
+          // One node at a time (a restart can take longer than the gap to the next kill under load):
+          // two down at once would cost the quorum queues their majority, which is not this fault.
+          if (nodeDown) {
+            faults.skipped += 1;
+            return;
+          }
+          const node = /** @type {1 | 2 | 3} */ (Number(ev.target));
+          nodeDown = true;
+          try {
+            log(`RabbitMQ node ${node} SIGKILL (down for ${ev.durationMs} ms)`);
+            await killNode(node);
+            faults['node-kill'] += 1;
+            await sleep(ev.durationMs ?? 0);
+            await startNode(node);
+            log(`RabbitMQ node ${node} back in the cluster`);
+          } finally {
+            nodeDown = false;
+          }
+          return;
+        }
         case 'raw-poison': {
           const variants = rawPoisonVariants();
           if (!amqp) throw new Error('the broker connection is not open');
@@ -442,6 +494,7 @@ CREATE INDEX ON chaos.effects (grp, key, key_seq);`);
     await Promise.allSettled([...pending]);
     for (const p of Object.values(proxies)) p.resume();
     await ensureBrokerRunning(log);
+    if (onCluster) await ensureClusterUp();
     for (const n of PROCESS_TARGETS) {
       const role = roleOf(n);
       if (!role.isUp) role.start().catch(() => {});
@@ -577,6 +630,7 @@ CREATE INDEX ON chaos.effects (grp, key, key_seq);`);
     for (const t of timers) clearTimeout(t);
     for (const r of Object.values(roles)) r.thaw();
     await ensureBrokerRunning(log);
+    if (cluster) await ensureClusterUp().catch((e) => log(`cluster restart failed: ${e.message}`));
     for (const p of Object.values(proxies)) {
       p.resume();
       p.restore();
@@ -588,11 +642,12 @@ CREATE INDEX ON chaos.effects (grp, key, key_seq);`);
     if (!o.keep && amqp) {
       await withChannel(amqp, async (ch) => {
         // Queues, the partition exchange and the run's exchange.
-        for (const g of groups) await deleteTopology(ch, topologyOf(g, exchange));
+        for (const g of groups) await deleteTopology(ch, topologyOf(g, exchange, queueType));
         await ch.deleteQueue(`${tag}.tap`);
       }).catch((e) => log(`broker cleanup failed: ${e.message}`));
     }
     await amqp?.close().catch(() => {});
+    if (cluster?.startedByUs && !o.keep) await stopCluster().catch((e) => log(`cluster stop failed: ${e.message}`));
     await chaosPool?.end().catch(() => {});
     if (admin) {
       if (!o.keep) await dropDatabase(admin, database).catch((e) => log(`dropping ${database} failed: ${e.message}`));
@@ -713,14 +768,15 @@ async function dropDatabase(admin, database) {
  * The group's topology, as its consumers declare it.
  * @param {ChaosGroup} g
  * @param {string} exchange
+ * @param {'classic' | 'quorum'} queueType
  */
-function topologyOf(g, exchange) {
+function topologyOf(g, exchange, queueType) {
   return groupTopology({
     group: g.name,
     exchange,
     retryDelaysMs: CONSUMER_RETRY_DELAYS_MS,
     bindings: HANDLED_TYPES,
-    queueType: 'classic',
+    queueType,
     partitionCount: g.partitions?.count,
   });
 }

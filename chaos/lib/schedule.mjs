@@ -13,7 +13,7 @@ export const PG_TARGETS = ['relay-pool', 'relay-listener', 'inbox-a', 'inbox-b']
 /**
  * @typedef {object} FaultEvent
  * @property {number} at ms after the workload starts
- * @property {'kill' | 'freeze' | 'cut' | 'stall' | 'pg-terminate' | 'broker-restart' | 'raw-poison'} kind
+ * @property {'kill' | 'freeze' | 'cut' | 'stall' | 'pg-terminate' | 'broker-restart' | 'node-kill' | 'raw-poison'} kind
  * @property {string} [target]
  * @property {number} [durationMs]
  */
@@ -21,10 +21,10 @@ export const PG_TARGETS = ['relay-pool', 'relay-listener', 'inbox-a', 'inbox-b']
 /**
  * @param {number} seed
  * @param {number} durationMs
- * @param {{ brokerRestart?: boolean, meanGapMs?: number }} [options]
+ * @param {{ brokerRestart?: boolean, nodeKills?: number, meanGapMs?: number }} [options]
  * @returns {FaultEvent[]} sorted by `at`
  */
-export function buildSchedule(seed, durationMs, { brokerRestart = true, meanGapMs = 1600 } = {}) {
+export function buildSchedule(seed, durationMs, { brokerRestart = true, nodeKills = 0, meanGapMs = 1600 } = {}) {
   const random = rng(seed ^ 0x5eed);
   /** @type {FaultEvent[]} */
   const events = [];
@@ -61,6 +61,17 @@ export function buildSchedule(seed, durationMs, { brokerRestart = true, meanGapM
       kind: 'kill',
       target,
       durationMs: random.int(200, 3000),
+    });
+  }
+  // The cluster profile: broker nodes SIGKILLed one at a time (a quorum keeps its majority),
+  // each restarted before the next goes down.
+  for (let i = 0; i < nodeKills; i++) {
+    const slot = durationMs / nodeKills;
+    events.push({
+      at: Math.round(slot * i + slot * (0.25 + random.next() * 0.3)),
+      kind: 'node-kill',
+      target: String(random.int(1, 3)),
+      durationMs: random.int(3000, 8000),
     });
   }
   if (brokerRestart) {

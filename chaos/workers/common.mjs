@@ -2,6 +2,8 @@
 // Shared bits of the chaos worker processes: the child side of the child-process protocol (env
 // parsing, READY), and a logger that keeps warnings (with their fields) on stderr, where the
 // orchestrator writes them to the run's log files.
+import { requiredEnv } from '../../test-support/child-process.mjs';
+
 export { announceReady, numberEnv, requiredEnv } from '../../test-support/child-process.mjs';
 
 /** @param {number} ms */
@@ -40,4 +42,14 @@ export function reportCrashes(name) {
       process.exit(70);
     });
   }
+}
+
+/**
+ * CHAOS_AMQP_URL: one URL, or (cluster profile) the nodes' URLs comma-separated, each through the
+ * process's own proxy — what the txbox `amqp` options take.
+ * @returns {string | string[]}
+ */
+export function amqpUrlsEnv() {
+  const urls = requiredEnv('CHAOS_AMQP_URL').split(',');
+  return urls.length === 1 ? /** @type {string} */ (urls[0]) : urls;
 }

@@ -1,7 +1,8 @@
 // @ts-check
 // One inbox consumer instance in its own process (the orchestrator SIGKILLs and restarts it).
-//   CHAOS_DATABASE_URL, CHAOS_AMQP_URL (through the role's TCP proxy), CHAOS_EXCHANGE,
-//   CHAOS_GROUP, CHAOS_INSTANCE, CHAOS_PARTITIONS (JSON `partitions` option: a partitioned group)
+//   CHAOS_DATABASE_URL, CHAOS_AMQP_URL (through the role's TCP proxy; a comma-separated list on the cluster), CHAOS_EXCHANGE,
+//   CHAOS_GROUP, CHAOS_INSTANCE, CHAOS_PARTITIONS (JSON `partitions` option: a partitioned group),
+//   CHAOS_QUEUE_TYPE (classic | quorum)
 //
 // Every handler writes one row into chaos.effects with the handler's transaction client; the
 // table has no unique constraint, so a double application shows up as two rows. The row also
@@ -10,7 +11,7 @@
 import diagnosticsChannel from 'node:diagnostics_channel';
 import { createConsumer, defineHandler, INBOX_CHANNELS, NonRetryableError } from '@txbox/inbox';
 import { ChaosChecked, ChaosEvent, ChaosPoison, ChaosVersioned, CONSUMER_RETRY_DELAYS_MS } from '../lib/contracts.mjs';
-import { announceReady, numberEnv, reportCrashes, requiredEnv, sleep, stderrLogger } from './common.mjs';
+import { amqpUrlsEnv, announceReady, numberEnv, reportCrashes, requiredEnv, sleep, stderrLogger } from './common.mjs';
 
 const group = requiredEnv('CHAOS_GROUP');
 const instance = requiredEnv('CHAOS_INSTANCE');
@@ -53,7 +54,7 @@ const logger = {
 const consumer = createConsumer({
   group,
   database: requiredEnv('CHAOS_DATABASE_URL'),
-  amqp: requiredEnv('CHAOS_AMQP_URL'),
+  amqp: amqpUrlsEnv(),
   exchange: requiredEnv('CHAOS_EXCHANGE'),
   concurrency: numberEnv('CHAOS_CONCURRENCY', 4),
   prefetch: numberEnv('CHAOS_PREFETCH', 16),
@@ -61,6 +62,8 @@ const consumer = createConsumer({
   retention: { intervalMs: 0 },
   stopTimeoutMs: 5000,
   ...(partitions ? { partitions } : {}),
+  // The cluster profile runs the groups on quorum queues.
+  queueType: process.env.CHAOS_QUEUE_TYPE === 'quorum' ? 'quorum' : 'classic',
   handlers: [
     defineHandler(ChaosEvent, async (_p, ctx) => applyEffect(ctx)),
     defineHandler(ChaosChecked, async (_p, ctx) => applyEffect(ctx)),

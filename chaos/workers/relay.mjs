@@ -1,10 +1,10 @@
 // @ts-check
 // One outbox relay in its own process (the orchestrator SIGKILLs and restarts it).
-//   CHAOS_DATABASE_URL, CHAOS_AMQP_URL (through the role's TCP proxy), CHAOS_RELAY_ID
+//   CHAOS_DATABASE_URL, CHAOS_AMQP_URL (through the role's TCP proxy; a comma-separated list on the cluster), CHAOS_RELAY_ID
 //   CHAOS_RELAY_MODE=wal and CHAOS_SLOT: a WalRelay streaming that slot (one streams, one stands by)
 import diagnosticsChannel from 'node:diagnostics_channel';
 import { createRelay, createWalRelay, OUTBOX_CHANNELS } from '@txbox/outbox';
-import { announceReady, numberEnv, reportCrashes, requiredEnv, stderrLogger } from './common.mjs';
+import { amqpUrlsEnv, announceReady, numberEnv, reportCrashes, requiredEnv, stderrLogger } from './common.mjs';
 
 const relayId = requiredEnv('CHAOS_RELAY_ID');
 reportCrashes(relayId);
@@ -31,7 +31,7 @@ diagnosticsChannel.subscribe(OUTBOX_CHANNELS.error, () => {
 /** @type {import('@txbox/outbox').OutboxRelayOptions} */
 const options = {
   database: requiredEnv('CHAOS_DATABASE_URL'),
-  amqp: requiredEnv('CHAOS_AMQP_URL'),
+  amqp: amqpUrlsEnv(),
   relayId,
   batchSize: numberEnv('CHAOS_BATCH_SIZE', 50),
   leaseMs: numberEnv('CHAOS_LEASE_MS', 4000),
