@@ -29,6 +29,8 @@ export interface RebalanceStep {
   take: number[];
   /** Partitions to stop consuming: `release` after the hand-over (a no-op for those whose lock was lost). */
   give: number[];
+  /** Below its share after this step (partitions still being handed over by others): step again soon. */
+  short: boolean;
 }
 
 interface LockSession {
@@ -100,7 +102,7 @@ export class PartitionLeases {
     // for one leaseMs, keep what was relocked and let the others come back for theirs.
     if (Date.now() < this.#graceUntil) {
       for (const p of give) this.#consuming.delete(p);
-      return { take: [], give };
+      return { take: [], give, short: false };
     }
     const slots = rows.map((r) => r.slot);
     const rank = Math.max(0, slots.indexOf(this.#slot));
@@ -130,7 +132,7 @@ export class PartitionLeases {
     }
     for (const p of give) this.#consuming.delete(p);
     for (const p of take) this.#consuming.add(p);
-    return { take, give };
+    return { take, give, short: this.#held.size < share };
   }
 
   async #release(partition: number): Promise<void> {

@@ -192,6 +192,12 @@ export class PartitionedConsumption {
     }
     for (const partition of step.give) this.#handOver(partition);
     for (const partition of step.take) this.#consume(partition);
+    // Short of its share, the partitions it waits for free up as soon as their owners' hand-overs
+    // finish: look again well before the next interval, so a share-out takes one hand-over, not two intervals.
+    if (step.short) {
+      const soon = setTimeout(() => void this.#step(false), Math.max(50, this.#o.partitions.rebalanceIntervalMs / 5));
+      soon.unref();
+    }
     if (step.give.length > 0 || step.take.length > 0) {
       this.#splitPrefetch();
       this.#o.logger.info('Inbox partitions rebalanced', {
