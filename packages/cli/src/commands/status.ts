@@ -89,7 +89,7 @@ function lines(outbox: OutboxStatus | undefined, inbox: InboxStatus | undefined)
   for (const g of inbox?.groups ?? []) {
     const queue = g.queue ? `${g.queue.messages} ready, ${g.queue.consumers} consumers` : 'no queue (or no --amqp-url)';
     const partitions = g.partitions
-      ? ` over ${g.partitions.length} partitions (${g.partitions.map((p) => `p${p.name.slice(p.name.lastIndexOf('.p') + 2)} ${p.messages}/${p.consumers}`).join(' ')})`
+      ? ` over ${g.partitions.length} partitions (${g.partitions.map((p, i) => `p${i} ${p.messages}/${p.consumers}`).join(' ')})`
       : '';
     const dead = g.deadLetterQueue ? `${g.deadLetterQueue.messages} dead letters` : 'no dead-letter queue';
     const records = g.records === null ? '' : `, ${g.records} inbox records`;

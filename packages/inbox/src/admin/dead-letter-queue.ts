@@ -7,6 +7,7 @@
 import { TxboxError } from '@txbox/core';
 import { copyProperties } from '@txbox/core/internal';
 import type { ConfirmChannel, GetMessage, Options } from 'amqplib';
+import { partitionNames } from '../topology/topology.js';
 import { type InboxDeadLetter, matchesFilter, replayHeaders, toInboxDeadLetter } from './inbox-dead-letter.js';
 import type { ResolvedInboxDeadLetterFilter } from './inbox-dead-letter-filter.js';
 
@@ -120,25 +121,45 @@ export async function inspectPartitions(
   open: () => Promise<ConfirmChannel>,
   queue: string,
 ): Promise<{ exchange: string; queues: { name: string; messages: number; consumers: number }[] } | undefined> {
-  const exchange = `${queue}.partitions`;
+  const exchange = partitionNames.exchange(queue);
+  if (!(await passiveCheck(open, `exchange ${exchange}`, (channel) => channel.checkExchange(exchange))))
+    return undefined;
+  const queues: { name: string; messages: number; consumers: number }[] = [];
+  // One channel for the queues: the 404 after the last one closes it.
+  await passiveCheck(open, `the partition queues of ${queue}`, async (channel) => {
+    for (let i = 0; i < MAX_PARTITIONS; i++) {
+      const name = partitionNames.queue(queue, i);
+      const info = await channel.checkQueue(name);
+      queues.push({ name, messages: info.messageCount, consumers: info.consumerCount });
+    }
+  });
+  return { exchange, queues };
+}
+
+/**
+ * Runs passive checks on a throwaway channel (a 404 closes it): true when they all found their
+ * object, false at the first that did not; other failures are a CONNECTION_FAILED.
+ */
+async function passiveCheck(
+  open: () => Promise<ConfirmChannel>,
+  what: string,
+  check: (channel: ConfirmChannel) => Promise<unknown>,
+): Promise<boolean> {
   const channel = await open();
   try {
-    await channel.checkExchange(exchange);
+    await check(channel);
+    return true;
   } catch (error) {
-    if (/NOT_FOUND|404/.test(String((error as Error)?.message))) return undefined;
-    throw error;
+    if (isNotFound(error)) return false;
+    throw new TxboxError('CONNECTION_FAILED', `Could not inspect ${what}: ${(error as Error)?.message}`, {
+      cause: error,
+    });
   } finally {
     await channel.close().catch(() => {});
   }
-  const queues = [];
-  for (let i = 0; i < MAX_PARTITIONS; i++) {
-    const name = `${queue}.p${i}`;
-    const found = await inspectQueue(open, name);
-    if (!found) break;
-    queues.push({ name, ...found });
-  }
-  return { exchange, queues };
 }
+
+const isNotFound = (error: unknown) => /NOT_FOUND|404/.test(String((error as Error)?.message));
 
 /** The consumer's upper bound on `partitions.count`. */
 const MAX_PARTITIONS = 1024;
@@ -148,16 +169,10 @@ export async function inspectQueue(
   open: () => Promise<ConfirmChannel>,
   queue: string,
 ): Promise<{ messages: number; consumers: number } | undefined> {
-  const channel = await open();
-  try {
+  let found: { messages: number; consumers: number } | undefined;
+  await passiveCheck(open, `queue ${queue}`, async (channel) => {
     const info = await channel.checkQueue(queue);
-    return { messages: info.messageCount, consumers: info.consumerCount };
-  } catch (error) {
-    if (/NOT_FOUND|404/.test(String((error as Error)?.message))) return undefined;
-    throw new TxboxError('CONNECTION_FAILED', `Could not inspect queue ${queue}: ${(error as Error)?.message}`, {
-      cause: error,
-    });
-  } finally {
-    await channel.close().catch(() => {});
-  }
+    found = { messages: info.messageCount, consumers: info.consumerCount };
+  });
+  return found;
 }

@@ -3,25 +3,22 @@
 // exchange and keeps filling; partition queues above a lowered count stay bound to the partition
 // exchange and keep receiving their keys. Both are refused with what to do, not left to fill up.
 import { type AmqpConnection, ConfigurationError } from '@txbox/core';
-import type { GroupTopology } from '../topology/topology.js';
+import { inspectQueue } from '../admin/dead-letter-queue.js';
+import { type GroupTopology, partitionNames } from '../topology/topology.js';
 
-/** The depth of a queue, or undefined when it does not exist (a passive check on a throwaway channel: a 404 closes it). */
-async function depthOf(amqp: AmqpConnection, queue: string): Promise<number | undefined> {
-  const channel = await amqp.createChannel({ retry: false });
-  channel.on('error', () => {});
-  try {
-    return (await channel.checkQueue(queue)).messageCount;
-  } catch (error) {
-    if (/NOT_FOUND|404/.test(String((error as Error)?.message))) return undefined;
-    throw error;
-  } finally {
-    await channel.close().catch(() => {});
-  }
+/** A throwaway channel per passive check (a 404 closes it). */
+function opener(amqp: AmqpConnection) {
+  return async () => {
+    const channel = await amqp.createConfirmChannel({ retry: false });
+    channel.on('error', () => {});
+    return channel;
+  };
 }
 
 export async function checkPartitionLeftovers(amqp: AmqpConnection, t: GroupTopology): Promise<void> {
   const partitions = t.partitions as NonNullable<GroupTopology['partitions']>;
-  const single = await depthOf(amqp, t.queue);
+  const open = opener(amqp);
+  const single = (await inspectQueue(open, t.queue))?.messages;
   if (single !== undefined) {
     throw new ConfigurationError(
       'inbox.partitions',
@@ -29,10 +26,9 @@ export async function checkPartitionLeftovers(amqp: AmqpConnection, t: GroupTopo
     );
   }
   const count = partitions.queues.length;
-  const base = partitions.queues[0]?.replace(/\.p0$/, '') ?? t.queue;
   for (let i = count; ; i++) {
-    const queue = `${base}.p${i}`;
-    const depth = await depthOf(amqp, queue);
+    const queue = partitionNames.queue(t.queue, i);
+    const depth = (await inspectQueue(open, queue))?.messages;
     if (depth === undefined) return;
     const channel = await amqp.createChannel({ retry: false });
     try {

@@ -146,12 +146,7 @@ export class PartitionedConsumption {
   async close(): Promise<void> {
     const channels = [...this.#detached];
     this.#detached = [];
-    await Promise.allSettled(
-      channels.map((channel) => {
-        this.#o.acks.flushNow(channel);
-        return settlesWithin(channel.close(), 2000);
-      }),
-    );
+    await Promise.allSettled(channels.map((channel) => this.#close(channel)));
     await settlesWithin(Promise.allSettled([...this.#handingOver.values()]), 2000);
     this.#leases.close();
   }
@@ -232,10 +227,19 @@ export class PartitionedConsumption {
   }
 
   /** Each owned partition's share of the instance's prefetch (at least one batch). */
+  #prefetchEach(): number {
+    return Math.max(this.#o.minPrefetch, Math.ceil(this.#o.prefetch / Math.max(1, this.#leases.owned.length)));
+  }
+
   #splitPrefetch(): void {
-    const owned = Math.max(1, this.#leases.owned.length);
-    const each = Math.max(this.#o.minPrefetch, Math.ceil(this.#o.prefetch / owned));
+    const each = this.#prefetchEach();
     for (const supervisor of this.#partitions.values()) supervisor.setPrefetch(each);
+  }
+
+  /** Acknowledgements still coalescing go out first: closing requeues what is unacknowledged. */
+  #close(channel: ConfirmChannel): Promise<boolean> {
+    this.#o.acks.flushNow(channel);
+    return settlesWithin(channel.close(), 2000);
   }
 
   #consume(partition: number): void {
@@ -243,18 +247,24 @@ export class PartitionedConsumption {
     this.#wanted.set(partition, wish);
     const start = () => {
       if (this.#wanted.get(partition) !== wish || this.#o.isStopping() || this.#partitions.has(partition)) return;
-      const owned = Math.max(1, this.#leases.owned.length);
+      // Declared with the whole topology at start (or by the partition that connected first): the
+      // first connect only consumes; reconnects declare the partition queue again.
+      let declared = this.#declared;
       const supervisor = new ChannelSupervisor({
         group: this.#o.group,
         amqp: this.#o.amqp,
         logger: this.#o.logger,
-        prefetch: Math.max(this.#o.minPrefetch, Math.ceil(this.#o.prefetch / owned)),
+        prefetch: this.#prefetchEach(),
         topology: this.#o.topology,
         isStopping: this.#o.isStopping,
         onDelivery: this.#o.onDelivery,
         acks: this.#o.acks,
         consumes: {
           declare: async (channel, topology) => {
+            if (declared) {
+              declared = false;
+              return;
+            }
             if (this.#declared) return declarePartitionQueue(channel, topology, partition);
             await declareTopology(channel, topology);
             this.#declared = true;
@@ -292,8 +302,7 @@ export class PartitionedConsumption {
         await this.#o.drained(channel);
         if (!this.#detached.includes(channel)) return; // stop() closed it already
         this.#detached = this.#detached.filter((c) => c !== channel);
-        this.#o.acks.flushNow(channel);
-        await settlesWithin(channel.close(), 2000);
+        await this.#close(channel);
       })
       .then(() => this.#leases.release(partition))
       .catch(() => {})

@@ -38,8 +38,14 @@ export interface GroupTopology {
   partitions: { exchange: string; queues: string[] } | null;
 }
 
-/** The header a partitioned group's exchange hashes: every txbox producer sets it (key, or id without one). */
-export const PARTITION_HASH_HEADER = WIRE_HEADERS.partitionKey;
+/**
+ * The partition exchange and the partition queues of a group whose queue is named `queue` (the one
+ * naming rule: the topology, the start-time checks and the admin all use it).
+ */
+export const partitionNames = {
+  exchange: (queue: string) => `${queue}.partitions`,
+  queue: (queue: string, index: number) => `${queue}.p${index}`,
+};
 
 export interface TopologyNames {
   queue?: string;
@@ -86,8 +92,10 @@ export function groupTopology(options: {
       count === undefined
         ? null
         : {
-            exchange: validateAmqpName('partition exchange name', `${queue}.partitions`),
-            queues: Array.from({ length: count }, (_, i) => validateAmqpName('partition queue name', `${queue}.p${i}`)),
+            exchange: validateAmqpName('partition exchange name', partitionNames.exchange(queue)),
+            queues: Array.from({ length: count }, (_, i) =>
+              validateAmqpName('partition queue name', partitionNames.queue(queue, i)),
+            ),
           },
   };
 }
@@ -159,7 +167,8 @@ export async function declarePartitionQueue(channel: Channel, t: GroupTopology, 
 async function declarePartitionExchange(channel: Channel, t: GroupTopology): Promise<void> {
   const partitions = t.partitions as NonNullable<GroupTopology['partitions']>;
   await assertPluginExchange(channel, partitions.exchange, 'x-consistent-hash', {
-    'hash-header': PARTITION_HASH_HEADER,
+    // Every txbox producer sets it: the key, or the message id without one.
+    'hash-header': WIRE_HEADERS.partitionKey,
   });
 }
 

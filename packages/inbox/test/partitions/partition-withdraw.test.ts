@@ -3,30 +3,16 @@
 // takes them and consumes), and it rejoins once it reaches both again — keys stay in order and
 // nothing is applied twice. The cut-off instance reaches the service through a TCP proxy.
 import { randomUUID } from 'node:crypto';
-import { migrateInbox } from '@txbox/inbox';
-import { beforeAll, describe, expect, it } from 'vitest';
-import {
-  deleteTopology,
-  testAmqpUrl,
-  uniqueName,
-  useAmqp,
-  useCleanup,
-  useTestSchema,
-  waitUntil,
-} from '../../../../test-support/index.js';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { deleteTopology, runChild, testAmqpUrl, uniqueName, waitUntil } from '../../../../test-support/index.js';
 import { startTcpProxy } from '../../../../test-support/tcp-proxy.mjs';
-import { publishEnvelope } from '../fixtures.js';
-import { appliedTable, createAppliedTable, KeyedStep, partitionedConsumer } from './partition-support.mjs';
+import { partitionedConsumer } from './partition-support.mjs';
+import { usePartitionTests } from './partition-test-kit.js';
 
+const CHILD = fileURLToPath(new URL('./partitioned-consumer-child.mjs', import.meta.url));
 const PARTITIONS = 4;
-const db = useTestSchema('inbox_withdraw');
-const broker = useAmqp();
-const cleanup = useCleanup();
-
-beforeAll(async () => {
-  await migrateInbox({ database: db.databaseUrl, schema: db.schema });
-  await createAppliedTable(db.pool, db.schema);
-});
+const { db, broker, cleanup, publishSteps, waitApplied, expectOrderedOnce } = usePartitionTests('inbox_withdraw');
 
 async function proxied(url: string) {
   const u = new URL(url);
@@ -45,30 +31,10 @@ function instance(o: { group: string; exchange: string; name: string; database: 
 const owned = async (c: { stats(): Promise<{ partitions: { owned: number[] } | null }> }) =>
   (await c.stats()).partitions?.owned ?? [];
 
-/** Publishes `perKey` steps of each key, from `from`, and waits until all are applied. */
+/** Publishes steps `from`…`from + perKey - 1` of each key and waits until every step so far is applied. */
 async function publishAndApply(exchange: string, keys: string[], from: number, perKey: number) {
-  for (let seq = from; seq < from + perKey; seq++) {
-    for (const key of keys)
-      publishEnvelope(broker.channel, exchange, { type: KeyedStep.type, key, payload: { key, seq } });
-  }
-  const total = keys.length * (from + perKey - 1);
-  await waitUntil(`${total} steps applied`, async () => {
-    const { rows } = await db.pool.query(
-      `SELECT count(*)::int AS n FROM ${appliedTable(db.schema)} WHERE key = ANY($1)`,
-      [keys],
-    );
-    return rows[0].n >= total;
-  });
-}
-
-async function expectOrderedOnce(keys: string[], perKey: number) {
-  const { rows } = await db.pool.query<{ key: string; seq: number; prev_seq: number; instance: string }>(
-    `SELECT key, seq, prev_seq, instance FROM ${appliedTable(db.schema)} WHERE key = ANY($1)`,
-    [keys],
-  );
-  expect(rows).toHaveLength(keys.length * perKey);
-  expect(rows.filter((r) => r.prev_seq !== r.seq - 1)).toEqual([]);
-  return rows;
+  await publishSteps(exchange, keys, perKey, { from });
+  await waitApplied(keys, keys.length * (from + perKey - 1));
 }
 
 describe.each(['PostgreSQL', 'RabbitMQ'] as const)('an instance cut off from %s', (service) => {
@@ -112,5 +78,45 @@ describe.each(['PostgreSQL', 'RabbitMQ'] as const)('an instance cut off from %s'
     const during = rows.filter((r) => r.seq >= 6 && r.seq <= 10);
     expect(new Set(during.map((r) => r.instance))).toEqual(new Set(['other']));
     expect(new Set(rows.filter((r) => r.seq > 10).map((r) => r.instance))).toEqual(new Set(['cut-off', 'other']));
+  });
+});
+
+describe('a frozen instance (SIGSTOP)', () => {
+  it('loses its partitions after leaseMs (the server ends its silent lock session); after SIGCONT it hands over, keys in order, nothing twice', async () => {
+    const group = uniqueName('frozen');
+    const exchange = uniqueName('frozen.events');
+    const child = runChild(CHILD, [], {
+      TXBOX_DATABASE_URL: db.databaseUrl,
+      TXBOX_AMQP_URL: testAmqpUrl(),
+      TXBOX_SCHEMA: db.schema,
+      TXBOX_EXCHANGE: exchange,
+      TXBOX_GROUP: group,
+      TXBOX_PARTITIONS: String(PARTITIONS),
+      TXBOX_INSTANCE: 'frozen',
+    });
+    cleanup.defer(async () => {
+      child.child.kill('SIGCONT');
+      await child.kill();
+    });
+    await child.waitReady();
+    const survivor = instance({ group, exchange, name: 'survivor', database: db.databaseUrl, amqp: testAmqpUrl() });
+    await survivor.start();
+    await waitUntil('each owns half', async () => (await owned(survivor)).length === 2);
+    const keys = Array.from({ length: 12 }, (_, i) => `f${i}-${randomUUID().slice(0, 8)}`);
+    await publishAndApply(exchange, keys, 1, 5);
+
+    child.child.kill('SIGSTOP');
+    // Nothing the frozen process does can release its locks: only idle_session_timeout on its session.
+    await waitUntil(
+      'the survivor to hold every partition lock',
+      async () => (await owned(survivor)).length === PARTITIONS,
+      {
+        timeoutMs: 30_000,
+      },
+    );
+    await publishSteps(exchange, keys, 5, { from: 6 });
+    child.child.kill('SIGCONT');
+    await waitApplied(keys, keys.length * 10);
+    await expectOrderedOnce(keys, 10);
   });
 });

@@ -4,35 +4,20 @@
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { ConfigurationError } from '@txbox/core';
-import { createConsumer, defineHandler, type InboxConsumer, migrateInbox } from '@txbox/inbox';
+import { createConsumer, defineHandler, type InboxConsumer } from '@txbox/inbox';
 import amqplib from 'amqplib';
-import { beforeAll, describe, expect, it } from 'vitest';
-import {
-  deleteTopology,
-  runChild,
-  sleep,
-  testAmqpUrl,
-  uniqueName,
-  useAmqp,
-  useCleanup,
-  useTestSchema,
-  waitUntil,
-} from '../../../../test-support/index.js';
+import { describe, expect, it } from 'vitest';
+import { deleteTopology, runChild, sleep, testAmqpUrl, uniqueName, waitUntil } from '../../../../test-support/index.js';
 import { assertPluginExchange } from '../../src/topology/topology.js';
 import { publishEnvelope } from '../fixtures.js';
-import { appliedTable, createAppliedTable, KeyedStep, partitionedConsumer } from './partition-support.mjs';
+import { appliedTable, KeyedStep, partitionedConsumer } from './partition-support.mjs';
+import { usePartitionTests } from './partition-test-kit.js';
 
 const CHILD = fileURLToPath(new URL('./partitioned-consumer-child.mjs', import.meta.url));
 const PARTITIONS = 8;
 
-const db = useTestSchema('inbox_partitions');
-const broker = useAmqp();
-const cleanup = useCleanup();
-
-beforeAll(async () => {
-  await migrateInbox({ database: db.databaseUrl, schema: db.schema });
-  await createAppliedTable(db.pool, db.schema);
-});
+const { db, broker, cleanup, publishSteps, applied, waitApplied, expectOrderedOnce } =
+  usePartitionTests('inbox_partitions');
 
 interface Group {
   group: string;
@@ -65,47 +50,16 @@ function newGroup(): Group {
   };
 }
 
-/** Publishes `perKey` steps for each of `keys` keys, round-robin, pausing `pauseMs` between rounds. */
-async function publishSteps(g: Group, keys: string[], perKey: number, pauseMs = 0): Promise<number> {
-  let published = 0;
-  for (let seq = 1; seq <= perKey; seq++) {
-    for (const key of keys) {
-      publishEnvelope(broker.channel, g.exchange, { type: KeyedStep.type, key, payload: { key, seq } });
-      published += 1;
-    }
-    if (pauseMs > 0) await sleep(pauseMs);
-  }
-  return published;
-}
-
-async function applied(keys: string[]) {
-  const { rows } = await db.pool.query<{ key: string; seq: number; prev_seq: number; instance: string }>(
-    `SELECT key, seq, prev_seq, instance FROM ${appliedTable(db.schema)} WHERE key = ANY($1)`,
-    [keys],
-  );
-  return rows;
-}
-
-async function waitApplied(keys: string[], count: number) {
-  await waitUntil(
-    `${count} steps applied`,
-    async () =>
-      (await db.pool.query(`SELECT count(*)::int AS n FROM ${appliedTable(db.schema)} WHERE key = ANY($1)`, [keys]))
-        .rows[0].n >= count,
-    { timeoutMs: 90_000, intervalMs: 100 },
-  );
-}
-
-/** Every step applied once, each after the step before it of its key had committed. */
-async function expectOrderedOnce(keys: string[], perKey: number) {
-  await sleep(300); // a late duplicate application would land now
-  const rows = await applied(keys);
-  expect(rows).toHaveLength(keys.length * perKey);
-  const seen = new Set(rows.map((r) => `${r.key}#${r.seq}`));
-  expect(seen.size).toBe(keys.length * perKey);
-  const outOfOrder = rows.filter((r) => r.prev_seq !== r.seq - 1);
-  expect(outOfOrder).toEqual([]);
-  return rows;
+/** The options every consumer these tests create by hand shares. */
+function consumerBasics(group: string, exchange: string) {
+  return {
+    group,
+    exchange,
+    database: db.databaseUrl,
+    amqp: testAmqpUrl(),
+    schema: db.schema,
+    retention: { intervalMs: 0 },
+  };
 }
 
 function ownedBy(consumers: InboxConsumer[]) {
@@ -137,12 +91,12 @@ describe('partitioned consumption', () => {
     const consumer = await g.instance('only');
     await consumer.stop(); // the queues stay; nothing consumes while the test looks at them
     const queues = consumer.topology.partitions?.queues ?? [];
-    await publishSteps(g, keysFor(100), 1);
+    await publishSteps(g.exchange, keysFor(100), 1);
     // Without a key, the relay's partition header is the message id: keyless messages spread too.
     for (let i = 0; i < 100; i++)
       publishEnvelope(broker.channel, g.exchange, { type: KeyedStep.type, payload: { key: 'x', seq: 1 } });
     const sameKey = 'one-key';
-    await publishSteps(g, [sameKey], 20);
+    await publishSteps(g.exchange, [sameKey], 20);
     const depths = await waitUntil('all 220 routed', async () => {
       const d = await Promise.all(queues.map(async (q) => (await broker.channel.checkQueue(q)).messageCount));
       return d.reduce((a, b) => a + b, 0) === 220 ? d : false;
@@ -167,7 +121,7 @@ describe('partitioned consumption', () => {
     const keys = keysFor(24);
     const perKey = 40;
     const first = await g.instance('first');
-    const publishing = publishSteps(g, keys, perKey, 15);
+    const publishing = publishSteps(g.exchange, keys, perKey, { pauseMs: 15 });
     await waitApplied(keys, 100);
     const second = await g.instance('second');
     await waitApplied(keys, 300);
@@ -204,7 +158,7 @@ describe('partitioned consumption', () => {
       'survivor owns half',
       async () => ((await survivor.stats()).partitions?.owned.length ?? 0) === PARTITIONS / 2,
     );
-    const publishing = publishSteps(g, keys, perKey, 15);
+    const publishing = publishSteps(g.exchange, keys, perKey, { pauseMs: 15 });
     await waitUntil(
       'the child applied some',
       async () =>
@@ -236,7 +190,7 @@ describe('partitioned consumption', () => {
     const a = await g.instance('a');
     const b = await g.instance('b');
     await balanced([a, b]);
-    const publishing = publishSteps(g, keys, perKey, 15);
+    const publishing = publishSteps(g.exchange, keys, perKey, { pauseMs: 15 });
     await waitApplied(keys, 100);
     // The lock sessions are the group's connections idle on the member query.
     const { rows } = await db.pool.query<{ pid: number }>(
@@ -270,12 +224,7 @@ describe('partitioned consumption', () => {
     const exchange = uniqueName('parts.events');
     const attempts: number[] = [];
     const consumer = createConsumer({
-      group,
-      exchange,
-      database: db.databaseUrl,
-      amqp: testAmqpUrl(),
-      schema: db.schema,
-      retention: { intervalMs: 0 },
+      ...consumerBasics(group, exchange),
       retry: { delaysMs: [50] },
       partitions: { count: 4, rebalanceIntervalMs: 100, leaseMs: 2000 },
       handlers: [
@@ -307,12 +256,7 @@ describe('partitioned consumption after another configuration', () => {
     const group = uniqueName('parts_switch');
     const exchange = uniqueName('parts.events');
     const options = {
-      group,
-      exchange,
-      database: db.databaseUrl,
-      amqp: testAmqpUrl(),
-      schema: db.schema,
-      retention: { intervalMs: 0 },
+      ...consumerBasics(group, exchange),
       handlers: [defineHandler(KeyedStep, async () => {})],
     };
     const single = createConsumer(options);
@@ -344,12 +288,7 @@ describe('partitioned consumption after another configuration', () => {
       return d.reduce((a, b) => a + b, 0) === 200;
     });
     const narrow = createConsumer({
-      group: g.group,
-      exchange: g.exchange,
-      database: db.databaseUrl,
-      amqp: testAmqpUrl(),
-      schema: db.schema,
-      retention: { intervalMs: 0 },
+      ...consumerBasics(g.group, g.exchange),
       partitions: { count: PARTITIONS - 1 },
       handlers: [defineHandler(KeyedStep, async () => {})],
     });
