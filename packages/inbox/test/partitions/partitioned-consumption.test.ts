@@ -120,17 +120,25 @@ describe('partitioned consumption', () => {
     const g = newGroup();
     const keys = keysFor(24);
     const perKey = 40;
+    // In phases of 10 steps per key, each published while an instance joins or leaves, and each
+    // started only after the change before it settled, so every instance has messages to apply
+    // whatever the machine's speed (a single stream could be over before the last one joined).
+    const phase = (n: number) => publishSteps(g.exchange, keys, 10, { from: 10 * n + 1, pauseMs: 15 });
     const first = await g.instance('first');
-    const publishing = publishSteps(g.exchange, keys, perKey, { pauseMs: 15 });
+    const phase1 = phase(0);
     await waitApplied(keys, 100);
-    const second = await g.instance('second');
-    await waitApplied(keys, 300);
-    const third = await g.instance('third');
+    const second = await g.instance('second'); // joins while messages keep coming
+    await phase1;
+    const phase2 = phase(1);
+    const third = await g.instance('third'); // joins while messages keep coming
     await balanced([first, second, third]);
-    await waitApplied(keys, 600);
+    await phase2;
+    const phase3 = phase(2);
+    await waitApplied(keys, keys.length * 20 + 100);
     await first.stop(); // its partitions move to the other two while messages keep coming
     await balanced([second, third]);
-    await publishing;
+    await phase3;
+    await phase(3);
     await waitApplied(keys, keys.length * perKey);
     const rows = await expectOrderedOnce(keys, perKey);
     const byInstance = new Set(rows.map((r) => r.instance));
